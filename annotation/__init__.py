@@ -1,0 +1,1 @@
+"""Recordings, gaze samples and manual labels."""

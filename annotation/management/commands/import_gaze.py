@@ -1,0 +1,94 @@
+"""``manage.py import_gaze STUDY_ID SEQUENCE_ID OBSERVER FILE [--format ...]``: prints the id last."""
+
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation import services
+from crowd import services as crowd_services
+from crowd.models import Sequence
+from segmentation.engine.trackers import FORMATS
+
+
+def _pair(text: str, what: str) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise CommandError(f"{what} must look like WIDTHxHEIGHT, got {text!r}") from exc
+    return a, b
+
+
+class Command(BaseCommand):
+    help = (
+        "Import one gaze file as one finished recording of OBSERVER (the user, their observer "
+        "membership and assignment are created when missing)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("study_id", type=int)
+        parser.add_argument("sequence_id", type=int)
+        parser.add_argument("observer", help="username")
+        parser.add_argument("file")
+        parser.add_argument("--format", choices=FORMATS, default=None, help="default: from the file")
+        parser.add_argument("--screen-px", default=None, help="screen size WIDTHxHEIGHT in pixels")
+        parser.add_argument("--screen-cm", default=None, help="screen size WIDTHxHEIGHT in cm")
+        parser.add_argument("--distance-cm", type=float, default=None, help="viewing distance")
+        parser.add_argument(
+            "--image-rect", default=None,
+            help="LEFT,TOP,WIDTH,HEIGHT of the image on screen in pixels (default: fitted, centred)",
+        )
+        parser.add_argument(
+            "--playback-start-ms", type=float, default=None,
+            help="tracker time of frame 0 (default: the file's sync marker, else its first sample)",
+        )
+        parser.add_argument("--playback-fps", type=float, default=None)
+        parser.add_argument("--sampling-rate", type=float, default=None, help="Hz")
+        parser.add_argument("--calibration-error", type=float, default=None, help="degrees")
+
+    def handle(self, *args, study_id, sequence_id, observer, file, **options):
+        sequence = Sequence.objects.select_related("study").filter(pk=sequence_id, study_id=study_id).first()
+        if sequence is None:
+            raise CommandError(f"no sequence {sequence_id} in study {study_id}")
+        if not Path(file).is_file():
+            raise CommandError(f"{file}: no such file")
+        fields = {}
+        if options["screen_px"]:
+            fields["screen_width_px"], fields["screen_height_px"] = (
+                int(v) for v in _pair(options["screen_px"], "--screen-px")
+            )
+        if options["screen_cm"]:
+            fields["screen_width_cm"], fields["screen_height_cm"] = _pair(options["screen_cm"], "--screen-cm")
+        if options["image_rect"]:
+            try:
+                rect = [float(v) for v in options["image_rect"].split(",")]
+            except ValueError as exc:
+                raise CommandError("--image-rect must be LEFT,TOP,WIDTH,HEIGHT numbers") from exc
+            fields["image_rect"] = rect
+        for key, opt in (
+            ("viewing_distance_cm", "distance_cm"),
+            ("sampling_rate_hz", "sampling_rate"),
+            ("calibration_error_deg", "calibration_error"),
+        ):
+            if options[opt] is not None:
+                fields[key] = options[opt]
+        try:
+            user = crowd_services.user_get_or_create(username=observer)
+            recording = services.recording_import_file(
+                sequence=sequence,
+                observer=user,
+                path=file,
+                fmt=options["format"],
+                playback_start_ms=options["playback_start_ms"],
+                playback_fps=options["playback_fps"],
+                ensure_member=True,
+                **fields,
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        n = recording.batches.count()
+        self.stdout.write(
+            f"Imported {Path(file).name} ({recording.tracker_format}) as recording "
+            f"#{recording.repeat} of {user.username} on {sequence.name!r} ({n} batch(es))"
+        )
+        self.stdout.write(str(recording.pk))

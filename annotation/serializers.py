@@ -1,0 +1,132 @@
+"""Input and output shapes of the annotation API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from segmentation.engine.trackers import FORMATS
+
+from .models import ImageLabel, ImageVisit, Recording
+
+
+class RecordingSerializer(serializers.ModelSerializer):
+    observer = serializers.CharField(source="observer.username", read_only=True)
+    study = serializers.IntegerField(source="sequence.study_id", read_only=True)
+    n_batches = serializers.IntegerField(read_only=True, default=None)
+    n_samples = serializers.IntegerField(read_only=True, default=None)
+
+    class Meta:
+        model = Recording
+        fields = [
+            "id", "study", "sequence", "observer", "repeat", "source", "tracker_format",
+            "source_file", "screen_width_px", "screen_height_px", "screen_width_cm",
+            "screen_height_cm", "viewing_distance_cm", "image_rect", "sampling_rate_hz",
+            "calibration_error_deg", "playback_fps", "status", "started_at", "finished_at",
+            "expected_batches", "n_batches", "n_samples",
+        ]
+        read_only_fields = fields
+
+
+class _GeometryFields(serializers.Serializer):
+    screen_width_px = serializers.IntegerField(required=False, min_value=1)
+    screen_height_px = serializers.IntegerField(required=False, min_value=1)
+    screen_width_cm = serializers.FloatField(required=False, min_value=0.1)
+    screen_height_cm = serializers.FloatField(required=False, min_value=0.1)
+    viewing_distance_cm = serializers.FloatField(required=False, min_value=1)
+    image_rect = serializers.ListField(
+        child=serializers.FloatField(), min_length=4, max_length=4, required=False,
+        help_text="[left, top, width, height] of the image on screen, pixels (default: fitted, centred)",
+    )
+    sampling_rate_hz = serializers.FloatField(required=False, min_value=0.1)
+    calibration_error_deg = serializers.FloatField(required=False, min_value=0)
+    playback_fps = serializers.FloatField(required=False, min_value=0.001)
+
+
+class RecordingCreateSerializer(_GeometryFields):
+    source = serializers.ChoiceField(choices=Recording.Source.choices, default=Recording.Source.EYE_TRACKER)
+    repeat = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="give it to make a retried start idempotent; default: the next repeat",
+    )
+
+
+class RecordingImportSerializer(_GeometryFields):
+    file = serializers.FileField(help_text="a gaze file: csv, tobii (.tsv), eyelink (.asc), pupil (.csv), eyetribe (.json)")
+    format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="default: from the file")
+    observer = serializers.CharField(
+        required=False, help_text="username of an observer (coordinators only; default: yourself)"
+    )
+    playback_start_ms = serializers.FloatField(
+        required=False, help_text="tracker time of frame 0 (default: sync marker, else first sample)"
+    )
+
+
+class BatchSerializer(serializers.Serializer):
+    """Documents the batch body; the view validates it with numpy for speed."""
+
+    batch = serializers.IntegerField(min_value=0, help_text="client batch number, 0, 1, 2... per recording")
+    samples = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(allow_null=True), min_length=4, max_length=4),
+        help_text="[[t_ms, frame, x, y], ...]: ms since playback start, frame shown, image pixels "
+        "(x = column, y = row); x, y null for a lost sample",
+    )
+
+
+class BatchResultSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    stored = serializers.BooleanField(help_text="false: a retry of a batch already stored")
+    samples = serializers.IntegerField()
+
+
+class FinishSerializer(serializers.Serializer):
+    expected_batches = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="how many batches the client sent (numbered 0..n-1); the server checks it has them all",
+    )
+
+
+class RecordingProgressSerializer(serializers.Serializer):
+    batches = serializers.IntegerField()
+    samples = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    batch_numbers_missing = serializers.ListField(child=serializers.IntegerField())
+
+
+class ImageLabelSerializer(serializers.ModelSerializer):
+    observer = serializers.CharField(source="observer.username", read_only=True)
+
+    class Meta:
+        model = ImageLabel
+        fields = ["id", "sequence", "frame", "observer", "mode", "box", "outline", "point", "seconds",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class ImageLabelCreateSerializer(serializers.Serializer):
+    frame = serializers.IntegerField(min_value=0, help_text="the image's index in the collection")
+    mode = serializers.ChoiceField(choices=ImageLabel.Mode.choices)
+    seconds = serializers.FloatField(help_text="time the label took, seconds (client-measured)")
+    box = serializers.ListField(child=serializers.FloatField(), required=False,
+                                help_text="[x, y, width, height], pixel edges (mode box)")
+    outline = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()), required=False,
+        help_text="[[x, y], ...] vertices at pixel centres, closed (mode freehand)")
+    point = serializers.ListField(child=serializers.FloatField(), required=False,
+                                  help_text="[x, y] where the gaze or pointer was (mode gaze)")
+
+
+class ImageVisitSerializer(serializers.ModelSerializer):
+    observer = serializers.CharField(source="observer.username", read_only=True)
+
+    class Meta:
+        model = ImageVisit
+        fields = ["id", "sequence", "frame", "observer", "mode", "recording", "seconds", "created_at"]
+        read_only_fields = fields
+
+
+class ImageVisitCreateSerializer(serializers.Serializer):
+    frame = serializers.IntegerField(min_value=0)
+    mode = serializers.ChoiceField(choices=ImageLabel.Mode.choices)
+    seconds = serializers.FloatField(help_text="time spent on the image, seconds")
+    recording = serializers.IntegerField(required=False, allow_null=True,
+                                         help_text="your gaze recording of this collection (gaze mode)")

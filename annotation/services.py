@@ -1,0 +1,440 @@
+"""Writes of the annotation app: recordings and their gaze, live or from tracker files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from crowd import services as crowd_services
+from crowd.models import Assignment, Sequence, StudyMembership
+from segmentation.engine.errors import InputError
+from segmentation.engine.trackers import DisplayGeometry, read_gaze_file
+
+from . import samples as packed
+from .hooks import recording_finished_hooks
+from .models import GazeBatch, ImageLabel, ImageVisit, Recording
+
+# Samples per stored batch when a whole file is imported (a live client sends ~60).
+FILE_BATCH_SAMPLES = 10_000
+GEOMETRY_FIELDS = (
+    "screen_width_px", "screen_height_px", "screen_width_cm", "screen_height_cm",
+    "viewing_distance_cm", "image_rect",
+)
+RECORDING_FIELDS = (*GEOMETRY_FIELDS, "sampling_rate_hz", "calibration_error_deg")
+
+
+class BatchConflict(ValidationError):
+    """A batch number arrived again with different samples, or after the recording closed."""
+
+
+class RecordingIncomplete(ValidationError):
+    """Finishing with ``expected_batches`` found batches missing; ``missing`` lists them."""
+
+    def __init__(self, message, missing):
+        super().__init__(message)
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What storing a batch did: ``created`` False for a retry of a stored batch."""
+
+    number: int
+    created: bool
+    n_samples: int
+
+
+def _check_geometry(fields: dict) -> None:
+    rect = fields.get("image_rect")
+    if rect is not None and (len(rect) != 4 or not rect[2] > 0 or not rect[3] > 0):
+        raise ValidationError(f"image_rect must be [left, top, width, height] with positive size, got {rect}")
+    for name in GEOMETRY_FIELDS[:5] + ("sampling_rate_hz",):
+        value = fields.get(name)
+        if value is not None and not value > 0:
+            raise ValidationError(f"{name} must be positive, got {value}")
+    err = fields.get("calibration_error_deg")
+    if err is not None and err < 0:
+        raise ValidationError(f"calibration_error_deg must not be negative, got {err}")
+
+
+def recording_start(
+    *,
+    observer,
+    sequence: Sequence,
+    source: str = Recording.Source.EYE_TRACKER,
+    repeat: int | None = None,
+    playback_fps: float | None = None,
+    **fields,
+) -> tuple[Recording, bool]:
+    """Open a recording of ``sequence`` by ``observer`` (who must be assigned to it).
+
+    ``repeat`` None takes the next repeat number. Given, it makes the call idempotent: a retried
+    start returns the open recording with that number (``created`` False). ``fields`` are any of
+    :data:`RECORDING_FIELDS`. Returns ``(recording, created)``.
+    """
+    unknown = set(fields) - set(RECORDING_FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown recording field(s) {', '.join(sorted(unknown))}")
+    if source not in Recording.Source.values:
+        raise ValidationError(f"source must be one of {', '.join(Recording.Source.values)}")
+    _check_geometry(fields)
+    if not Assignment.objects.filter(sequence=sequence, observer=observer).exists():
+        raise ValidationError(f"{observer} is not assigned to sequence {sequence.name!r}")
+    if playback_fps is not None and not playback_fps > 0:
+        raise ValidationError(f"playback_fps must be positive, got {playback_fps}")
+    if repeat is not None:
+        existing = Recording.objects.filter(sequence=sequence, observer=observer, repeat=repeat).first()
+        if existing is not None:
+            if existing.status != Recording.Status.RECORDING:
+                raise ValidationError(f"repeat {repeat} of this sequence is already {existing.status}")
+            return existing, False
+    for _attempt in range(3):  # two clients racing for the next repeat number
+        number = repeat or 1 + (
+            Recording.objects.filter(sequence=sequence, observer=observer).aggregate(m=Max("repeat"))["m"] or 0
+        )
+        try:
+            with transaction.atomic():
+                recording = Recording.objects.create(
+                    observer=observer,
+                    sequence=sequence,
+                    source=source,
+                    repeat=number,
+                    playback_fps=playback_fps or sequence.playback_fps(),
+                    **fields,
+                )
+            return recording, True
+        except IntegrityError:
+            if repeat is not None:
+                return Recording.objects.get(sequence=sequence, observer=observer, repeat=repeat), False
+    raise ValidationError("could not allocate a repeat number; retry")
+
+
+def gaze_batch_store(
+    *, recording_id: int, number: int, samples: np.ndarray, observer_id: int | None = None
+) -> BatchResult:
+    """Store one client batch exactly once.
+
+    One statement on the normal path: the row is inserted only if the recording is open (and,
+    given ``observer_id``, belongs to that observer), and only if its number is new. Then:
+    a number seen before with the same samples is a retry, acknowledged without writing
+    (``created`` False); the same number with other samples, or a new batch for a recording
+    that is not open, raises :class:`BatchConflict`. Batches may arrive in any order.
+
+    Parameters
+    ----------
+    samples : (n, 4) float ndarray of t_ms, frame, x, y (validated by
+        :func:`annotation.samples.validate`).
+    """
+    if number < 0:
+        raise ValidationError(f"batch numbers start at 0, got {number}")
+    data, digest = packed.pack(samples)
+    lost = np.isnan(samples[:, 2]) | np.isnan(samples[:, 3])
+    row = (
+        recording_id, number, len(samples), int(lost.sum()), float(samples[:, 0].min()),
+        float(samples[:, 0].max()), digest, data,
+    )
+    if _insert_batch(row, observer_id=observer_id):
+        return BatchResult(number, True, len(samples))
+    stored = GazeBatch.objects.filter(recording_id=recording_id, number=number).values_list("digest", flat=True).first()
+    if stored == digest:
+        return BatchResult(number, False, len(samples))
+    if stored is not None:
+        raise BatchConflict(f"batch {number} was already stored with different samples")
+    status = Recording.objects.filter(pk=recording_id).values_list("status", flat=True).first()
+    raise BatchConflict(f"the recording is {status or 'gone'}; it accepts no new batches")
+
+
+def _insert_batch(row: tuple, *, observer_id: int | None) -> bool:
+    """INSERT ... SELECT ... WHERE the recording is open ... ON CONFLICT DO NOTHING.
+
+    The hot path of live ingestion: one statement in autocommit, no transaction round trips,
+    no read before the write (PostgreSQL and SQLite 3.35+ both run it). Returns False when
+    nothing was inserted: the number exists, or the recording is not open (or not the
+    observer's).
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    owner = " AND observer_id = %s" if observer_id is not None else ""
+    sql = (
+        f"INSERT INTO {GazeBatch._meta.db_table} (recording_id, number, n_samples, n_lost, "
+        "t_first_ms, t_last_ms, digest, samples, received_at) "
+        "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s "
+        f"WHERE EXISTS (SELECT 1 FROM {Recording._meta.db_table} WHERE id = %s AND status = %s{owner}) "
+        "ON CONFLICT (recording_id, number) DO NOTHING RETURNING id"
+    )
+    params = [*row, now, row[0], Recording.Status.RECORDING]
+    if observer_id is not None:
+        params.append(observer_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
+def recording_batch_numbers(recording: Recording) -> list[int]:
+    return list(recording.batches.order_by("number").values_list("number", flat=True))
+
+
+@transaction.atomic
+def recording_finish(*, recording: Recording, expected_batches: int | None = None) -> Recording:
+    """Close a recording; registered hooks (:mod:`annotation.hooks`) run after the commit.
+
+    With ``expected_batches`` (how many batches the client sent, numbered from 0) every one
+    must be stored, or :class:`RecordingIncomplete` lists the missing numbers and the recording
+    stays open so the client can resend them. Finishing a finished recording is a no-op.
+    """
+    recording = Recording.objects.select_for_update().get(pk=recording.pk)
+    if recording.status == Recording.Status.FINISHED:
+        return recording
+    if recording.status != Recording.Status.RECORDING:
+        raise ValidationError(f"the recording is {recording.status}; it cannot be finished")
+    if expected_batches is not None:
+        have = set(recording_batch_numbers(recording))
+        missing = sorted(set(range(expected_batches)) - have)
+        extra = sorted(n for n in have if n >= expected_batches)
+        if missing:
+            raise RecordingIncomplete(
+                f"{len(missing)} batch(es) missing: {missing[:50]}; send them, then finish again",
+                missing,
+            )
+        if extra:
+            raise ValidationError(f"batches {extra[:50]} exceed expected_batches={expected_batches}")
+    if not recording.batches.exists():
+        raise ValidationError("the recording has no gaze samples")
+    recording.status = Recording.Status.FINISHED
+    recording.finished_at = timezone.now()
+    recording.expected_batches = expected_batches
+    recording.save(update_fields=["status", "finished_at", "expected_batches"])
+    for hook in recording_finished_hooks():
+        transaction.on_commit(partial(hook, recording.pk))
+    return recording
+
+
+def recording_abort(*, recording: Recording) -> Recording:
+    """Mark an open recording aborted (kept, never estimated)."""
+    if recording.status != Recording.Status.RECORDING:
+        raise ValidationError(f"the recording is {recording.status}")
+    recording.status = Recording.Status.ABORTED
+    recording.finished_at = timezone.now()
+    recording.save(update_fields=["status", "finished_at"])
+    return recording
+
+
+def display_geometry(fields: dict) -> DisplayGeometry | None:
+    """The engine's geometry from recording fields, or None without the screen size."""
+    if not (fields.get("screen_width_px") and fields.get("screen_height_px")):
+        return None
+    cm = (fields.get("screen_width_cm"), fields.get("screen_height_cm"))
+    return DisplayGeometry(
+        screen_px=(fields["screen_width_px"], fields["screen_height_px"]),
+        screen_cm=cm if all(cm) else None,
+        distance_cm=fields.get("viewing_distance_cm"),
+        image_rect=tuple(fields["image_rect"]) if fields.get("image_rect") else None,
+    )
+
+
+def recording_import_file(
+    *,
+    sequence: Sequence,
+    observer,
+    path,
+    fmt: str | None = None,
+    source_name: str | None = None,
+    playback_start_ms: float | None = None,
+    playback_fps: float | None = None,
+    ensure_member: bool = False,
+    **fields,
+) -> Recording:
+    """Import one tracker file as one finished recording (hooks fire after the commit).
+
+    ``fmt`` is csv, tobii, eyelink, pupil or eyetribe (None: from the name and header).
+    Tracker files are mapped to image pixels with the display geometry in ``fields`` (screen
+    size in pixels is required unless the file states it) and aligned to playback (the file's
+    sync marker, else ``playback_start_ms``, else the first sample). With ``ensure_member``
+    the observer is made an observer of the study and assigned to the sequence when missing.
+    A bad file raises ValidationError naming the problem; nothing is stored then.
+    """
+    path = Path(path)
+    source_name = source_name or path.name
+    crowd_services.check_upload_size(path.stat().st_size, source_name)
+    _check_geometry(fields)
+    fps = playback_fps or sequence.playback_fps()
+    geometry = display_geometry(fields)
+    try:
+        gaze, raw = read_gaze_file(
+            path,
+            fmt,
+            observer=observer.username,
+            image_hw=(sequence.height, sequence.width),
+            fps=fps,
+            n_frames=sequence.n_frames,
+            geometry=geometry,
+            playback_start_ms=playback_start_ms,
+        )
+    except (InputError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{source_name}: {str(exc).replace(str(path), path.name)}") from exc
+    if len(gaze) == 0:
+        raise ValidationError(f"{source_name}: no gaze samples")
+    if raw is not None:
+        if geometry is None and raw.screen_px:
+            fields.setdefault("screen_width_px", int(raw.screen_px[0]))
+            fields.setdefault("screen_height_px", int(raw.screen_px[1]))
+        if raw.sampling_rate_hz and not fields.get("sampling_rate_hz"):
+            fields["sampling_rate_hz"] = raw.sampling_rate_hz
+    array = packed.from_frame(gaze)
+    with transaction.atomic():
+        if ensure_member:
+            crowd_services.membership_ensure(
+                study=sequence.study, user=observer, role=StudyMembership.Role.OBSERVER
+            )
+            crowd_services.assignment_create(sequence=sequence, observer=observer)
+        recording, _ = recording_start(
+            observer=observer, sequence=sequence, playback_fps=fps, **fields
+        )
+        recording.tracker_format = fmt or _detected(path)
+        recording.source_file = source_name[:255]
+        recording.save(update_fields=["tracker_format", "source_file"])
+        for number, start in enumerate(range(0, len(array), FILE_BATCH_SAMPLES)):
+            gaze_batch_store(recording_id=recording.pk, number=number, samples=array[start : start + FILE_BATCH_SAMPLES])
+        return recording_finish(recording=recording)
+
+
+def _detected(path: Path) -> str:
+    from segmentation.engine.trackers import detect_format
+
+    return detect_format(path)
+
+
+# --- manual labels on image collections (docs/image_labelling.md) -----------------------------
+
+#: The longest time one label or one image visit may take; longer is taken for a unit error
+#: (milliseconds sent as seconds) or a client left open, and refused.
+MAX_LABEL_SECONDS = 3600.0
+MAX_OUTLINE_VERTICES = 10_000
+
+
+def _check_labelling(*, observer, sequence: Sequence, frame, mode: str, seconds) -> None:
+    from crowd.models import Study
+
+    if sequence.study.kind != Study.Kind.IMAGES:
+        raise ValidationError(
+            f"labels are drawn on image collections; study {sequence.study.name!r} is of kind "
+            f"{sequence.study.kind!r}"
+        )
+    if mode not in ImageLabel.Mode.values:
+        raise ValidationError(f"mode must be one of {', '.join(ImageLabel.Mode.values)}, got {mode!r}")
+    if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < sequence.n_frames:
+        raise ValidationError(
+            f"frame {frame!r} does not exist; {sequence.name!r} has images 0..{sequence.n_frames - 1}"
+        )
+    if (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not np.isfinite(seconds)
+            or not 0 < seconds <= MAX_LABEL_SECONDS):
+        raise ValidationError(
+            f"seconds must be the time the label took, a number in (0, {MAX_LABEL_SECONDS:g}], "
+            f"got {seconds!r}"
+        )
+    if not Assignment.objects.filter(sequence=sequence, observer=observer).exists():
+        raise ValidationError(f"{observer} is not assigned to {sequence.name!r}")
+
+
+def _numbers(value, count: int | None, what: str) -> list[float]:
+    if not isinstance(value, (list, tuple)) or (count is not None and len(value) != count):
+        raise ValidationError(f"{what} must be a list of {count} numbers, got {value!r}")
+    out = []
+    for v in value:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+            raise ValidationError(f"{what} must hold finite numbers, got {v!r}")
+        out.append(float(v))
+    return out
+
+
+def _check_point(x: float, y: float, sequence: Sequence, what: str) -> None:
+    # Vertex and point coordinates are pixel centres: the image spans [-0.5, W - 0.5].
+    w, h = sequence.width, sequence.height
+    if not (-0.5 <= x <= w - 0.5 and -0.5 <= y <= h - 0.5):
+        raise ValidationError(
+            f"{what} ({x:g}, {y:g}) lies outside the {w}x{h} image (x in [-0.5, {w - 0.5:g}], "
+            f"y in [-0.5, {h - 0.5:g}])"
+        )
+
+
+def image_label_create(
+    *,
+    observer,
+    sequence: Sequence,
+    frame: int,
+    mode: str,
+    seconds: float,
+    box: list[float] | None = None,
+    outline: list[list[float]] | None = None,
+    point: list[float] | None = None,
+) -> ImageLabel:
+    """Store one hand label of image ``frame`` of an image collection, with its time.
+
+    ``box`` ``[x, y, width, height]`` (mode ``box``; pixel edges, inside ``[0, W] x [0, H]``),
+    ``outline`` ``[[x, y], ...]`` (mode ``freehand``; at least 3 vertices at pixel centres,
+    enclosing some area), ``point`` ``[x, y]`` (mode ``gaze``, optional). The observer must be
+    assigned to the collection. Raises ValidationError naming the problem; nothing is stored then.
+    """
+    _check_labelling(observer=observer, sequence=sequence, frame=frame, mode=mode, seconds=seconds)
+    given = {name for name, v in (("box", box), ("outline", outline), ("point", point)) if v is not None}
+    wanted = {"box": {"box"}, "freehand": {"outline"}, "gaze": {"point"}}[mode]
+    if given - wanted or (mode != "gaze" and not given):
+        raise ValidationError(
+            f"a {mode} label takes {' and '.join(sorted(wanted))}"
+            f"{' (optional)' if mode == 'gaze' else ''}, got {', '.join(sorted(given)) or 'nothing'}"
+        )
+    if box is not None:
+        x, y, w, h = _numbers(box, 4, "box [x, y, width, height]")
+        if not (w > 0 and h > 0):
+            raise ValidationError(f"box width and height must be positive, got {w:g} x {h:g}")
+        eps = 1e-6
+        if x < -eps or y < -eps or x + w > sequence.width + eps or y + h > sequence.height + eps:
+            raise ValidationError(
+                f"box [{x:g}, {y:g}, {w:g}, {h:g}] leaves the {sequence.width}x{sequence.height} "
+                "image (expected 0 <= x, x + width <= width of the image, same for y)"
+            )
+        box = [x, y, w, h]
+    if outline is not None:
+        if not isinstance(outline, (list, tuple)) or not 3 <= len(outline) <= MAX_OUTLINE_VERTICES:
+            raise ValidationError(
+                f"outline must be a list of 3 to {MAX_OUTLINE_VERTICES} [x, y] vertices, got "
+                f"{len(outline) if isinstance(outline, (list, tuple)) else type(outline).__name__}"
+            )
+        pts = [_numbers(p, 2, f"outline vertex {i}") for i, p in enumerate(outline)]
+        for i, (x, y) in enumerate(pts):
+            _check_point(x, y, sequence, f"outline vertex {i}")
+        xy = np.asarray(pts)
+        area = 0.5 * abs(np.dot(xy[:, 0], np.roll(xy[:, 1], 1)) - np.dot(xy[:, 1], np.roll(xy[:, 0], 1)))
+        if area < 0.5:
+            raise ValidationError(f"outline encloses no area ({area:g} square pixels); draw around the object")
+        outline = pts
+    if point is not None:
+        x, y = _numbers(point, 2, "point [x, y]")
+        _check_point(x, y, sequence, "point")
+        point = [x, y]
+    return ImageLabel.objects.create(
+        sequence=sequence, frame=frame, observer=observer, mode=mode, seconds=float(seconds),
+        box=box, outline=outline, point=point,
+    )
+
+
+def image_visit_record(
+    *, observer, sequence: Sequence, frame: int, mode: str, seconds: float, recording: Recording | None = None
+) -> ImageVisit:
+    """Store the time ``observer`` spent on image ``frame`` in ``mode`` (gaze: time per image).
+
+    ``recording``, when given, must be the observer's recording of this collection.
+    """
+    _check_labelling(observer=observer, sequence=sequence, frame=frame, mode=mode, seconds=seconds)
+    if recording is not None and (recording.sequence_id != sequence.pk or recording.observer_id != observer.pk):
+        raise ValidationError(f"recording {recording.pk} is not yours on {sequence.name!r}")
+    return ImageVisit.objects.create(
+        sequence=sequence, frame=frame, observer=observer, mode=mode, seconds=float(seconds),
+        recording=recording,
+    )

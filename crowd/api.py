@@ -1,0 +1,396 @@
+"""The crowd API: studies, sequences, members, invitations, assignments.
+
+Thin views: validate, call one service or selector, serialize. :class:`PlatformApiView` turns
+service errors into HTTP answers: ValidationError 400, UploadTooLarge 413.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .models import Sequence, StudyMembership
+from .permissions import COORDINATOR, READERS, sequence_for, study_for
+from .serializers import (
+    AssignmentCreateSerializer,
+    AssignmentSerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
+    MasksUploadSerializer,
+    MembershipCreateSerializer,
+    MembershipSerializer,
+    MembershipUpdateSerializer,
+    SequenceSerializer,
+    SequenceUploadSerializer,
+    StudySerializer,
+    StudyWriteSerializer,
+)
+
+Role = StudyMembership.Role
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "file too large"
+    default_code = "too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "conflict"
+    default_code = "conflict"
+
+
+class PlatformApiView(APIView):
+    """An APIView that answers service errors: ValidationError 400, UploadTooLarge 413."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.UploadTooLarge):
+            exc = PayloadTooLarge("; ".join(exc.messages))
+        elif isinstance(exc, DjangoValidationError):
+            exc = exceptions.ValidationError({"detail": "; ".join(exc.messages)})
+        return super().handle_exception(exc)
+
+
+class PlatformListView(generics.ListAPIView):
+    def handle_exception(self, exc):
+        return PlatformApiView.handle_exception(self, exc)
+
+
+@contextmanager
+def uploaded_path(upload):
+    """A local path holding an uploaded file under its own (sanitised) name; size checked."""
+    name = Path(upload.name or "upload").name
+    if name in {"", ".", ".."}:
+        name = "upload"
+    services.check_upload_size(upload.size or 0, name)
+    folder = Path(tempfile.mkdtemp(prefix="gazecrowd-upload-"))
+    try:
+        path = folder / name
+        try:  # a large upload already lies in a temporary file: link it under its own name
+            os.link(upload.temporary_file_path(), path)
+        except (AttributeError, OSError):
+            with path.open("wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _user(username: str):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise exceptions.ValidationError({"detail": f"no user {username!r}"})
+    return user
+
+
+# --- studies --------------------------------------------------------------------------------
+
+
+class StudyListApi(PlatformListView, PlatformApiView):
+    """GET: the studies the user is a member of. POST: create one (the creator coordinates)."""
+
+    serializer_class = StudySerializer
+
+    def get_queryset(self):
+        return selectors.studies_for_user(user=self.request.user)
+
+    @extend_schema(request=StudyWriteSerializer, responses={201: StudySerializer}, summary="Create a study")
+    def post(self, request):
+        data = _valid(StudyWriteSerializer, request.data)
+        study = services.study_create(created_by=request.user, **data)
+        study.my_role = Role.COORDINATOR
+        return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+
+def _valid(serializer_class, data, **kwargs):
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class StudyDetailApi(PlatformApiView):
+    @extend_schema(responses=StudySerializer, summary="A study")
+    def get(self, request, study_id: int):
+        study, role = study_for(request, study_id)
+        study.my_role = role
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(request=StudyWriteSerializer(partial=True), responses=StudySerializer, summary="Change a study")
+    def patch(self, request, study_id: int):
+        study, role = study_for(request, study_id, COORDINATOR)
+        data = _valid(StudyWriteSerializer, request.data, partial=True)
+        study = services.study_update(study=study, **data)
+        study.my_role = role
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a study and everything in it")
+    def delete(self, request, study_id: int):
+        study, _ = study_for(request, study_id, COORDINATOR)
+        services.study_delete(study=study)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- sequences ------------------------------------------------------------------------------
+
+
+class SequenceListApi(PlatformListView, PlatformApiView):
+    """GET: sequences (observers: their assigned ones). POST: upload one (coordinators)."""
+
+    serializer_class = SequenceSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        study, role = study_for(self.request, self.kwargs["study_id"])
+        return selectors.sequences_for_user(user=self.request.user, study=study, role=role).select_related("study")
+
+    @extend_schema(
+        request={"multipart/form-data": SequenceUploadSerializer},
+        responses={201: SequenceSerializer, 400: OpenApiResponse(description="bad file"),
+                   413: OpenApiResponse(description="file too large")},
+        summary="Upload a sequence (zip of images or DICOM, NIfTI, video), optionally with masks",
+    )
+    def post(self, request, study_id: int):
+        study, _ = study_for(request, study_id, COORDINATOR)
+        data = _valid(SequenceUploadSerializer, request.data)
+        with uploaded_path(data["file"]) as path:
+            if data.get("truth") is not None:
+                with uploaded_path(data["truth"]) as truth:
+                    sequence = _import(study, path, data, truth)
+            else:
+                sequence = _import(study, path, data, None)
+        return Response(SequenceSerializer(sequence).data, status=status.HTTP_201_CREATED)
+
+
+def _import(study, path, data, truth):
+    return services.sequence_import(
+        study=study,
+        path=path,
+        name=data.get("name"),
+        source_name=data["file"].name,
+        truth=truth,
+        truth_frames=data.get("truth_frames"),
+        axis=data.get("axis", -1),
+    )
+
+
+class SequenceDetailApi(PlatformApiView):
+    @extend_schema(responses=SequenceSerializer, summary="A sequence")
+    def get(self, request, study_id: int, sequence_id: int):
+        sequence, _ = sequence_for(request, study_id, sequence_id)
+        return Response(SequenceSerializer(sequence).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a sequence with its recordings")
+    def delete(self, request, study_id: int, sequence_id: int):
+        sequence, _ = sequence_for(request, study_id, sequence_id, COORDINATOR)
+        services.sequence_delete(sequence=sequence)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _npy_response(array: np.ndarray, filename: str) -> HttpResponse:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    response = HttpResponse(buf.getvalue(), content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class SequenceFramesApi(PlatformApiView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   summary="All frames as a .npy array (T, H, W[, 3])")
+    def get(self, request, study_id: int, sequence_id: int):
+        sequence, _ = sequence_for(request, study_id, sequence_id)
+        response = FileResponse(sequence.frames_file.open("rb"), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{sequence.name}.npy"'
+        return response
+
+
+class SequenceFrameImageApi(PlatformApiView):
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY},
+                   summary="One frame as a PNG (what the recording page shows)")
+    def get(self, request, study_id: int, sequence_id: int, index: int):
+        import imageio.v3 as iio
+
+        sequence, _ = sequence_for(request, study_id, sequence_id)
+        if not 0 <= index < sequence.n_frames:
+            raise exceptions.NotFound(f"frame {index} does not exist (0..{sequence.n_frames - 1})")
+        frames = selectors.sequence_frames(sequence)
+        response = HttpResponse(iio.imwrite("<bytes>", _display(frames, index), extension=".png"),
+                                content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+def _display(frames: np.ndarray, index: int) -> np.ndarray:
+    """Frame ``index`` as uint8; volumes scaled by the whole sequence's range (no flicker)."""
+    frame = np.asarray(frames[index])
+    if frames.dtype == np.uint8:
+        return frame
+    lo, hi = float(np.nanmin(frames)), float(np.nanmax(frames))
+    scaled = (frame.astype(float) - lo) / (hi - lo if hi > lo else 1.0)
+    return np.clip(np.nan_to_num(scaled) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+class SequenceMasksApi(PlatformApiView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   summary="Reference masks as .npz: frames (K,), masks (K, H, W) uint8")
+    def get(self, request, study_id: int, sequence_id: int):
+        sequence, _ = sequence_for(request, study_id, sequence_id, READERS)
+        masks = selectors.sequence_masks(sequence)
+        if masks is None:
+            raise exceptions.NotFound("this sequence has no reference masks")
+        buf = io.BytesIO()
+        np.savez_compressed(buf, frames=masks[0], masks=masks[1].astype(np.uint8))
+        response = HttpResponse(buf.getvalue(), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{sequence.name}-masks.npz"'
+        return response
+
+    @extend_schema(request={"multipart/form-data": MasksUploadSerializer}, responses=SequenceSerializer,
+                   summary="Attach reference masks (replaces earlier ones)")
+    def put(self, request, study_id: int, sequence_id: int):
+        sequence, _ = sequence_for(request, study_id, sequence_id, COORDINATOR)
+        data = _valid(MasksUploadSerializer, request.data)
+        with uploaded_path(data["file"]) as path:
+            services.sequence_masks_attach(
+                sequence=sequence, path=path, frames=data.get("frames"),
+                source_name=data["file"].name, axis=data.get("axis", -1),
+            )
+        return Response(SequenceSerializer(sequence).data)
+
+
+# --- members, invitations, assignments ------------------------------------------------------
+
+
+class MemberListApi(PlatformListView, PlatformApiView):
+    """GET: members (observers: themselves). POST: add an existing user with a role."""
+
+    serializer_class = MembershipSerializer
+
+    def get_queryset(self):
+        study, role = study_for(self.request, self.kwargs["study_id"])
+        return selectors.members_for_user(user=self.request.user, study=study, role=role)
+
+    @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer},
+                   summary="Add a member (or change an existing member's role)")
+    def post(self, request, study_id: int):
+        study, _ = study_for(request, study_id, COORDINATOR)
+        data = _valid(MembershipCreateSerializer, request.data)
+        membership = services.membership_set(study=study, user=_user(data["username"]), role=data["role"])
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailApi(PlatformApiView):
+    def _membership(self, request, study_id, member_id):
+        study, _ = study_for(request, study_id, COORDINATOR)
+        membership = study.memberships.select_related("user", "study").filter(pk=member_id).first()
+        if membership is None:
+            raise exceptions.NotFound(f"no member {member_id} in study {study_id}")
+        return membership
+
+    @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer, summary="Change a role")
+    def patch(self, request, study_id: int, member_id: int):
+        membership = self._membership(request, study_id, member_id)
+        data = _valid(MembershipUpdateSerializer, request.data)
+        membership = services.membership_set(study=membership.study, user=membership.user, role=data["role"])
+        return Response(MembershipSerializer(membership).data)
+
+    @extend_schema(responses={204: None}, summary="Remove a member (their recordings stay)")
+    def delete(self, request, study_id: int, member_id: int):
+        services.membership_remove(membership=self._membership(request, study_id, member_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationListApi(PlatformListView, PlatformApiView):
+    serializer_class = InvitationSerializer
+
+    def get_queryset(self):
+        study, _ = study_for(self.request, self.kwargs["study_id"], COORDINATOR)
+        return selectors.invitations_for_study(study=study)
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer},
+                   summary="Invite someone: a single-use token that expires")
+    def post(self, request, study_id: int):
+        study, _ = study_for(request, study_id, COORDINATOR)
+        data = _valid(InvitationCreateSerializer, request.data)
+        invitation = services.invitation_create(
+            study=study, role=data["role"], email=data.get("email", ""), created_by=request.user,
+            valid_for=timedelta(days=data["valid_days"]),
+        )
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailApi(PlatformApiView):
+    @extend_schema(responses={204: None}, summary="Revoke an invitation")
+    def delete(self, request, study_id: int, invitation_id: int):
+        study, _ = study_for(request, study_id, COORDINATOR)
+        invitation = study.invitations.filter(pk=invitation_id).first()
+        if invitation is None:
+            raise exceptions.NotFound(f"no invitation {invitation_id} in study {study_id}")
+        services.invitation_revoke(invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationAcceptApi(PlatformApiView):
+    @extend_schema(request=None, responses={201: MembershipSerializer},
+                   summary="Accept an invitation: join its study with its role")
+    def post(self, request, token: str):
+        membership = services.invitation_accept(token=token, user=request.user)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentListApi(PlatformListView, PlatformApiView):
+    """GET: assignments (observers: their own). POST: assign an observer (coordinators)."""
+
+    serializer_class = AssignmentSerializer
+
+    def get_queryset(self):
+        study, role = study_for(self.request, self.kwargs["study_id"])
+        return selectors.assignments_for_user(user=self.request.user, study=study, role=role)
+
+    @extend_schema(request=AssignmentCreateSerializer, responses={201: AssignmentSerializer(many=True)},
+                   summary="Assign an observer one sequence, or every sequence when none is named")
+    def post(self, request, study_id: int):
+        study, _ = study_for(request, study_id, COORDINATOR)
+        data = _valid(AssignmentCreateSerializer, request.data)
+        observer = _user(data["observer"])
+        sequences = Sequence.objects.filter(study=study)
+        if data.get("sequence") is not None:
+            sequences = sequences.filter(pk=data["sequence"])
+            if not sequences.exists():
+                raise exceptions.ValidationError({"sequence": f"no sequence {data['sequence']} in this study"})
+        made = [services.assignment_create(sequence=s, observer=observer) for s in sequences]
+        return Response(AssignmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentDetailApi(PlatformApiView):
+    @extend_schema(responses={204: None}, summary="Withdraw an assignment")
+    def delete(self, request, study_id: int, assignment_id: int):
+        study, _ = study_for(request, study_id, COORDINATOR)
+        assignment = selectors.assignments_for_user(user=request.user, study=study, role=Role.COORDINATOR).filter(
+            pk=assignment_id
+        ).first()
+        if assignment is None:
+            raise exceptions.NotFound(f"no assignment {assignment_id} in study {study_id}")
+        services.assignment_delete(assignment=assignment)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+

@@ -1,0 +1,200 @@
+"""Studies, sequences and the people in them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Study(models.Model):
+    """A campaign: a target structure observers look for in a set of sequences."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        CLOSED = "closed", "Closed"
+
+    class Kind(models.TextChoices):
+        SEQUENCE = "sequence", "Sequences (videos or volumes)"
+        # Still images (tiles, endoscopy frames): each uploaded collection is stored as one
+        # Sequence, one frame per image, all of one size (docs/image_labelling.md).
+        IMAGES = "images", "Image collection (still images)"
+
+    name = models.CharField(max_length=200)
+    target_structure = models.CharField(max_length=200, blank=True)
+    instructions = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SEQUENCE)
+    # Frames per second at which observers are shown the sequences (null: the sequence's own).
+    frame_rate = models.FloatField(null=True, blank=True)
+    # Finished recordings per sequence after which a run may start automatically.
+    quorum = models.PositiveIntegerField(default=5)
+    # How many times each observer is asked to record each sequence.
+    repeats_per_observer = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(frame_rate__isnull=True) | models.Q(frame_rate__gt=0),
+                name="study_frame_rate_positive",
+            ),
+            models.CheckConstraint(condition=models.Q(quorum__gte=1), name="study_quorum_positive"),
+            models.CheckConstraint(
+                condition=models.Q(repeats_per_observer__gte=1), name="study_repeats_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sequence(models.Model):
+    """A video, a volume or an image series, converted once to the engine's array form.
+
+    ``frames_file`` holds a ``.npy`` array shaped (T, H, W) or (T, H, W, 3), exactly what
+    :func:`segmentation.engine.io.read_sequence` returned; ``masks_file`` the reference masks
+    (K, H, W) uint8 of the frames listed in ``mask_frames`` (all frames or some).
+    """
+
+    class Modality(models.TextChoices):
+        IMAGES = "images", "Images"
+        VIDEO = "video", "Video"
+        NIFTI = "nifti", "NIfTI volume"
+        DICOM = "dicom", "DICOM series"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sequences")
+    name = models.CharField(max_length=200)
+    modality = models.CharField(max_length=16, choices=Modality.choices)
+    source_name = models.CharField(max_length=255, blank=True)
+    frames_file = models.FileField(upload_to="sequences/", max_length=255)
+    n_frames = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    channels = models.PositiveSmallIntegerField(default=1)
+    dtype = models.CharField(max_length=16)
+    spacing = models.JSONField(null=True, blank=True)  # voxel spacing, as read
+    fps = models.FloatField(null=True, blank=True)  # the video's own frame rate
+    affine = models.JSONField(null=True, blank=True)  # 4x4 list of lists (volumes)
+    masks_file = models.FileField(upload_to="sequences/", max_length=255, blank=True)
+    mask_frames = models.JSONField(default=list, blank=True)  # frame indices with a mask
+    # Frame k's image file name without extension, for sequences read from a folder of images
+    # (the images of an image collection keep their names); empty for volumes and videos.
+    frame_names = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="sequence_name_unique_in_study")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def shape(self) -> list[int]:
+        """The frames array's shape: [T, H, W] or [T, H, W, 3]."""
+        base = [self.n_frames, self.height, self.width]
+        return base + ([self.channels] if self.channels > 1 else [])
+
+    @property
+    def has_masks(self) -> bool:
+        return bool(self.masks_file)
+
+    def image_names(self) -> list[str]:
+        """One name per frame: the image file names when known, else ``<name>_<k>``."""
+        if len(self.frame_names) == self.n_frames:
+            return list(self.frame_names)
+        return [f"{self.name}_{k:04d}" for k in range(self.n_frames)]
+
+    def playback_fps(self) -> float:
+        """Frames per second observers see: the study's rate, else the video's, else 10."""
+        return self.study.frame_rate or self.fps or 10.0
+
+
+class StudyMembership(models.Model):
+    """A user's role in a study; a user has at most one role per study."""
+
+    class Role(models.TextChoices):
+        COORDINATOR = "coordinator", "Coordinator"
+        OBSERVER = "observer", "Observer"
+        RESEARCHER = "researcher", "Researcher"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="membership_unique_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.study}"
+
+
+class Invitation(models.Model):
+    """A single-use, expiring token; accepting it makes the accepting user a member."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=StudyMembership.Role.choices)
+    email = models.EmailField(blank=True)
+    token = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invitation to {self.study} as {self.role}"
+
+
+class Assignment(models.Model):
+    """An observer is asked to record a sequence (``study.repeats_per_observer`` times)."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="assignments")
+    observer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sequence", "observer"], name="assignment_unique_per_observer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.observer} -> {self.sequence}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A row written by a Celery worker: proof that the queue, the worker and the DB connect."""
+
+    token = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.token})"

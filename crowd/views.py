@@ -1,0 +1,372 @@
+"""HTML pages of the crowd app: studies, sequence uploads, members, invitations, assignments.
+
+Views are thin: they check the user's role through :mod:`crowd.selectors`, call one service of
+:mod:`crowd.services` and render or redirect. Pages that also need recordings or runs live in
+the apps above (``annotation.views``, ``segmentation.views``); the study dashboard is
+``segmentation.views.study_dashboard``. URL names are in the ``web`` namespace
+(:mod:`crowd.web_urls`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import selectors, services
+from .models import Invitation, Study, StudyMembership
+
+Role = StudyMembership.Role
+COORDINATOR = (Role.COORDINATOR,)
+READERS = (Role.COORDINATOR, Role.RESEARCHER)
+
+
+# --- helpers shared with annotation.views and segmentation.views ------------------------------
+
+
+def study_or_404(request: HttpRequest, study_id: int, roles=selectors.ALL_ROLES) -> tuple[Study, str]:
+    """The study and the user's role; 404 for non-members, 403 for a role not in ``roles``."""
+    try:
+        return selectors.study_get_for_user(user=request.user, study_id=study_id, roles=roles)
+    except selectors.NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except selectors.Forbidden as exc:
+        raise PermissionDenied(str(exc)) from exc
+
+
+def sequence_or_404(request: HttpRequest, study_id: int, sequence_id: int, roles=selectors.ALL_ROLES):
+    """A sequence the user may see (observers: assigned ones) and the role; 404 / 403."""
+    try:
+        return selectors.sequence_get_for_user(
+            user=request.user, study_id=study_id, sequence_id=sequence_id, roles=roles
+        )
+    except selectors.NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except selectors.Forbidden as exc:
+        raise PermissionDenied(str(exc)) from exc
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """True for the pages' own XHR/fetch calls (they send ``X-Requested-With``)."""
+    return request.headers.get("x-requested-with") == "XMLHttpRequest"
+
+
+def error_text(exc: ValidationError) -> str:
+    return "; ".join(exc.messages)
+
+
+@contextmanager
+def uploaded_path(upload):
+    """A local file holding an upload under its own (sanitised) name; size checked first."""
+    name = Path(upload.name or "upload").name or "upload"
+    services.check_upload_size(upload.size or 0, name)
+    folder = Path(tempfile.mkdtemp(prefix="gazecrowd-web-"))
+    try:
+        path = folder / name
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def form_errors_text(form: forms.Form) -> str:
+    parts = []
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        parts.append(f"{label or field}: {' '.join(errors)}" if field != "__all__" else " ".join(errors))
+    return "; ".join(parts)
+
+
+# --- home -------------------------------------------------------------------------------------
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The studies the user is a member of, with their role in each."""
+    studies = list(selectors.studies_for_user(user=request.user))
+    return render(request, "crowd/home.html", {"studies": studies})
+
+
+# --- studies ------------------------------------------------------------------------------------
+
+
+class StudyForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    target_structure = forms.CharField(
+        max_length=200, required=False, help_text="What observers look at, e.g. 'whole tumour'."
+    )
+    instructions = forms.CharField(
+        widget=forms.Textarea, required=False,
+        help_text="Shown to observers before each recording.",
+    )
+    frame_rate = forms.FloatField(
+        required=False, min_value=0.1, max_value=240, label="Playback frame rate (frames/s)",
+        help_text="Empty: each video's own rate (10 frames/s for image series and volumes).",
+    )
+    quorum = forms.IntegerField(
+        min_value=1, initial=5, label="Quorum",
+        help_text="Finished recordings per sequence after which a run starts by itself.",
+    )
+    repeats_per_observer = forms.IntegerField(
+        min_value=1, initial=1, label="Repeats per observer",
+        help_text="How many times each observer records each sequence.",
+    )
+    status = forms.ChoiceField(choices=Study.Status.choices, initial=Study.Status.ACTIVE)
+    kind = forms.ChoiceField(
+        choices=Study.Kind.choices, initial=Study.Kind.SEQUENCE, label="Kind",
+        help_text="Sequences are played to observers; an image collection is labelled image by "
+                  "image (boxes, outlines or gaze). Fixed once the study exists.",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def study_create(request: HttpRequest) -> HttpResponse:
+    """Anyone logged in may create a study; they become its coordinator."""
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            study = services.study_create(created_by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, error_text(exc))
+        else:
+            messages.success(request, f"Study “{study.name}” created. Upload its sequences next.")
+            return redirect("web:sequence-upload", study_id=study.pk)
+    return render(request, "crowd/study_form.html", {"form": form, "study": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def study_edit(request: HttpRequest, study_id: int) -> HttpResponse:
+    study, _ = study_or_404(request, study_id, COORDINATOR)
+    initial = {name: getattr(study, name) for name in services.STUDY_EDITABLE}
+    form = StudyForm(request.POST or None, initial=initial)
+    del form.fields["kind"]  # a study's kind never changes
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.study_update(study=study, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, error_text(exc))
+        else:
+            messages.success(request, "Study saved.")
+            return redirect("web:study", study_id=study.pk)
+    return render(request, "crowd/study_form.html", {"form": form, "study": study})
+
+
+# --- sequences ----------------------------------------------------------------------------------
+
+
+class SequenceUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Sequence file",
+        help_text="A zip of images or of a DICOM series, a video (mp4, avi...), or a NIfTI volume (.nii, .nii.gz).",
+    )
+    name = forms.CharField(max_length=200, required=False, help_text="Default: the file name.")
+    truth = forms.FileField(
+        required=False, label="Reference masks (optional)",
+        help_text="Same forms as the sequence; a zip of mask images is matched to frames by the number in each name.",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sequence_upload(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Upload a sequence (the page sends it by XHR to show progress; plain POST works too)."""
+    study, _ = study_or_404(request, study_id, COORDINATOR)
+    form = SequenceUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        error, status = None, 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                truth_upload = uploaded_path(data["truth"]) if data["truth"] else nullcontext(None)
+                with uploaded_path(data["file"]) as path, truth_upload as truth:
+                    sequence = services.sequence_import(
+                        study=study, path=path, name=data["name"] or None,
+                        source_name=data["file"].name, truth=truth,
+                    )
+            except services.UploadTooLarge as exc:
+                error, status = error_text(exc), 413
+            except ValidationError as exc:
+                error = error_text(exc)
+        else:
+            error = form_errors_text(form)
+        if error is None:
+            text = (f"Sequence “{sequence.name}” imported: {sequence.n_frames} frames of "
+                    f"{sequence.width}x{sequence.height} pixels.")
+            messages.success(request, text)  # shown on the page the client goes to next
+            if wants_json(request):
+                return JsonResponse({"ok": True, "message": text, "sequence": sequence.pk,
+                                     "redirect": reverse("web:study", args=[study.pk])}, status=201)
+            return redirect("web:study", study_id=study.pk)
+        if wants_json(request):
+            return JsonResponse({"ok": False, "error": error}, status=status)
+        return render(request, "crowd/sequence_upload.html",
+                      {"study": study, "form": form, "error": error,
+                       "max_mb": services.max_upload_bytes() // 2**20}, status=status)
+    return render(request, "crowd/sequence_upload.html", {
+        "study": study, "form": form, "max_mb": services.max_upload_bytes() // 2**20,
+        "sequences": selectors.sequences_for_user(user=request.user, study=study, role=Role.COORDINATOR),
+    })
+
+
+@login_required
+@require_POST
+def sequence_delete(request: HttpRequest, study_id: int, sequence_id: int) -> HttpResponse:
+    sequence, _ = sequence_or_404(request, study_id, sequence_id, COORDINATOR)
+    name = sequence.name
+    services.sequence_delete(sequence=sequence)
+    messages.success(request, f"Sequence “{name}” deleted with its recordings.")
+    return redirect("web:study", study_id=study_id)
+
+
+# --- members, invitations, assignments ---------------------------------------------------------
+
+
+class InvitationForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.OBSERVER)
+    email = forms.EmailField(required=False, help_text="Optional: whom the link is for (not sent).")
+
+
+@login_required
+def study_members(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Members, open invitation links, and which observer records which sequence."""
+    study, role = study_or_404(request, study_id, READERS)
+    members = list(selectors.members_for_user(user=request.user, study=study, role=role))
+    observers = [m.user for m in members if m.role == Role.OBSERVER]
+    sequences = list(selectors.sequences_for_user(user=request.user, study=study, role=role))
+    assigned = {
+        (a.observer_id, a.sequence_id)
+        for a in selectors.assignments_for_user(user=request.user, study=study, role=role)
+    }
+    matrix = [
+        (observer, [(sequence, (observer.pk, sequence.pk) in assigned) for sequence in sequences])
+        for observer in observers
+    ]
+    now = timezone.now()
+    invitations = [
+        {
+            "invitation": inv,
+            "url": request.build_absolute_uri(reverse("web:invitation", args=[inv.token])),
+            "state": (
+                "revoked" if inv.revoked else "used" if inv.accepted_at else
+                "expired" if inv.expires_at <= now else "open"
+            ),
+        }
+        for inv in selectors.invitations_for_study(study=study)[:50]
+    ] if role == Role.COORDINATOR else []
+    return render(request, "crowd/members.html", {
+        "study": study, "role": role, "members": members, "sequences": sequences,
+        "matrix": matrix, "invitations": invitations, "invitation_form": InvitationForm(),
+        "can_edit": role == Role.COORDINATOR,
+    })
+
+
+@login_required
+@require_POST
+def invitation_create(request: HttpRequest, study_id: int) -> HttpResponse:
+    study, _ = study_or_404(request, study_id, COORDINATOR)
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        invitation = services.invitation_create(study=study, created_by=request.user, **form.cleaned_data)
+        url = request.build_absolute_uri(reverse("web:invitation", args=[invitation.token]))
+        messages.success(request, f"Invitation link for a new {invitation.role} created: {url}")
+    else:
+        messages.error(request, form_errors_text(form))
+    return redirect("web:members", study_id=study.pk)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, study_id: int, invitation_id: int) -> HttpResponse:
+    study, _ = study_or_404(request, study_id, COORDINATOR)
+    invitation = selectors.invitations_for_study(study=study).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise Http404(f"no invitation {invitation_id} in study {study_id}")
+    services.invitation_revoke(invitation=invitation)
+    messages.success(request, "Invitation revoked.")
+    return redirect("web:members", study_id=study.pk)
+
+
+@login_required
+@require_POST
+def assignments_save(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Save the observer x sequence matrix (checkboxes named ``a-<observer>-<sequence>``)."""
+    study, role = study_or_404(request, study_id, COORDINATOR)
+    members = selectors.members_for_user(user=request.user, study=study, role=role)
+    observers = [m.user for m in members if m.role == Role.OBSERVER]
+    sequences = list(selectors.sequences_for_user(user=request.user, study=study, role=role))
+    existing = {
+        (a.observer_id, a.sequence_id): a
+        for a in selectors.assignments_for_user(user=request.user, study=study, role=role)
+    }
+    every = "assign_all" in request.POST
+    added = removed = 0
+    for observer in observers:
+        for sequence in sequences:
+            key = (observer.pk, sequence.pk)
+            wanted = every or f"a-{observer.pk}-{sequence.pk}" in request.POST
+            if wanted and key not in existing:
+                services.assignment_create(sequence=sequence, observer=observer)
+                added += 1
+            elif not wanted and key in existing and not every:
+                services.assignment_delete(assignment=existing[key])
+                removed += 1
+    messages.success(request, f"Assignments saved: {added} added, {removed} removed.")
+    return redirect("web:members", study_id=study.pk)
+
+
+def _invitation_by_token(token: str) -> Invitation:
+    # A tiny read the selectors do not offer: the invitation page must show which study a
+    # link is for before anyone accepts it (the token itself is the secret).
+    invitation = Invitation.objects.select_related("study").filter(token=token).first()
+    if invitation is None:
+        raise Http404("unknown invitation link")
+    return invitation
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
+    """An invitation link: log in or create an account, then join the study."""
+    invitation = _invitation_by_token(token)
+    problem = (
+        "It was revoked." if invitation.revoked else
+        "It has already been used." if invitation.accepted_at else
+        "It has expired." if invitation.expires_at <= timezone.now() else None
+    )
+    if problem:  # say so before anyone creates an account for nothing
+        return render(request, "crowd/invitation.html",
+                      {"invitation": invitation, "problem": problem}, status=410)
+    signup = UserCreationForm(request.POST or None) if not request.user.is_authenticated else None
+    if request.method == "POST":
+        if signup is not None:
+            if not signup.is_valid():
+                return render(request, "crowd/invitation.html",
+                              {"invitation": invitation, "signup": signup}, status=400)
+            user = signup.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        try:
+            membership = services.invitation_accept(token=token, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, error_text(exc))
+            return redirect("web:home")
+        messages.success(request, f"You joined “{membership.study.name}” as {membership.role}.")
+        if membership.role == Role.OBSERVER:
+            return redirect("web:assignments")
+        return redirect("web:study", study_id=membership.study_id)
+    return render(request, "crowd/invitation.html", {"invitation": invitation, "signup": signup})

@@ -1,0 +1,141 @@
+"""The segmentation API: runs, their progress, ground-truth downloads and report files.
+
+Coordinators start and retry runs; coordinators and researchers read runs and download
+results; observers see none of it (they could learn others' gaze from the results).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crowd import selectors as crowd_selectors
+from crowd.models import Sequence, StudyMembership
+
+from . import exports, selectors, services, storage
+from .exporting import run_export
+from .models import Run
+from .parameters import ParameterError
+from .serializers import RunCreateSerializer, RunSerializer
+
+Role = StudyMembership.Role
+READERS = (Role.COORDINATOR, Role.RESEARCHER)
+
+
+def _study(request, study_id: int, roles):
+    try:
+        study, _ = crowd_selectors.study_get_for_user(user=request.user, study_id=study_id, roles=roles)
+    except crowd_selectors.NotFound as exc:
+        raise NotFound(str(exc)) from exc
+    except crowd_selectors.Forbidden as exc:
+        raise PermissionDenied(str(exc)) from exc
+    return study
+
+
+def _run(request, study_id: int, run_id: int, roles=READERS) -> Run:
+    study = _study(request, study_id, roles)
+    run = selectors.run_of_study(study=study, run_id=run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id} in study {study_id}")
+    return run
+
+
+class RunListCreateApi(APIView):
+    @extend_schema(responses=RunSerializer(many=True), summary="Runs of a study, newest first")
+    def get(self, request, study_id: int):
+        study = _study(request, study_id, READERS)
+        runs = selectors.runs_for_study(study=study).select_related("report")
+        return Response(RunSerializer(runs, many=True).data)
+
+    @extend_schema(request=RunCreateSerializer, responses={202: RunSerializer(many=True)},
+                   summary="Start runs (pooling + EEL) on every sequence or one")
+    def post(self, request, study_id: int):
+        study = _study(request, study_id, (Role.COORDINATOR,))
+        body = RunCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        sequence = None
+        if "sequence" in body.validated_data:
+            sequence = Sequence.objects.filter(study=study, pk=body.validated_data["sequence"]).first()
+            if sequence is None:
+                raise ValidationError({"sequence": f"study {study_id} has no such sequence"})
+        try:
+            runs = services.study_run_create(study=study, sequence=sequence, requested_by=request.user,
+                                             parameters=dict(body.validated_data.get("parameters", {})))
+        except (ParameterError, ValueError) as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(RunSerializer(runs, many=True).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunDetailApi(APIView):
+    @extend_schema(responses=RunSerializer, summary="A run: status, progress, timings, metrics")
+    def get(self, request, study_id: int, run_id: int):
+        return Response(RunSerializer(_run(request, study_id, run_id)).data)
+
+
+class RunRetryApi(APIView):
+    @extend_schema(request=None, responses={202: RunSerializer}, summary="Queue a failed run again")
+    def post(self, request, study_id: int, run_id: int):
+        run = _run(request, study_id, run_id, roles=(Role.COORDINATOR,))
+        try:
+            run = services.run_retry(run=run)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _download(data: bytes, file_name: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    return response
+
+
+class RunExportApi(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              404: OpenApiResponse(description="no such run or format")},
+                   summary="Download a run's ground truth: nifti, png, coco, npz or csv")
+    def get(self, request, study_id: int, run_id: int, fmt: str):
+        run = _run(request, study_id, run_id)
+        if fmt not in exports.FORMATS:
+            raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(exports.FORMATS)}")
+        try:
+            return _download(*run_export(run=run, fmt=fmt))
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+
+
+class RunReportFileApi(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   summary="A file of a run's report (report.html, observers.csv, roc.png...)")
+    def get(self, request, study_id: int, run_id: int, name: str):
+        run = _run(request, study_id, run_id)
+        report = getattr(run, "report", None)
+        if report is None or name not in report.files:
+            raise NotFound(f"run {run_id} has no report file {name!r}")
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        response = HttpResponse(storage.read_bytes(f"{report.folder}/{name}"), content_type=content_type)
+        if not name.endswith((".html", ".png", ".svg")):
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class SequenceGroundTruthApi(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   summary="The sequence's current ground truth (its newest successful run)")
+    def get(self, request, study_id: int, sequence_id: int, fmt: str):
+        study = _study(request, study_id, READERS)
+        sequence = Sequence.objects.filter(study=study, pk=sequence_id).first()
+        if sequence is None:
+            raise NotFound(f"no sequence {sequence_id} in study {study_id}")
+        if fmt not in exports.FORMATS:
+            raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(exports.FORMATS)}")
+        run = selectors.run_latest_succeeded(sequence=sequence)
+        if run is None:
+            raise NotFound(f"sequence {sequence.name!r} has no ground truth yet")
+        return _download(*run_export(run=run, fmt=fmt))

@@ -1,0 +1,57 @@
+"""Reading a sequence, its reference masks and gaze recordings for the ``run`` and ``report``
+commands, with the checks both need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import io
+from ..errors import InputError
+
+
+@dataclass
+class CommandInputs:
+    """What a command reads from its ``--frames``, ``--truth`` and ``--gaze`` options.
+
+    Attributes
+    ----------
+    sequence : io.SequenceData
+    frames : (T, H, W[, 3]) ndarray
+    truth : (T, H, W) bool ndarray or None
+    recordings : list of (observer name, gaze DataFrame)
+        One per (file, observer): several files of one observer are repeated recordings.
+    """
+
+    sequence: io.SequenceData
+    frames: np.ndarray
+    truth: np.ndarray | None
+    recordings: list
+
+
+def read_inputs(args) -> CommandInputs:
+    """Read ``args.frames`` (along ``args.axis``), ``args.truth`` and every ``args.gaze`` file.
+
+    Raises
+    ------
+    InputError
+        Masks that do not match the frames, gaze past the last frame, unreadable files.
+    """
+    seq = io.read_sequence(args.frames, axis=args.axis)
+    frames = seq.frames
+    truth = None
+    if args.truth:
+        truth = io.read_masks(args.truth, axis=args.axis)
+        if truth.shape != frames.shape[:3]:
+            raise InputError(f"{args.truth}: masks have shape {truth.shape}, the frames "
+                             f"{frames.shape[:3]}; expected one mask per frame of the same size")
+    recordings = []
+    for path in args.gaze:
+        table = io.read_gaze_csv(path)
+        io.check_gaze_frames(table, frames.shape[0])
+        for name, part in table.groupby("observer", sort=False):
+            part = part.copy()
+            part.attrs["source"] = str(path)
+            recordings.append((str(name), part))
+    return CommandInputs(sequence=seq, frames=frames, truth=truth, recordings=recordings)

@@ -1,0 +1,178 @@
+"""``python -m segmentation.engine run``: gaze recordings -> pixel-wise segmentation of a sequence.
+
+Writes into ``--out``:
+
+* ``scores_<method>.npy``: float32 (T, H, W) in [0, 1], one per method;
+* ``masks/00000.png ...``: the EEL result (or the first method when eel is not run) as 8-bit
+  PNGs {0, 255}, foreground where the score >= 0.5 (for eel and el: the booster's decision
+  boundary f = 0);
+* ``metrics.json``: ``{"methods": {m: {"auc", "f1", "f1_fpr5"}}, "observers": [...],
+  "timings_s": {"superpixels", "features", "estimate", "train", "predict", "total"},
+  "pool": {"method", "weights", "flagged"}, ...}`` (``methods`` scores only with ``--truth``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+NAME = "run"
+HELP = "Segment a sequence from observers' gaze (EEL and baselines); write scores, masks, metrics."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..estimate import ESTIMATES
+    from ..pipeline import FEATURES, METHODS
+
+    parser.add_argument("--frames", required=True, metavar="PATH",
+                        help="the sequence: a folder of images (sorted by name), a DICOM folder, "
+                             "a .nii/.nii.gz volume (frames along --axis) or a video file")
+    parser.add_argument("--gaze", required=True, nargs="+", metavar="CSV",
+                        help="gaze CSV file(s) observer,t_ms,frame,x,y (x = column, y = row, "
+                             "pixels; empty x,y = lost sample); each file is one recording")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    parser.add_argument("--truth", metavar="PATH",
+                        help="reference masks in any --frames form; adds AUC/F1 to metrics.json")
+    parser.add_argument("--methods", default="eel,el,probability,vilarino", metavar="LIST",
+                        help=f"comma-separated methods among {','.join(METHODS)} "
+                             "(default: all)")
+    parser.add_argument("--px-per-degree", type=float, default=12.0, metavar="N",
+                        help="image pixels per degree of visual angle; superpixels are about "
+                             "1 degree wide (default: 12)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="random seed (training subsample, SVM, autoencoder; default 0)")
+    parser.add_argument("--estimate", default="default", choices=ESTIMATES,
+                        help="per-observer estimate: 'default' (robust to stray gaze) or "
+                             "'paper' (exactly as published)")
+    parser.add_argument("--features", default="hand", metavar="KIND",
+                        help=f"superpixel features: {', '.join(FEATURES)} (default: hand)")
+    parser.add_argument("--pool", default=None, metavar="NAME",
+                        help="how observers' estimates are pooled: a name of "
+                             "segmentation.engine.pooling.POOLS (default: its DEFAULT_POOL)")
+    parser.add_argument("--temporal", action="store_true",
+                        help="supervoxels across frames instead of per-frame superpixels")
+    parser.add_argument("--axis", type=int, default=-1,
+                        help="volume axis along which frames are taken (default: -1, the last)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display on stderr")
+
+
+class _Progress:
+    """One updating line on stderr: ``[stage] 42%``."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr is not None
+        self.last = (None, -1)
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if not self.enabled:
+            return
+        pct = int(fraction * 100)
+        if (stage, pct // 5) == self.last:
+            return
+        self.last = (stage, pct // 5)
+        sys.stderr.write(f"\r{stage:<14} {pct:3d}%")
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+
+def _clean(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
+
+
+def main(args) -> int:
+    from .. import io
+    from ..errors import InputError
+    from ..pipeline import METHODS, evaluate, observer_estimate, prepare_sequence, segment
+
+    t0 = time.perf_counter()
+    progress = _Progress(not args.quiet)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise InputError(f"--methods: unknown {', '.join(bad) or '(empty)'}; choose among "
+                         f"{','.join(METHODS)}")
+    if args.px_per_degree <= 0:
+        raise InputError(f"--px-per-degree must be positive, got {args.px_per_degree}")
+    from .inputs import read_inputs
+
+    inputs = read_inputs(args)
+    seq, frames, truth, recordings = inputs.sequence, inputs.frames, inputs.truth, inputs.recordings
+    t_count = frames.shape[0]
+    progress.note(f"{seq.source}: {t_count} frames {frames.shape[1]}x{frames.shape[2]}"
+                  f"{' colour' if frames.ndim == 4 else ''}; {len(recordings)} recording(s)")
+
+    prepared = prepare_sequence(frames, px_per_degree=args.px_per_degree, features=args.features,
+                                temporal=args.temporal, rng=args.seed, progress=progress)
+    progress.note(f"{prepared.n_superpixels} superpixels, {prepared.features.shape[1]} features")
+    estimates = []
+    for i, (name, part) in enumerate(recordings):
+        estimates.append(observer_estimate(prepared, frames, part, estimate=args.estimate,
+                                           observer=name))
+        progress("estimates", (i + 1) / len(recordings))
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = {"superpixels": prepared.timings["superpixels"],
+               "features": prepared.timings["features"],
+               "estimate": float(sum(e.timings["estimate"] for e in estimates)),
+               "train": 0.0, "predict": 0.0}
+    per_method_timings = {}
+    scores_out = {}
+    mask_result = None
+    pool_info = None
+    for m in methods:
+        result = segment(prepared, frames, estimates, method=m, pool=args.pool, rng=args.seed,
+                         progress=progress)
+        np.save(out / f"scores_{m}.npy", result.scores.astype(np.float32))
+        per_method_timings[m] = {k: round(float(v), 4) for k, v in result.timings.items()}
+        if m == "eel":
+            timings["train"] = result.timings["train"]
+            timings["predict"] = result.timings["predict"]
+        if truth is not None:
+            scores_out[m] = _clean({k: float(v) for k, v in
+                                    evaluate(result, truth, prepared).items()
+                                    if k in ("auc", "f1", "f1_fpr5")})
+        if m == "eel" or mask_result is None:
+            mask_result = result
+        if pool_info is None and result.pool is not None:
+            p = result.pool
+            pool_info = {"method": getattr(p, "name", type(p).__name__),
+                         "weights": {str(k): float(v) for k, v in p.weights_.items()},
+                         "flagged": [str(o) for o in getattr(p, "flagged_", [])]}
+    if "eel" not in methods:
+        timings["train"] = sum(t["train"] for t in per_method_timings.values())
+        timings["predict"] = sum(t["predict"] for t in per_method_timings.values())
+    io.write_mask_pngs(mask_result.masks, out / "masks")
+    timings["total"] = time.perf_counter() - t0
+    metrics = {
+        "methods": scores_out,
+        "observers": [e.observer for e in estimates],
+        "timings_s": {k: round(float(v), 4) for k, v in timings.items()},
+        "pool": pool_info,
+        "mask_method": mask_result.method,
+        "mask_threshold": float(mask_result.threshold),
+        "method_timings_s": per_method_timings,
+        "n_frames": int(t_count),
+        "n_superpixels": int(prepared.n_superpixels),
+        "parameters": {"px_per_degree": args.px_per_degree, "seed": args.seed,
+                       "estimate": args.estimate, "features": args.features,
+                       "pool": pool_info["method"] if pool_info else args.pool,
+                       "temporal": bool(args.temporal), "methods": methods},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if truth is not None:
+        for m, s in scores_out.items():
+            progress.note(f"{m:<12} AUC {s['auc']:.3f}  F1 {s['f1']:.3f}  F1@5%FPR {s['f1_fpr5']:.3f}")
+    progress.note(f"wrote {out} in {timings['total']:.1f} s")
+    return 0

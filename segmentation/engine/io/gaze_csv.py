@@ -1,0 +1,199 @@
+"""The canonical gaze table and its CSV form ``observer,t_ms,frame,x,y``.
+
+One row per tracker sample: ``observer`` (str), ``t_ms`` (float, from the start of playback),
+``frame`` (int, 0-based frame shown), ``x`` (float, the column) and ``y`` (float, the row) in
+image pixels with the origin at the top-left pixel centre; NaN ``x``/``y`` = lost sample.
+Tracker readers (:mod:`segmentation.engine.trackers`) return the same table; pass theirs to
+:func:`validate_gaze` to get the same checks. The table's index is the source line number
+(``line``) so that later errors can name the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+GAZE_COLUMNS = ["observer", "t_ms", "frame", "x", "y"]
+
+
+def _float(value: str, *, allow_empty: bool) -> float:
+    value = value.strip()
+    if value == "" or value.lower() == "nan":
+        if allow_empty:
+            return math.nan
+        raise ValueError("empty")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError("not finite")
+    return out
+
+
+def read_gaze_csv(path, *, observer: str | None = None) -> pd.DataFrame:
+    """Read a gaze CSV file ``observer,t_ms,frame,x,y`` (header required, any column order).
+
+    Parameters
+    ----------
+    path : str or Path
+    observer : str, optional
+        Name to use when the file has no ``observer`` column (default: the file's stem).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``observer`` (str), ``t_ms`` (float), ``frame`` (int), ``x``, ``y`` (float,
+        NaN = lost sample); index ``line``: the 1-based line number in the file.
+
+    Raises
+    ------
+    InputError
+        Missing file or column, or a malformed row (the message names the line and the field).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such gaze file (expected a CSV observer,t_ms,frame,x,y)")
+    rows = {c: [] for c in GAZE_COLUMNS}
+    lines = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = [h.strip().lower() for h in next(reader)]
+            except StopIteration:
+                raise InputError(
+                    f"{path}: empty file, expected a header observer,t_ms,frame,x,y"
+                ) from None
+            required = [c for c in GAZE_COLUMNS if c != "observer"]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise InputError(
+                    f"{path}: line 1: missing column(s) {', '.join(missing)}; "
+                    f"header is {','.join(header)}, expected observer,t_ms,frame,x,y"
+                )
+            idx = {c: header.index(c) for c in GAZE_COLUMNS if c in header}
+            default_name = observer or path.stem
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not v.strip() for v in row):
+                    continue
+                if len(row) != len(header):
+                    raise InputError(
+                        f"{path}: line {line}: {len(row)} fields, expected {len(header)} "
+                        f"({','.join(header)})"
+                    )
+                try:
+                    t = _float(row[idx["t_ms"]], allow_empty=False)
+                except ValueError:
+                    raise InputError(
+                        f"{path}: line {line}: t_ms {row[idx['t_ms']]!r} is not a number "
+                        "(expected milliseconds from the start of playback)"
+                    ) from None
+                fr = row[idx["frame"]].strip()
+                try:
+                    frame = int(fr)
+                except ValueError:
+                    try:
+                        f_val = float(fr)
+                    except ValueError:
+                        f_val = math.nan
+                    if not math.isfinite(f_val) or f_val != int(f_val):
+                        raise InputError(
+                            f"{path}: line {line}: frame {fr!r} is not an integer "
+                            "(expected the 0-based index of the frame shown)"
+                        ) from None
+                    frame = int(f_val)
+                if frame < 0:
+                    raise InputError(f"{path}: line {line}: frame {frame} is negative")
+                try:
+                    x = _float(row[idx["x"]], allow_empty=True)
+                    y = _float(row[idx["y"]], allow_empty=True)
+                except ValueError:
+                    raise InputError(
+                        f"{path}: line {line}: x,y = {row[idx['x']]!r},{row[idx['y']]!r} are not "
+                        "numbers (expected pixel column,row, or both empty for a lost sample)"
+                    ) from None
+                if math.isnan(x) != math.isnan(y):
+                    raise InputError(
+                        f"{path}: line {line}: only one of x,y is empty; "
+                        "expected both (lost sample) or neither"
+                    )
+                name = row[idx["observer"]].strip() if "observer" in idx else default_name
+                rows["observer"].append(name or default_name)
+                rows["t_ms"].append(t)
+                rows["frame"].append(frame)
+                rows["x"].append(x)
+                rows["y"].append(y)
+                lines.append(line)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text CSV file ({exc})") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: malformed CSV ({exc})") from exc
+    df = pd.DataFrame(
+        {
+            "observer": pd.Series(rows["observer"], dtype=object),
+            "t_ms": np.asarray(rows["t_ms"], dtype=float),
+            "frame": np.asarray(rows["frame"], dtype=np.int64),
+            "x": np.asarray(rows["x"], dtype=float),
+            "y": np.asarray(rows["y"], dtype=float),
+        },
+        index=pd.Index(lines, name="line", dtype=np.int64),
+    )
+    df.attrs["source"] = str(path)
+    if df.empty:
+        raise InputError(f"{path}: no gaze samples after the header")
+    return df
+
+
+def validate_gaze(gaze: pd.DataFrame, *, source: str = "gaze") -> pd.DataFrame:
+    """Check a gaze table from any reader and return it with canonical dtypes.
+
+    Raises
+    ------
+    InputError
+        A column is missing or a value has the wrong type.
+    """
+    missing = [c for c in GAZE_COLUMNS if c not in gaze.columns]
+    if missing:
+        raise InputError(f"{source}: gaze table lacks column(s) {', '.join(missing)}; "
+                         f"expected {', '.join(GAZE_COLUMNS)}")
+    out = gaze.copy()
+    try:
+        out["t_ms"] = out["t_ms"].astype(float)
+        out["x"] = out["x"].astype(float)
+        out["y"] = out["y"].astype(float)
+        frames = out["frame"].astype(float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{source}: gaze values must be numbers ({exc})") from exc
+    if frames.isna().any() or (frames != np.round(frames)).any() or (frames < 0).any():
+        bad = out.index[frames.isna() | (frames != np.round(frames)) | (frames < 0)][0]
+        raise InputError(f"{source}: row {bad}: frame must be a non-negative integer")
+    out["frame"] = frames.astype(np.int64)
+    out["observer"] = out["observer"].astype(str)
+    out.attrs.update(gaze.attrs)
+    return out
+
+
+def check_gaze_frames(gaze: pd.DataFrame, n_frames: int, *, source: str | None = None) -> None:
+    """Raise :class:`InputError` naming the first row whose frame index is past the sequence.
+
+    Parameters
+    ----------
+    gaze : DataFrame
+        Canonical gaze table (index = line numbers when it came from :func:`read_gaze_csv`).
+    n_frames : int
+        T, the number of frames of the sequence.
+    """
+    src = source or gaze.attrs.get("source", "gaze")
+    bad = gaze["frame"].to_numpy() >= n_frames
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        where = f"line {gaze.index[k]}" if gaze.index.name == "line" else f"row {k}"
+        raise InputError(
+            f"{src}: {where}: frame {int(gaze['frame'].iloc[k])} is past the end of the "
+            f"sequence (it has {n_frames} frames, 0..{n_frames - 1})"
+        )

@@ -1,0 +1,381 @@
+"""The engine's entry points: prepare a sequence, estimate per observer, segment, evaluate.
+
+::
+
+    prepared = prepare_sequence(frames, px_per_degree=12.0)          # once per sequence
+    estimates = [observer_estimate(prepared, frames, g) for g in gaze_tables]  # once per recording
+    result = segment(prepared, frames, estimates, method="eel")        # per run
+    evaluate(result, truth, prepared)                                 # {"auc", "f1", "f1_fpr5"}
+
+``progress`` is everywhere an optional callable ``progress(stage: str, fraction: float)``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .estimate import ESTIMATES, ObserverEstimate, estimate_params, probability_estimate
+from .features import autoencoder_features, backbone_features, hand_features, superpixel_statistics
+from .gaze import gaze_points, gazed_superpixels
+from .io.gaze_csv import check_gaze_frames, validate_gaze
+from .prepared import PreparedSequence
+from .superpixels import (
+    WORK_SIDE_PX,
+    normalise_frames,
+    slic_frame,
+    slic_supervoxels,
+    superpixel_side,
+)
+
+__all__ = [
+    "ESTIMATES",
+    "FEATURES",
+    "METHODS",
+    "MASK_THRESHOLD",
+    "ObserverEstimate",
+    "PreparedSequence",
+    "SegmentationResult",
+    "evaluate",
+    "observer_estimate",
+    "prepare_sequence",
+    "segment",
+]
+
+METHODS = ("eel", "el", "probability", "vilarino")
+FEATURES = ("hand", "autoencoder", "hand+autoencoder", "backbone:PATH")
+#: Masks are scores >= this. For eel and el it is f >= 0 (the booster's decision boundary,
+#: score = 1 / (1 + e^-2f)); for probability an even chance; for vilarino the SVM margin 0.
+MASK_THRESHOLD = 0.5
+
+
+def _report(progress, stage):
+    if progress is None:
+        return lambda fraction: None
+    return lambda fraction: progress(stage, float(min(max(fraction, 0.0), 1.0)))
+
+
+def _check_frames(frames) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim not in (3, 4) or (frames.ndim == 4 and frames.shape[-1] != 3):
+        raise InputError(f"frames must be (T, H, W) grey or (T, H, W, 3) colour; got shape "
+                         f"{frames.shape}")
+    if frames.shape[0] == 0 or frames.shape[1] < 2 or frames.shape[2] < 2:
+        raise InputError(f"frames of shape {frames.shape}: need at least one 2x2 frame")
+    return frames
+
+
+def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "hand",
+                     temporal: bool = False, flow: bool = False, size_degrees: float = 1.0,
+                     compactness: float = 10.0, rng=0, progress=None) -> PreparedSequence:
+    """Superpixels, features and colour models of a sequence (no gaze needed).
+
+    Parameters
+    ----------
+    frames : (T, H, W) or (T, H, W, 3) ndarray
+        Grey or RGB frames (uint8, or float of any range: scaled by its percentiles).
+    px_per_degree : float, default 12
+        Image pixels per degree of visual angle; superpixels are ``size_degrees`` wide.
+    features : str, default "hand"
+        ``hand``, ``autoencoder``, ``hand+autoencoder`` or ``backbone:PATH`` (a local
+        ResNet-18 state_dict; appended to the hand features).
+    temporal : bool, default False
+        Supervoxels across frames instead of per-frame superpixels.
+    flow : bool, default False
+        Also compute the optical-flow orientation (``theta="flow"`` in the estimate).
+    size_degrees, compactness : float
+        Superpixel size in degrees and SLIC compactness (Lab scale).
+    rng : int or Generator
+        Seed for the autoencoder features.
+    progress : callable(stage, fraction), optional
+
+    Returns
+    -------
+    PreparedSequence
+    """
+    frames = _check_frames(frames)
+    if features not in ("hand", "autoencoder", "hand+autoencoder") and not str(
+            features).startswith("backbone:"):
+        raise InputError(f"features must be one of {', '.join(FEATURES)}; got {features!r}")
+    side = superpixel_side(px_per_degree, size_degrees)
+    timings = {}
+    t0 = time.perf_counter()
+    f01 = normalise_frames(frames)
+    report = _report(progress, "superpixels")
+    if temporal:
+        labels = slic_supervoxels(f01, side=side, compactness=compactness)
+        report(1.0)
+    else:
+        t_count, h, w = frames.shape[:3]
+        labels = np.empty((t_count, h, w), dtype=np.int32)
+        offset = 0
+        for k in range(t_count):
+            lab = slic_frame(f01[k], side=side, compactness=compactness)
+            labels[k] = lab + offset
+            offset += int(lab.max()) + 1
+            report((k + 1) / t_count)
+    timings["superpixels"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    report = _report(progress, "features")
+    # Per-frame SLIC labels are constant on blocks of the shrink factor: sample one pixel per
+    # block (supervoxels are made at full resolution).
+    stride = 1 if temporal else max(1, int(side // WORK_SIDE_PX))
+    stats = superpixel_statistics(f01, labels, flow=flow, stride=stride, progress=report)
+    feats, names = hand_features(stats)
+    if features in ("autoencoder", "hand+autoencoder"):
+        ae = autoencoder_features(f01, labels, rng=rng, progress=_report(progress, "autoencoder"))
+        ae_names = [f"ae{i}" for i in range(ae.shape[1])]
+        if features == "autoencoder":
+            # The learned maps, plus colour mean and position so that the classifier can
+            # still tell where and what colour a superpixel is.
+            keep = [i for i, nm in enumerate(names) if nm.startswith("mean_") or nm in ("row", "col")]
+            feats = np.column_stack([feats[:, keep], ae])
+            names = [names[i] for i in keep] + ae_names
+        else:
+            feats = np.column_stack([feats, ae])
+            names = names + ae_names
+    elif str(features).startswith("backbone:"):
+        bb = backbone_features(f01, labels, str(features)[len("backbone:"):],
+                               progress=_report(progress, "backbone"))
+        feats = np.column_stack([feats, bb])
+        names = names + [f"resnet{i}" for i in range(bb.shape[1])]
+    timings["features"] = time.perf_counter() - t1
+    return PreparedSequence(
+        labels=labels, features=np.asarray(feats, np.float32), feature_names=list(names),
+        frame_of=stats["frame_of"], centroids=stats["centroids"], sizes=stats["sizes"],
+        colour_mean=stats["colour_mean"], colour_cov=stats["colour_cov"],
+        theta_gradient=stats["theta_gradient"], theta_flow=stats["theta_flow"],
+        px_per_degree=float(px_per_degree),
+        params=dict(features=features, temporal=bool(temporal), flow=bool(flow),
+                    size_degrees=float(size_degrees), compactness=float(compactness),
+                    side_px=side, stat_stride=stride, colour=frames.ndim == 4),
+        timings=timings,
+    )
+
+
+def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
+                      estimate: str = "default", observer: str | None = None, progress=None,
+                      **options) -> ObserverEstimate:
+    """One recording's object probability per superpixel.
+
+    Parameters
+    ----------
+    prepared : PreparedSequence
+    frames : (T, H, W[, 3]) ndarray
+        The sequence (only its shape is used; may be None).
+    gaze : DataFrame
+        Canonical gaze table of one recording (``observer, t_ms, frame, x, y``).
+    estimate : {"default", "paper"}
+        See :mod:`segmentation.engine.estimate`.
+    observer : str, optional
+        Name (default: the table's ``observer`` value).
+    **options
+        Overrides of the estimate's parameters (``propagate``, ``alpha``, ``theta``...).
+
+    Returns
+    -------
+    ObserverEstimate
+    """
+    t0 = time.perf_counter()
+    params = estimate_params(estimate, **options)
+    t_count, h, w = prepared.labels.shape
+    if frames is not None and tuple(np.shape(frames)[:3]) != (t_count, h, w):
+        raise InputError(f"frames {np.shape(frames)} do not match the prepared sequence "
+                         f"({t_count}, {h}, {w})")
+    gaze = validate_gaze(gaze, source=gaze.attrs.get("source", "gaze"))
+    check_gaze_frames(gaze, t_count)
+    if observer is None:
+        names = gaze["observer"].unique()
+        observer = str(names[0]) if len(names) else ""
+    points = gaze_points(gaze, t_count, (h, w), px_per_degree=prepared.px_per_degree)
+    gazed_sp = gazed_superpixels(points, prepared.labels)
+    gazed_all = np.zeros(prepared.n_superpixels, bool)
+    gazed_all[gazed_sp[gazed_sp >= 0]] = True
+    scores, gazed = probability_estimate(prepared, gazed_sp, params)
+    if progress is not None:
+        progress("estimate", 1.0)
+    return ObserverEstimate(scores=scores, gazed=gazed, gaze_points=points, observer=observer,
+                            gazed_all=gazed_all, params={"estimate": estimate, **params},
+                            timings={"estimate": time.perf_counter() - t0})
+
+
+@dataclass
+class SegmentationResult:
+    """A segmentation of the whole sequence.
+
+    Attributes
+    ----------
+    sp_scores : (N,) float32 ndarray in [0, 1]
+    scores : (T, H, W) float32 ndarray in [0, 1]
+    masks : (T, H, W) uint8 ndarray, {0, 1} (``scores >= threshold``)
+    threshold : float
+    method : str
+    pool : fitted pool object or None
+    pooled : (N,) float ndarray, the pooled estimate used as soft labels
+    timings : dict
+        Seconds: ``pool``, ``train``, ``predict`` (and ``estimate`` summed over the estimates).
+    """
+
+    sp_scores: np.ndarray
+    scores: np.ndarray
+    masks: np.ndarray
+    threshold: float
+    method: str
+    pool: object = None
+    pooled: np.ndarray | None = None
+    timings: dict = field(default_factory=dict)
+
+
+def _pool_estimates(estimates, pool):
+    from .pooling import DEFAULT_POOL, make_pool
+
+    if pool is None:
+        pool = DEFAULT_POOL
+    pool_obj = make_pool(pool) if isinstance(pool, str) else pool
+    est = np.vstack([np.asarray(e.scores, dtype=np.float64) for e in estimates])
+    names = [e.observer or f"recording-{i + 1}" for i, e in enumerate(estimates)]
+    pool_obj.fit(np.clip(est, 0.0, 1.0), names)
+    return pool_obj, np.asarray(pool_obj.pooled_, dtype=np.float64)
+
+
+def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str = "eel",
+            pool=None, rng=0, train_fraction: float = 0.1, n_rounds: int = 50,
+            backend: str = "numpy", progress=None) -> SegmentationResult:
+    """Pool the observers' estimates and segment every pixel of the sequence.
+
+    Parameters
+    ----------
+    prepared : PreparedSequence
+    frames : (T, H, W[, 3]) ndarray
+        Needed by ``vilarino`` only (may be None otherwise).
+    estimates : list of ObserverEstimate
+        One per recording (at least one).
+    method : {"eel", "el", "probability", "vilarino"}
+        ``eel``: boosting with the expected exponential loss on the pooled estimate;
+        ``el``: same booster, exponential loss on the estimate thresholded at 0.5;
+        ``probability``: the pooled estimate itself; ``vilarino``: gaze-patch RBF SVM.
+    pool : str or pool object, optional
+        Name in :data:`segmentation.engine.pooling.POOLS` or a pool instance (default:
+        ``pooling.DEFAULT_POOL``).
+    rng : int or Generator
+        Seed for the training subsample (results are deterministic for a given seed).
+    train_fraction : float, default 0.1
+        Fraction of the non-gazed superpixels used for training (the paper: 10%).
+    n_rounds : int, default 50
+    backend : {"numpy", "torch"}
+        Booster histograms (torch uses the GPU when present).
+
+    Returns
+    -------
+    SegmentationResult
+    """
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if not estimates:
+        raise InputError("segment needs at least one observer estimate (no gaze recording given)")
+    n = prepared.n_superpixels
+    for i, e in enumerate(estimates):
+        if np.shape(e.scores) != (n,):
+            raise InputError(f"estimate {i} ({e.observer}) has {np.shape(e.scores)} scores, "
+                             f"the prepared sequence {n} superpixels: prepared differently?")
+    gen = np.random.default_rng(rng)
+    timings = {"estimate": float(sum((e.timings or {}).get("estimate", 0.0) for e in estimates))}
+    report = _report(progress, method)
+    t = time.perf_counter()
+    pool_obj, pooled = _pool_estimates(estimates, pool)
+    timings["pool"] = time.perf_counter() - t
+    report(0.1)
+
+    if method == "probability":
+        sp_scores = pooled.copy()
+        timings["train"] = 0.0
+        timings["predict"] = 0.0
+    elif method in ("eel", "el"):
+        from .eel import ExpectedExponentialLoss, ExponentialLoss, StumpBooster
+
+        t = time.perf_counter()
+        positive = np.zeros(n, bool)
+        for e in estimates:
+            positive |= np.asarray(e.gazed, bool)
+        others = np.flatnonzero(~positive)
+        n_sample = int(round(train_fraction * others.size))
+        sampled = gen.choice(others, size=n_sample, replace=False) if n_sample else others[:0]
+        train = np.concatenate([np.flatnonzero(positive), np.sort(sampled)])
+        s = pooled.copy()
+        s[positive] = 1.0
+        if method == "eel":
+            loss, target = ExpectedExponentialLoss(), s[train]
+        else:
+            loss, target = ExponentialLoss(), (s[train] >= 0.5).astype(np.float64)
+        booster = StumpBooster(loss, n_rounds=n_rounds, backend=backend)
+        booster.fit(prepared.features[train], target)
+        timings["train"] = time.perf_counter() - t
+        report(0.6)
+        t = time.perf_counter()
+        sp_scores = booster.predict_proba(prepared.features)
+        timings["predict"] = time.perf_counter() - t
+    else:  # vilarino
+        from .baselines import VilarinoSVM, vilarino_grey
+
+        if frames is None:
+            raise InputError("method 'vilarino' needs the frames")
+        t = time.perf_counter()
+        grey = vilarino_grey(normalise_frames(_check_frames(frames)))
+        patch = max(3, int(round(prepared.params.get("side_px", prepared.px_per_degree))))
+        svm = VilarinoSVM(patch=patch, rng=gen).fit(grey, [e.gaze_points for e in estimates])
+        timings["train"] = time.perf_counter() - t
+        report(0.6)
+        t = time.perf_counter()
+        sp_scores = svm.score(grey, prepared.frame_of, prepared.centroids)
+        timings["predict"] = time.perf_counter() - t
+    # float32 like the pixel scores written to disk, so that scoring per superpixel and per
+    # pixel see the same ties.
+    sp_scores = np.clip(np.asarray(sp_scores, dtype=np.float64), 0.0, 1.0).astype(np.float32)
+    t = time.perf_counter()
+    scores = prepared.to_pixels(sp_scores)
+    masks = (scores >= MASK_THRESHOLD).astype(np.uint8)
+    timings["paint"] = time.perf_counter() - t
+    report(1.0)
+    return SegmentationResult(sp_scores=sp_scores, scores=scores, masks=masks,
+                              threshold=MASK_THRESHOLD, method=method, pool=pool_obj,
+                              pooled=pooled, timings=timings)
+
+
+def evaluate(result, truth, prepared: PreparedSequence | None = None) -> dict:
+    """Pixel-wise AUC, max-F1 and F1 at 5% false positives against reference masks.
+
+    Parameters
+    ----------
+    result : SegmentationResult, (N,) superpixel scores, or (T, H, W) pixel scores
+    truth : (T, H, W) bool ndarray
+    prepared : PreparedSequence, optional
+        Needed for superpixel scores; with a SegmentationResult it makes scoring exact and fast.
+
+    Returns
+    -------
+    dict
+        ``auc``, ``f1``, ``f1_fpr5``, ``f1_threshold``.
+    """
+    from .metrics import segmentation_scores
+
+    truth = np.asarray(truth).astype(bool)
+    if isinstance(result, SegmentationResult):
+        if prepared is not None:
+            result = result.sp_scores
+        else:
+            result = result.scores
+    result = np.asarray(result)
+    if result.ndim == 1:
+        if prepared is None:
+            raise ValueError("superpixel scores need the prepared sequence to be evaluated")
+        if truth.shape != prepared.labels.shape:
+            raise InputError(f"truth {truth.shape} and sequence {prepared.labels.shape} differ")
+        return segmentation_scores(result, truth, labels=prepared.labels)
+    if truth.shape != result.shape:
+        raise InputError(f"truth {truth.shape} and scores {result.shape} differ in shape")
+    return segmentation_scores(result, truth)

@@ -1,0 +1,94 @@
+"""Crowd reports: per-observer quality and weights, ROC with standard-error bands, AUC against
+the number of observers pooled, variance within and between observers, uncertainty maps.
+
+Three layers, each usable alone:
+
+* :func:`crowd_analysis` runs the engine (each method on each observer alone, subsets of
+  observers) and returns the arrays a report needs;
+* :func:`build_report` turns arrays into a :class:`ReportData` (tables, curves, summary), no
+  file and no engine run involved: the web platform calls it with arrays from its database;
+* :func:`write_report` writes ``report.html`` (self-contained), ``observers.csv``,
+  ``curves.csv``, ``summary.json`` and each figure as PNG and SVG.
+
+:func:`write_run_report` is the quick path for a finished run: no extra engine run, just the
+run's estimates, pool and pooled scores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .analysis import crowd_analysis, estimate_matrix, recording_names
+from .data import ReportData, build_report
+from .figures import build_figures
+from .render import render_html, write_report
+
+__all__ = [
+    "ReportData",
+    "build_figures",
+    "build_report",
+    "crowd_analysis",
+    "render_html",
+    "write_report",
+    "write_run_report",
+]
+
+
+def write_run_report(
+    out_dir,
+    *,
+    prepared,
+    estimates,
+    result=None,
+    frames=None,
+    truth=None,
+    gaze=None,
+    name: str = "",
+    px_per_degree: float | None = None,
+    svg: bool = True,
+) -> dict[str, Path]:
+    """Report of a finished run without any extra engine run.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+    prepared : PreparedSequence
+        For the superpixel labels and areas.
+    estimates : sequence of ObserverEstimate
+        One per recording (``.scores``, ``.observer``).
+    result : SegmentationResult, optional
+        The run: its fitted ``pool`` is reported, and its ``sp_scores`` scored as the pooled
+        method when ``truth`` is given.
+    frames : (T, H, W[, 3]) ndarray, optional
+    truth : (T, H, W) bool ndarray or ((K, H, W) masks, K frame indices), optional
+    gaze : sequence of DataFrame, optional
+        The recordings' gaze tables, in the order of ``estimates``.
+    name : str
+        Sequence name for the title.
+    px_per_degree : float, optional
+        Default: ``prepared.px_per_degree``.
+    svg : bool, default True
+        Also write each figure as SVG.
+
+    Returns
+    -------
+    dict
+        File name -> path (see :func:`write_report`).
+    """
+    pooled_scores = None
+    if result is not None and getattr(result, "sp_scores", None) is not None:
+        pooled_scores = {getattr(result, "method", None) or "eel": result.sp_scores}
+    report = build_report(
+        estimates=estimate_matrix(estimates),
+        observers=recording_names(estimates),
+        labels=prepared.labels,
+        sizes=getattr(prepared, "sizes", None),
+        frames=frames,
+        truth=truth,
+        gaze=gaze,
+        pool=getattr(result, "pool", None),
+        pooled_scores=pooled_scores,
+        px_per_degree=px_per_degree or getattr(prepared, "px_per_degree", None),
+        title=f"Crowd report: {name}" if name else "Crowd report",
+    )
+    return write_report(report, out_dir, svg=svg)

@@ -1,0 +1,137 @@
+"""Eye-tracker files to the canonical gaze table (observer, t_ms, frame, x, y).
+
+Readers return :class:`TrackerSamples` (tracker clock, screen coordinates); :func:`to_gaze_frame`
+maps them onto the image with the recording's :class:`DisplayGeometry` and aligns the tracker
+clock to playback. :func:`read_gaze_file` does both for any supported format. The shared CSV
+format (already in image pixels and playback time) is read by
+:func:`segmentation.engine.io.read_gaze_csv`. Pure: no Django here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .eyelink import read_eyelink_asc
+from .eyetribe import read_eyetribe_json
+from .geometry import DisplayGeometry, fit_image_rect
+from .pupil import read_pupil_surface_csv
+from .raw import GAZE_COLUMNS, TrackerSamples, to_gaze_frame
+from .timing import align_to_playback
+from .tobii import read_tobii_tsv
+
+READERS = {
+    "tobii": read_tobii_tsv,
+    "eyelink": read_eyelink_asc,
+    "pupil": read_pupil_surface_csv,
+    "eyetribe": read_eyetribe_json,
+}
+FORMATS = ("csv", *READERS)
+
+
+def detect_format(path) -> str:
+    """Guess the format of a gaze file from its name and first line.
+
+    ``.asc`` -> eyelink, ``.tsv`` -> tobii, ``.json``/``.jsonl`` -> eyetribe, ``.csv`` -> pupil
+    when its header has ``x_norm``, else csv (observer,t_ms,frame,x,y).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".asc":
+        return "eyelink"
+    if suffix in {".tsv", ".txt"}:
+        return "tobii"
+    if suffix in {".json", ".jsonl", ".ndjson"}:
+        return "eyetribe"
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
+            header = fh.readline()
+        return "pupil" if "x_norm" in header else "csv"
+    raise InputError(
+        f"{path.name}: cannot tell the gaze format from the name; pass one of {', '.join(FORMATS)}"
+    )
+
+
+def read_gaze_file(
+    path,
+    fmt: str | None = None,
+    *,
+    observer: str,
+    image_hw: tuple[int, int],
+    fps: float,
+    n_frames: int,
+    geometry: DisplayGeometry | None = None,
+    playback_start_ms: float | None = None,
+) -> tuple[pd.DataFrame, TrackerSamples | None]:
+    """Read a gaze file of any supported format into the canonical table.
+
+    Parameters
+    ----------
+    fmt : one of :data:`FORMATS`, or None to :func:`detect_format`.
+    observer : name written in the ``observer`` column (the file's own names are replaced).
+    image_hw : (rows, columns) of the sequence; fps : playback rate; n_frames : its frames.
+    geometry : the display (required for tracker formats; the screen size may come from the
+        file when ``geometry`` is None and the file states it).
+    playback_start_ms : tracker time of frame 0 (default: the file's sync marker, else the
+        first sample).
+
+    Returns
+    -------
+    (gaze, raw) : the canonical DataFrame (columns observer, t_ms, frame, x, y; frames within
+        ``[0, n_frames)``) and the reader's :class:`TrackerSamples` (None for csv).
+    """
+    fmt = fmt or detect_format(path)
+    if fmt == "csv":
+        from ..io import read_gaze_csv
+
+        gaze = read_gaze_csv(path).reset_index(drop=True)
+        gaze["observer"] = observer
+        too_far = gaze["frame"] >= n_frames
+        if too_far.any():
+            k = int(np.flatnonzero(too_far.to_numpy())[0])
+            raise InputError(
+                f"{Path(path).name}: row {k + 2} is on frame {int(gaze['frame'].iloc[k])}, but "
+                f"the sequence has {n_frames} frames (0..{n_frames - 1})"
+            )
+        return gaze[GAZE_COLUMNS], None
+    if fmt not in READERS:
+        raise InputError(f"unknown gaze format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    raw = READERS[fmt](path)
+    if geometry is None:
+        if raw.screen_px is None:
+            raise InputError(
+                f"{raw.source}: the file does not state the screen size; give the display "
+                "geometry (screen size in pixels)"
+            )
+        geometry = DisplayGeometry(screen_px=raw.screen_px)
+    gaze = to_gaze_frame(
+        raw,
+        observer=observer,
+        geometry=geometry,
+        image_hw=image_hw,
+        fps=fps,
+        n_frames=n_frames,
+        playback_start_ms=playback_start_ms,
+    )
+    return gaze, raw
+
+
+__all__ = [
+    "FORMATS",
+    "GAZE_COLUMNS",
+    "READERS",
+    "DisplayGeometry",
+    "TrackerSamples",
+    "align_to_playback",
+    "detect_format",
+    "fit_image_rect",
+    "read_eyelink_asc",
+    "read_eyetribe_json",
+    "read_gaze_file",
+    "read_pupil_surface_csv",
+    "read_tobii_tsv",
+    "to_gaze_frame",
+]

@@ -1,0 +1,133 @@
+"""``python manage.py demo``: a whole study end to end on the project's own real samples.
+
+Creates a demo study (coordinator, researcher, seven observers), imports the shipped sample
+sequences with their reference masks, imports each observer's gaze recording, and lets the
+platform do the rest exactly as in production: each finished recording gets its estimate, the
+seventh recording of a sequence reaches the study's quorum and starts a run (pooling + EEL)
+through Celery (eagerly on the embedded default, on a worker when a broker is configured).
+Then it writes ``./demo-output/`` and prints a summary.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation import services as annotation_services
+from crowd import services
+from segmentation.models import Run
+
+DEMO_PASSWORD = "gazecrowd-demo"
+COORDINATOR, RESEARCHER = "demo-coordinator", "demo-researcher"
+
+
+class Command(BaseCommand):
+    help = ("Run a demo study end to end on the shipped samples and write ./demo-output/; "
+            "--serve then starts the web server with the demo study loaded.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--out", type=Path, default=Path("demo-output"))
+        parser.add_argument("--samples", default="brats-pat0001,davis-blackswan",
+                            help="comma-separated shipped samples (default: all)")
+        parser.add_argument("--serve", action="store_true", help="then run the web server")
+        parser.add_argument("--addrport", default="127.0.0.1:8000")
+        parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for runs")
+
+    def handle(self, *args, out, samples, serve, addrport, timeout, **options):
+        from segmentation.engine.datasets import load_sample
+
+        started = time.perf_counter()
+        # Eager Celery logs a line per task: useful in a worker, noise in the demo's summary.
+        logging.getLogger("celery").setLevel(logging.WARNING)
+        call_command("migrate", interactive=False, verbosity=0)
+        names = [s.strip() for s in samples.split(",") if s.strip()]
+        loaded = [load_sample(name) for name in names]
+        observers = sorted({g["observer"].iloc[0] for s in loaded for g in s.gaze})
+
+        coordinator = services.user_get_or_create(username=COORDINATOR, password=DEMO_PASSWORD)
+        researcher = services.user_get_or_create(username=RESEARCHER, password=DEMO_PASSWORD)
+        observer_users = {o: services.user_get_or_create(username=o, password=DEMO_PASSWORD)
+                          for o in observers}
+        study = services.study_create(
+            name=f"Demo {time.strftime('%Y-%m-%d %H:%M:%S')}", created_by=coordinator,
+            target_structure="object of interest (tumour, swan)",
+            instructions="Keep your eyes on the object of interest in every frame.",
+            quorum=len(observers), status="active")
+        services.membership_set(study=study, user=researcher, role="researcher")
+        for user in observer_users.values():
+            services.membership_set(study=study, user=user, role="observer")
+        self.stdout.write(f"Study #{study.pk} {study.name!r}: {len(names)} sequences, "
+                          f"{len(observers)} observers")
+
+        for sample in loaded:
+            sequence = services.sequence_import(study=study, path=sample.frames_path,
+                                                name=sample.name, truth=sample.truth_path)
+            self.stdout.write(f"  sequence #{sequence.pk} {sequence.name}: "
+                              f"{sequence.n_frames} frames {sequence.height}x{sequence.width}")
+            for path in sample.gaze_paths:
+                observer = observer_users[path.stem]
+                services.assignment_create(sequence=sequence, observer=observer)
+                # The seventh finished recording reaches the quorum and starts the run.
+                annotation_services.recording_import_file(sequence=sequence, observer=observer, path=path, fmt="csv")
+            self.stdout.write(f"    {len(sample.gaze_paths)} recordings imported")
+
+        runs = self._wait_for_runs(study, len(loaded), timeout)
+        out.mkdir(parents=True, exist_ok=True)
+        for fmt in ("nifti", "png", "coco", "npz", "csv"):
+            call_command("export_ground_truth", study.pk, format=fmt, out=out / "ground-truth",
+                         stdout=io.StringIO())
+        call_command("study_report", study.pk, out=out / "reports", stdout=io.StringIO())
+        self._summary(runs, out)
+        self.stdout.write(f"Done in {time.perf_counter() - started:.0f} s.")
+        self._accounts(observers)
+        if serve:
+            call_command("runserver", addrport, use_reloader=False)
+
+    def _wait_for_runs(self, study, expected: int, timeout: float):
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = list(Run.objects.filter(study=study).select_related("sequence").order_by("id"))
+            if len(runs) >= expected and all(r.is_finished for r in runs):
+                break
+            if time.monotonic() > deadline:
+                raise CommandError(f"runs of study {study.pk} did not finish in {timeout:.0f} s: "
+                                   "is a Celery worker running?")
+            time.sleep(1.0)
+        failed = [r for r in runs if r.status == Run.Status.FAILED]
+        if failed:
+            raise CommandError("; ".join(f"run {r.pk} ({r.sequence.name}) failed: "
+                                         f"{r.error.splitlines()[0]}" for r in failed))
+        return runs
+
+    def _summary(self, runs, out: Path) -> None:
+        w = self.stdout.write
+        w("")
+        w(f"{'sequence':18s} {'method':12s} {'AUC':>6s} {'F1':>6s} {'F1@5%FPR':>9s}")
+        for run in runs:
+            for method, m in run.metrics.get("methods", {}).items():
+                w(f"{run.sequence.name:18s} {method:12s} {m['auc']:6.3f} {m['f1']:6.3f} "
+                  f"{m['f1_fpr5']:9.3f}")
+        w("")
+        for run in runs:
+            weights = run.observers.get("weights", {})
+            flagged = set(run.observers.get("flagged", []))
+            w(f"{run.sequence.name}: pool {run.observers.get('pool', '?')}, observer weights")
+            for name, weight in weights.items():
+                flag = f"  FLAGGED: {run.observers['flag_reasons'].get(name, '')}" if name in flagged else ""
+                w(f"  {name:12s} {weight:6.3f}{flag}")
+            w(f"  run #{run.pk} took {run.timings.get('total', 0):.1f} s")
+        w("")
+        w(f"Ground truth (NIfTI, PNG, COCO RLE, npz, superpixel CSV): {out / 'ground-truth'}")
+        w(f"Reports (report.html, observers.csv, roc.png, curves.csv):  {out / 'reports'}")
+
+    def _accounts(self, observers) -> None:
+        self.stdout.write(f"Accounts (password for all: {DEMO_PASSWORD}): coordinator {COORDINATOR}, "
+                          f"researcher {RESEARCHER}, observers {', '.join(observers)}")
+        self.stdout.write("Browse the study: python manage.py demo --serve, or "
+                          "python manage.py runserver, then http://127.0.0.1:8000/")
+

@@ -1,0 +1,51 @@
+"""``python manage.py export_ground_truth STUDY_ID --format nifti|png|coco|npz|csv --out DIR``."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from crowd.models import Study
+from segmentation import exports, selectors
+from segmentation.exporting import run_export, safe_name
+
+
+class Command(BaseCommand):
+    help = ("Write each sequence's newest ground truth: <name>.nii.gz, <name>/ PNGs, "
+            "<name>.json (COCO RLE), <name>.npz (scores, masks) or <name>.csv (superpixels).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("study_id", type=int)
+        parser.add_argument("--format", required=True, choices=sorted(exports.FORMATS))
+        parser.add_argument("--out", required=True, type=Path)
+
+    def handle(self, *args, study_id, format, out, **options):
+        study = Study.objects.filter(pk=study_id).first()
+        if study is None:
+            raise CommandError(f"no study with id {study_id}")
+        out.mkdir(parents=True, exist_ok=True)
+        written, missing = [], []
+        for sequence, run in selectors.study_latest_runs(study=study):
+            if run is None:
+                missing.append(sequence.name)
+                continue
+            data, file_name, _ = run_export(run=run, fmt=format)
+            if format == "png":  # one folder of PNGs per sequence
+                folder = out / safe_name(sequence.name)
+                folder.mkdir(exist_ok=True)
+                with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                    archive.extractall(folder)
+                written.append(folder)
+            else:
+                path = out / file_name
+                path.write_bytes(data)
+                written.append(path)
+        for path in written:
+            self.stdout.write(str(path))
+        if missing:
+            self.stderr.write(f"no finished run yet for: {', '.join(missing)}")
+        if not written:
+            raise CommandError(f"study {study_id} has no ground truth yet: run run_study first")

@@ -1,0 +1,126 @@
+"""Segmentation runs and what they produce.
+
+Arrays live in media storage (``.npz`` files); rows hold what is needed to find, trust and
+describe them. A cache row is keyed by the parameters and the engine's code version, so a
+change of either computes afresh instead of reusing a stale result.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from annotation.models import Recording
+from crowd.models import Sequence, Study
+
+
+class PreparedSequence(models.Model):
+    """Superpixels and features of a sequence, computed once and shared by every recording."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="prepared")
+    key = models.CharField(max_length=64)  # hash of parameters + code version
+    parameters = models.JSONField(default=dict)
+    code_version = models.CharField(max_length=64)
+    file = models.FileField(upload_to="prepared/", max_length=255)
+    n_superpixels = models.PositiveIntegerField()
+    seconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "key"], name="prepared_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"prepared {self.sequence} ({self.n_superpixels} superpixels)"
+
+
+class ObserverEstimate(models.Model):
+    """One recording's per-superpixel object probability (the paper's per-observer estimate)."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="estimates")
+    prepared = models.ForeignKey(PreparedSequence, on_delete=models.CASCADE, related_name="estimates")
+    key = models.CharField(max_length=64)
+    file = models.FileField(upload_to="estimates/", max_length=255)
+    n_gaze_points = models.PositiveIntegerField()
+    seconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recording", "key"], name="estimate_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"estimate of recording {self.recording_id}"
+
+
+class Run(models.Model):
+    """Pooling + EEL on one sequence of a study, run as a Celery job."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        REQUEST = "request", "Requested"
+        QUORUM = "quorum", "Quorum reached"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="runs")
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="runs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.REQUEST)
+    parameters = models.JSONField(default=dict)
+    code_version = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=64, blank=True)
+    progress = models.FloatField(default=0.0)  # 0..1
+    timings = models.JSONField(default=dict, blank=True)  # seconds per stage
+    metrics = models.JSONField(default=dict, blank=True)  # per method AUC/F1 when truth exists
+    observers = models.JSONField(default=dict, blank=True)  # weights, flags, recordings used
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["sequence", "status"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.sequence} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+
+class GroundTruth(models.Model):
+    """A run's result: pixel scores in [0, 1] and binary masks, (frames, rows, columns)."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="ground_truth")
+    file = models.FileField(upload_to="ground_truth/", max_length=255)  # npz: scores, masks
+    superpixel_file = models.FileField(upload_to="ground_truth/", max_length=255)  # npz: labels, sp_scores
+    threshold = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"ground truth of run {self.run_id}"
+
+
+class Report(models.Model):
+    """The per-annotator variance report (always) and the ROC report (with reference masks)."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="report")
+    folder = models.CharField(max_length=255)  # media-relative folder holding the files
+    files = models.JSONField(default=list)  # names inside the folder
+    scored_frames = models.JSONField(default=list)  # frames with reference masks that were scored
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"report of run {self.run_id}"

@@ -1,0 +1,60 @@
+"""Run parameters: defaults, validation, and which stage each parameter affects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Defaults of a run. ``px_per_degree`` sizes superpixels to about one degree of visual angle.
+DEFAULTS: dict[str, Any] = {
+    "px_per_degree": "auto",
+    "features": "hand",
+    "temporal": False,
+    "estimate": "default",
+    "pool": "default",
+    "method": "eel",
+    "seed": 0,
+    # With reference masks, also score the baselines (probability, el, vilarino) for the report.
+    "compare": True,
+}
+#: Pixels per degree when "auto" finds no recording with a known display geometry.
+FALLBACK_PX_PER_DEGREE = 12.0
+PREPARE_KEYS = ("px_per_degree", "features", "temporal", "seed")
+ESTIMATE_KEYS = PREPARE_KEYS + ("estimate",)
+METHODS = ("eel", "el", "probability", "vilarino")
+
+
+class ParameterError(ValueError):
+    """A run parameter is unknown or out of range."""
+
+
+def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults updated with ``overrides``; unknown names and bad values raise ParameterError."""
+    params = dict(DEFAULTS)
+    for name, value in (overrides or {}).items():
+        if name not in DEFAULTS:
+            raise ParameterError(f"unknown run parameter {name!r}; known: {', '.join(DEFAULTS)}")
+        if value is not None:
+            params[name] = value
+    try:
+        if params["px_per_degree"] != "auto":
+            params["px_per_degree"] = float(params["px_per_degree"])
+        params["seed"] = int(params["seed"])
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"bad run parameter: {exc}") from exc
+    if params["px_per_degree"] != "auto" and not 1.0 <= params["px_per_degree"] <= 500.0:
+        raise ParameterError(f"px_per_degree must be in [1, 500], got {params['px_per_degree']}")
+    if params["method"] not in METHODS:
+        raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {params['method']!r}")
+    params["temporal"] = _flag(params["temporal"])
+    params["compare"] = _flag(params["compare"])
+    return params
+
+
+def subset(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: params[k] for k in keys}
+
+
+def _flag(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)

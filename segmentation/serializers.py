@@ -1,0 +1,57 @@
+"""Serializers of the segmentation API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from . import exports
+from .models import Run
+from .parameters import DEFAULTS
+
+
+class RunSerializer(serializers.ModelSerializer):
+    sequence_name = serializers.CharField(source="sequence.name", read_only=True)
+    exports = serializers.SerializerMethodField()
+    report_files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "study", "sequence", "sequence_name", "trigger", "status", "stage", "progress",
+            "parameters", "code_version", "timings", "metrics", "observers", "error", "attempts",
+            "created_at", "started_at", "finished_at", "exports", "report_files",
+        ]
+        read_only_fields = fields
+
+    def get_exports(self, run: Run) -> list[str]:
+        """Export formats available for this run (all of them once it has succeeded)."""
+        return sorted(exports.FORMATS) if run.status == Run.Status.SUCCEEDED else []
+
+    def get_report_files(self, run: Run) -> list[str]:
+        report = getattr(run, "report", None)
+        return list(report.files) if report else []
+
+
+class RunParametersSerializer(serializers.Serializer):
+    px_per_degree = serializers.FloatField(
+        required=False, min_value=1, max_value=500,
+        help_text="image pixels per degree of visual angle; default: from the recordings")
+    features = serializers.CharField(required=False)
+    temporal = serializers.BooleanField(required=False)
+    estimate = serializers.CharField(required=False)
+    pool = serializers.CharField(required=False)
+    method = serializers.ChoiceField(choices=["eel", "el", "probability", "vilarino"], required=False)
+    seed = serializers.IntegerField(required=False)
+    compare = serializers.BooleanField(required=False, help_text="also score the baselines")
+
+    def to_internal_value(self, data):
+        unknown = set(data) - set(DEFAULTS) if isinstance(data, dict) else set()
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown parameters: {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+        return super().to_internal_value(data)
+
+
+class RunCreateSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField(required=False, help_text="one sequence; default: all")
+    parameters = RunParametersSerializer(required=False)

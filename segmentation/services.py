@@ -1,0 +1,434 @@
+"""Writes of the segmentation app: per-recording estimates, runs, ground truth and reports.
+
+The service that runs a job does all its I/O: it loads frames and gaze into arrays, calls the
+engine (:mod:`segmentation.engine.pipeline`), writes arrays and metrics back and keeps the run's
+status and progress current. Celery tasks and management commands only call these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from annotation import selectors as annotation_selectors
+from annotation.models import Recording
+from crowd import selectors as crowd_selectors
+from crowd.models import Sequence, Study
+
+from . import parameters as params_mod
+from . import storage
+from .models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
+from .versioning import code_version, parameters_key
+
+log = logging.getLogger(__name__)
+
+
+# --- Loading what the engine needs ------------------------------------------------------------
+
+def sequence_frames(sequence: Sequence) -> np.ndarray:
+    """The sequence's frames, (T, H, W) or (T, H, W, 3), as imported."""
+    return crowd_selectors.sequence_frames(sequence)
+
+
+def sequence_truth(sequence: Sequence) -> tuple[np.ndarray, list[int]] | None:
+    """Reference masks (K, H, W) bool and the frame index of each, or None without masks."""
+    found = crowd_selectors.sequence_masks(sequence)
+    if found is None:
+        return None
+    frames, masks = found
+    return masks, [int(f) for f in frames]
+
+
+def recording_gaze(recording: Recording):
+    """The recording's samples as the engine's canonical gaze table."""
+    return annotation_selectors.recording_gaze_frame(recording=recording)
+
+
+def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> dict:
+    """Run parameters for ``sequence``: defaults, then ``overrides``, then "auto" resolved.
+
+    ``px_per_degree="auto"`` becomes the median image pixels per degree of the sequence's
+    recordings whose display geometry is known (superpixels are about one degree across),
+    or 12 when none is known.
+    """
+    params = params_mod.resolve(overrides)
+    if params["px_per_degree"] == "auto":
+        known = [v for v in (annotation_selectors.recording_image_px_per_degree(r)
+                             for r in Recording.objects.filter(sequence=sequence)) if v]
+        params["px_per_degree"] = round(float(np.median(known)) * 2) / 2 if known else params_mod.FALLBACK_PX_PER_DEGREE
+    return params
+
+
+# --- Cached per-sequence and per-recording work -----------------------------------------------
+
+def prepared_get_or_compute(*, sequence: Sequence, parameters: dict, frames=None, progress=None):
+    """Superpixels and features of ``sequence`` for these parameters, computed at most once.
+
+    Returns the row and the engine's :class:`PreparedSequence`.
+    """
+    from segmentation.engine import io as engine_io
+    from segmentation.engine import pipeline
+
+    p = params_mod.subset(parameters, params_mod.PREPARE_KEYS)
+    key = parameters_key(p, stage="prepare")
+    row = PreparedSequence.objects.filter(sequence=sequence, key=key).first()
+    if row is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "prepared.npz"
+            local.write_bytes(storage.read_bytes(row.file.name))
+            return row, engine_io.load_prepared(local)
+
+    frames = sequence_frames(sequence) if frames is None else frames
+    started = time.perf_counter()
+    prepared = pipeline.prepare_sequence(
+        frames,
+        px_per_degree=p["px_per_degree"],
+        features=p["features"],
+        temporal=p["temporal"],
+        rng=p["seed"],
+        progress=progress,
+    )
+    seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        local = engine_io.save_prepared(prepared, Path(tmp) / "prepared.npz")
+        name = storage.save_bytes(f"prepared/seq{sequence.pk}-{key}.npz", local.read_bytes())
+    # Two workers may prepare the same sequence at once: the unique key keeps one row.
+    row, _ = PreparedSequence.objects.get_or_create(
+        sequence=sequence,
+        key=key,
+        defaults=dict(parameters=p, code_version=code_version(), file=name,
+                      n_superpixels=prepared.n_superpixels, seconds=seconds),
+    )
+    return row, prepared
+
+
+def _estimate_arrays(estimate) -> dict[str, np.ndarray]:
+    return {
+        "scores": np.asarray(estimate.scores, np.float32),
+        "gazed": np.asarray(estimate.gazed, bool),
+        "gaze_points": np.asarray(estimate.gaze_points, np.float32),
+    }
+
+
+def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str):
+    from segmentation.engine import pipeline
+
+    return pipeline.ObserverEstimate(
+        scores=arrays["scores"].astype(float),
+        gazed=arrays["gazed"].astype(bool),
+        gaze_points=arrays["gaze_points"].astype(float),
+        observer=observer,
+    )
+
+
+def observer_name(recording: Recording) -> str:
+    return recording.observer.get_username()
+
+
+def estimate_get_or_compute(*, recording: Recording, parameters: dict, prepared_row=None,
+                            prepared=None, frames=None):
+    """The recording's per-superpixel estimate, computed at most once per parameters/code.
+
+    Returns the row and the engine's ``ObserverEstimate``.
+    """
+    from segmentation.engine import pipeline
+
+    p = params_mod.subset(parameters, params_mod.ESTIMATE_KEYS)
+    key = parameters_key(p, stage="estimate")
+    row = ObserverEstimate.objects.filter(recording=recording, key=key).first()
+    if row is not None:
+        arrays = storage.load_npz(row.file.name)
+        return row, _estimate_from_arrays(arrays, observer=observer_name(recording))
+
+    sequence = recording.sequence
+    if prepared is None:
+        frames = sequence_frames(sequence) if frames is None else frames
+        prepared_row, prepared = prepared_get_or_compute(
+            sequence=sequence, parameters=parameters, frames=frames)
+    elif frames is None:
+        frames = sequence_frames(sequence)
+    gaze = recording_gaze(recording)
+    started = time.perf_counter()
+    estimate = pipeline.observer_estimate(prepared, frames, gaze, estimate=p["estimate"])
+    seconds = time.perf_counter() - started
+    name = storage.save_npz(f"estimates/rec{recording.pk}-{key}.npz", **_estimate_arrays(estimate))
+    n_points = int(np.isfinite(np.asarray(estimate.gaze_points)).all(axis=1).sum())
+    row, _ = ObserverEstimate.objects.get_or_create(
+        recording=recording,
+        key=key,
+        defaults=dict(prepared=prepared_row, file=name, n_gaze_points=n_points, seconds=seconds),
+    )
+    return row, estimate
+
+
+def recording_estimate(*, recording_id: int) -> ObserverEstimate | None:
+    """Compute a finished recording's estimate (the task run when a recording finishes).
+
+    Then, if the sequence has reached its study's quorum and has no run yet, start one.
+    """
+    recording = Recording.objects.select_related("sequence__study", "observer").get(pk=recording_id)
+    if recording.status != Recording.Status.FINISHED:
+        log.info("recording %s is %s: no estimate", recording_id, recording.status)
+        return None
+    parameters = sequence_parameters(recording.sequence)
+    row, _ = estimate_get_or_compute(recording=recording, parameters=parameters)
+    sequence_start_run_at_quorum(sequence=recording.sequence)
+    return row
+
+
+def finished_recordings(sequence: Sequence):
+    return annotation_selectors.finished_recordings(sequence=sequence)
+
+
+@transaction.atomic
+def sequence_start_run_at_quorum(*, sequence: Sequence) -> Run | None:
+    """Start a run when ``sequence`` reaches its study's quorum of finished recordings.
+
+    Only the first time: later recordings do not start runs by themselves (a coordinator
+    re-runs on request), so a busy study does not queue a run per recording.
+    """
+    sequence = Sequence.objects.select_for_update().select_related("study").get(pk=sequence.pk)
+    if finished_recordings(sequence).count() < sequence.study.quorum:
+        return None
+    if Run.objects.filter(sequence=sequence).exists():
+        return None
+    return run_create(study=sequence.study, sequence=sequence, trigger=Run.Trigger.QUORUM)
+
+
+# --- Runs --------------------------------------------------------------------------------------
+
+def run_create(*, study: Study, sequence: Sequence, requested_by=None,
+               parameters: dict[str, Any] | None = None,
+               trigger: str = Run.Trigger.REQUEST) -> Run:
+    """Create a queued run and enqueue its job once the transaction commits."""
+    from . import tasks
+
+    if sequence.study_id != study.pk:
+        raise ValueError(f"sequence {sequence.pk} does not belong to study {study.pk}")
+    resolved = sequence_parameters(sequence, parameters)
+    run = Run.objects.create(study=study, sequence=sequence, requested_by=requested_by,
+                             trigger=trigger, parameters=resolved, code_version=code_version())
+    transaction.on_commit(lambda: tasks.run_execute.delay(run.pk))
+    return run
+
+
+@transaction.atomic
+def study_run_create(*, study: Study, sequence: Sequence | None = None, requested_by=None,
+                     parameters: dict[str, Any] | None = None) -> list[Run]:
+    """One run per sequence of ``study`` (or just ``sequence``) that has finished recordings."""
+    sequences = [sequence] if sequence is not None else list(study.sequences.order_by("id"))
+    if not sequences:
+        raise ValueError(f"study {study.pk} has no sequences to run")
+    return [run_create(study=study, sequence=s, requested_by=requested_by, parameters=parameters)
+            for s in sequences]
+
+
+def run_retry(*, run: Run) -> Run:
+    """Queue a failed run again (same parameters, current code)."""
+    if run.status != Run.Status.FAILED:
+        raise ValueError(f"run {run.pk} is {run.status}; only a failed run can be retried")
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.QUEUED, error="", progress=0.0,
+                                         stage="", code_version=code_version())
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.run_execute.delay(run.pk))
+    run.refresh_from_db()
+    return run
+
+
+class _Progress:
+    """Maps engine stages onto the run's 0..1 progress and writes it, at most twice a second."""
+
+    # Share of the whole run given to each stage (the estimate is per recording).
+    SPANS = {"prepare": (0.0, 0.35), "estimates": (0.35, 0.6), "segment": (0.6, 0.9),
+             "report": (0.9, 1.0)}
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.last = 0.0
+
+    def stage(self, name: str, fraction: float = 0.0, *, detail: str = "") -> None:
+        lo, hi = self.SPANS[name]
+        now = time.monotonic()
+        if fraction not in (0.0, 1.0) and now - self.last < 0.5:
+            return
+        self.last = now
+        Run.objects.filter(pk=self.run_id).update(
+            stage=f"{name}: {detail}" if detail else name,
+            progress=round(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), 4))
+
+    def engine(self, name: str):
+        return lambda sub, fraction: self.stage(name, fraction, detail=sub)
+
+
+def _claim(run_id: int) -> Run | None:
+    """Mark the run running; None when it already succeeded (a duplicate delivery)."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        if run.status == Run.Status.SUCCEEDED:
+            return None
+        run.status = Run.Status.RUNNING
+        run.attempts += 1
+        run.started_at = timezone.now()
+        run.error = ""
+        run.save(update_fields=["status", "attempts", "started_at", "error"])
+        return run
+
+
+def run_execute(*, run_id: int) -> Run:
+    """Run the whole job of ``run_id``: estimates, pooling, EEL, ground truth, report.
+
+    Idempotent: a run that already succeeded is left alone; one redelivered after a worker
+    died is executed again and overwrites the same files and rows, so there is one result.
+    Errors in the data mark the run failed with the message (the coordinator may retry);
+    database errors propagate so the task can retry.
+    """
+    run = _claim(run_id)
+    if run is None:
+        return Run.objects.get(pk=run_id)
+    progress = _Progress(run.pk)
+    try:
+        _execute(run, progress)
+    except Exception as exc:
+        from django.db import DatabaseError
+
+        if isinstance(exc, DatabaseError):
+            raise
+        log.exception("run %s failed", run.pk)
+        Run.objects.filter(pk=run.pk).update(
+            status=Run.Status.FAILED, finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
+    run.refresh_from_db()
+    return run
+
+
+def _execute(run: Run, progress: _Progress) -> None:
+    from segmentation.engine import pipeline
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    sequence = Sequence.objects.select_related("study").get(pk=run.sequence_id)
+    recordings = list(finished_recordings(sequence))
+    if not recordings:
+        raise ValueError(f"sequence {sequence.name!r} has no finished recording to learn from")
+    p = run.parameters
+    frames = sequence_frames(sequence)
+
+    progress.stage("prepare")
+    t = time.perf_counter()
+    prepared_row, prepared = prepared_get_or_compute(
+        sequence=sequence, parameters=p, frames=frames, progress=progress.engine("prepare"))
+    timings["prepare"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    estimates = []
+    for i, recording in enumerate(recordings):
+        progress.stage("estimates", i / len(recordings), detail=f"{i}/{len(recordings)}")
+        _, estimate = estimate_get_or_compute(recording=recording, parameters=p,
+                                              prepared_row=prepared_row, prepared=prepared,
+                                              frames=frames)
+        estimates.append(estimate)
+    timings["estimates"] = time.perf_counter() - t
+
+    progress.stage("segment")
+    t = time.perf_counter()
+    pool = None if p["pool"] == "default" else p["pool"]
+    result = pipeline.segment(prepared, frames, estimates, method=p["method"], pool=pool,
+                              rng=p["seed"], progress=progress.engine("segment"))
+    timings["segment"] = time.perf_counter() - t
+    for name, seconds in (result.timings or {}).items():
+        timings[f"segment.{name}"] = float(seconds)
+
+    progress.stage("report")
+    t = time.perf_counter()
+    truth = sequence_truth(sequence)
+    metrics = _metrics(prepared, frames, estimates, result, truth, p)
+    observers = _observer_summary(result, recordings)
+    gt_name = storage.save_npz(f"ground_truth/run{run.pk}.npz",
+                               scores=np.asarray(result.scores, np.float32),
+                               masks=np.asarray(result.masks, np.uint8))
+    sp_name = storage.save_npz(f"ground_truth/run{run.pk}-superpixels.npz",
+                               labels=prepared.labels.astype(np.int32),
+                               sp_scores=np.asarray(result.sp_scores, np.float32))
+    gaze = [recording_gaze(r) for r in recordings]
+    report_folder, report_files = _write_report(run, sequence, frames, prepared, estimates,
+                                                result, gaze, truth)
+    timings["report"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+
+    with transaction.atomic():
+        GroundTruth.objects.update_or_create(
+            run=run, defaults=dict(file=gt_name, superpixel_file=sp_name,
+                                   threshold=float(result.threshold)))
+        Report.objects.update_or_create(
+            run=run, defaults=dict(folder=report_folder, files=report_files,
+                                   scored_frames=truth[1] if truth else []))
+        Run.objects.filter(pk=run.pk).update(
+            status=Run.Status.SUCCEEDED, progress=1.0, stage="done", timings=timings,
+            metrics=metrics, observers=observers, finished_at=timezone.now())
+
+
+def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
+    """AUC and F1 of the run (and, with ``compare``, of the baselines) on the masked frames.
+
+    Only frames with a reference mask are scored; ``frames_scored`` says how many.
+    """
+    if truth is None:
+        return {}
+    from segmentation.engine import pipeline
+
+    masks, frame_idx = truth
+
+    def score(pixel_scores):
+        m = pipeline.evaluate(np.asarray(pixel_scores)[frame_idx], masks)
+        return {"auc": float(m["auc"]), "f1": float(m["f1"]), "f1_fpr5": float(m["f1_fpr5"])}
+
+    methods = {result.method: score(result.scores)}
+    if p.get("compare"):
+        pool = None if p["pool"] == "default" else p["pool"]
+        for method in params_mod.METHODS:
+            if method not in methods:
+                other = pipeline.segment(prepared, frames, estimates, method=method, pool=pool,
+                                         rng=p["seed"])
+                methods[method] = score(other.scores)
+    return {"methods": methods, "frames_scored": len(frame_idx),
+            "frames_total": int(result.scores.shape[0])}
+
+
+def _observer_summary(result, recordings) -> dict:
+    pool = getattr(result, "pool", None)
+    summary: dict[str, Any] = {
+        "recordings": [{"id": r.pk, "observer": observer_name(r), "repeat": r.repeat}
+                       for r in recordings],
+    }
+    if pool is not None:
+        summary["pool"] = type(pool).__name__
+        summary["weights"] = {k: float(v) for k, v in getattr(pool, "weights_", {}).items()}
+        summary["flagged"] = list(getattr(pool, "flagged_", []))
+        summary["flag_reasons"] = dict(getattr(pool, "flag_reasons_", {}))
+    return summary
+
+
+def _write_report(run, sequence, frames, prepared, estimates, result, gaze, truth):
+    """Write the per-annotator report (and ROC with truth) into media; returns folder, files."""
+    from segmentation.engine import report as engine_report
+
+    folder = f"reports/run{run.pk}"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        engine_report.write_run_report(
+            out, prepared=prepared, estimates=estimates, result=result, frames=frames,
+            truth=truth, gaze=gaze, name=sequence.name,
+        )
+        files = sorted(p.name for p in out.iterdir() if p.is_file())
+        for name in files:
+            storage.save_bytes(f"{folder}/{name}", (out / name).read_bytes())
+    return folder, files

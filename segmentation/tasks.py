@@ -1,0 +1,42 @@
+"""Celery tasks of the segmentation app: ids in, one service call, retries on transient errors.
+
+Routing (settings ``CELERY_TASK_ROUTES``): ``segmentation.estimate_*`` to the ``quick`` queue,
+``segmentation.run_*`` to ``long``. Both tasks are idempotent, so late acknowledgement and
+redelivery after a lost worker give one result, never two.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import DatabaseError, InterfaceError
+
+from . import services
+
+TRANSIENT = (DatabaseError, InterfaceError, ConnectionError, TimeoutError)
+
+
+@shared_task(
+    name="segmentation.estimate_recording",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=5,
+    time_limit=900,
+    soft_time_limit=840,
+    acks_late=True,
+)
+def estimate_recording(recording_id: int) -> int | None:
+    """Per-observer estimate of a finished recording (then a run if the quorum is reached)."""
+    row = services.recording_estimate(recording_id=recording_id)
+    return row.pk if row else None
+
+
+@shared_task(
+    name="segmentation.run_execute",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
+def run_execute(run_id: int) -> str:
+    """Execute a run; returns its final status."""
+    return services.run_execute(run_id=run_id).status

@@ -1,0 +1,410 @@
+// The recording page: optional 9-point calibration/validation, then the sequence played full
+// screen on a canvas at the study's frame rate while gaze (mouse pointer, or WebGazer when the
+// server hosts it) is sampled at 60 Hz and streamed to the platform's API in ~1 s batches:
+//   POST {startUrl}                               -> the recording (its id)
+//   POST /api/recordings/<id>/batches/ {batch, samples: [[t_ms, frame, x, y], ...]}
+//   POST /api/recordings/<id>/finish/  {expected_batches}   (409 lists missing batches)
+// Every batch is kept until the recording is finished, so a lost or refused one is resent;
+// the platform stores a retried batch once. Coordinates sent are image pixels (x = column,
+// y = row, origin at the centre of the top-left pixel); null x, y = no gaze (lost sample).
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("recorder-config").textContent);
+  var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+  // Tests shorten the waits (window.GAZECROWD_TIMING = {dwellMs, countdownS}).
+  var timing = window.GAZECROWD_TIMING || {};
+  var DWELL_MS = timing.dwellMs || 1500; // each validation target is shown this long
+  var COUNTDOWN_S = timing.countdownS === undefined ? 3 : timing.countdownS;
+  var SAMPLE_HZ = 60;
+  var BATCH_MS = 1000;
+
+  var $ = function (id) { return document.getElementById(id); };
+  var stage = $("stage"), canvas = $("canvas"), ctx = canvas.getContext("2d");
+  var indicator = $("indicator"), calib = $("calib"), target = $("calib-target");
+
+  var api = {
+    state: "loading", recordingId: null, batchesSent: 0, samples: 0, calibrationDeg: null,
+    imageRect: function () { return rect; },
+    frame: function () { return frame; }, // the frame on the canvas now (-1 before the first)
+  };
+  window.gazecrowdRecorder = api;
+
+  // --- frames -------------------------------------------------------------------------------
+  var frames = new Array(cfg.nFrames);
+  function preload() {
+    var loaded = 0;
+    var bar = $("load-progress"), status = $("load-status");
+    return Promise.all(Array.from({ length: cfg.nFrames }, function (_, k) {
+      return new Promise(function (resolve, reject) {
+        var img = new Image();
+        img.onload = function () {
+          frames[k] = img; loaded += 1; bar.value = loaded;
+          status.textContent = "Frames loaded: " + loaded + " of " + cfg.nFrames;
+          resolve();
+        };
+        img.onerror = function () { reject(new Error("frame " + k + " could not be loaded")); };
+        img.src = cfg.frameUrlPrefix + k + ".png";
+      });
+    }));
+  }
+
+  // --- geometry -----------------------------------------------------------------------------
+  var rect = null; // where the image is drawn, CSS pixels of the viewport
+  function layout() {
+    var dpr = window.devicePixelRatio || 1;
+    var cw = window.innerWidth, ch = window.innerHeight;
+    canvas.width = Math.round(cw * dpr); canvas.height = Math.round(ch * dpr);
+    var scale = Math.min(cw / cfg.width, ch / cfg.height);
+    rect = { left: (cw - cfg.width * scale) / 2, top: (ch - cfg.height * scale) / 2,
+             width: cfg.width * scale, height: cfg.height * scale, scale: scale };
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+  function screenOffset() {
+    if (document.fullscreenElement) return { x: 0, y: 0 };
+    // Outside full screen, the viewport's place on the screen is an estimate.
+    return { x: window.screenX + (window.outerWidth - window.innerWidth) / 2,
+             y: window.screenY + (window.outerHeight - window.innerHeight) };
+  }
+  function pxPerCm() { return screen.width / Number($("screen-cm").value || 34.5); }
+  function degrees(px) {
+    var cm = px / pxPerCm(), d = Number($("distance-cm").value || 60);
+    return (Math.atan2(cm, d) * 180) / Math.PI;
+  }
+
+  // --- gaze sources -------------------------------------------------------------------------
+  var pointer = null; // latest {x, y} in viewport pixels, null when unknown or off the window
+  document.addEventListener("mousemove", function (e) { if (source === "mouse") pointer = { x: e.clientX, y: e.clientY }; });
+  document.addEventListener("mouseleave", function () { if (source === "mouse") pointer = null; });
+  var source = "mouse";
+
+  function startWebGazer() {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = cfg.webgazerScript;
+      s.onload = function () {
+        var wg = window.webgazer;
+        wg.params.faceMeshSolutionPath = cfg.webgazerModelPath;
+        wg.saveDataAcrossSessions(false);
+        wg.setGazeListener(function (data) { pointer = data ? { x: data.x, y: data.y } : null; });
+        wg.begin().then(function () {
+          wg.showVideoPreview(false).showPredictionPoints(false);
+          resolve();
+        }, reject);
+      };
+      s.onerror = function () { reject(new Error("webgazer.js could not be loaded from this server")); };
+      document.head.appendChild(s);
+    });
+  }
+
+  // --- calibration and validation -----------------------------------------------------------
+  var POINTS = [[.1, .1], [.5, .1], [.9, .1], [.1, .5], [.5, .5], [.9, .5], [.1, .9], [.5, .9], [.9, .9]];
+  function shuffled(a) { return a.map(function (p) { return [Math.random(), p]; }).sort().map(function (x) { return x[1]; }); }
+  function showTarget(p) {
+    target.style.left = (p[0] * window.innerWidth) + "px";
+    target.style.top = (p[1] * window.innerHeight) + "px";
+    target.hidden = false;
+  }
+  function clickEach() { // calibration: the observer clicks each target (trains WebGazer)
+    var order = shuffled(POINTS), i = 0;
+    return new Promise(function (resolve) {
+      function next() {
+        if (i >= order.length) { target.onclick = null; target.hidden = true; resolve(); return; }
+        $("calib-help").textContent = "Calibration: look at the red target and click it (" + (i + 1) + " of 9).";
+        showTarget(order[i]); target.focus();
+        target.onclick = function () { i += 1; next(); };
+      }
+      next();
+    });
+  }
+  function validate() { // validation: mean gaze over the last second of each target's dwell
+    var order = shuffled(POINTS), errors = [];
+    return order.reduce(function (chain, p, i) {
+      return chain.then(function () {
+        $("calib-help").textContent = "Validation: look at the target (" + (i + 1) + " of 9). Do not click.";
+        showTarget(p);
+        var seen = [], t0 = performance.now();
+        return new Promise(function (resolve) {
+          var timer = setInterval(function () {
+            var t = performance.now() - t0;
+            if (t > DWELL_MS - Math.min(1000, DWELL_MS * 0.66) && pointer) seen.push([pointer.x, pointer.y]);
+            if (t >= DWELL_MS) {
+              clearInterval(timer);
+              if (seen.length) {
+                var mx = seen.reduce(function (s, q) { return s + q[0]; }, 0) / seen.length;
+                var my = seen.reduce(function (s, q) { return s + q[1]; }, 0) / seen.length;
+                errors.push(Math.hypot(mx - p[0] * window.innerWidth, my - p[1] * window.innerHeight));
+              } else {
+                errors.push(null);
+              }
+              resolve();
+            }
+          }, 1000 / SAMPLE_HZ);
+        });
+      });
+    }, Promise.resolve()).then(function () { target.hidden = true; return errors; });
+  }
+  function calibrate() {
+    api.state = "calibrating";
+    calib.classList.add("on");
+    $("calib-result").hidden = true;
+    return clickEach().then(validate).then(function (errors) {
+      var ok = errors.filter(function (e) { return e !== null; }).map(degrees);
+      $("calib-help").textContent = "";
+      var text;
+      if (!ok.length) {
+        api.calibrationDeg = null;
+        text = "No gaze was measured on any target: check the source, then calibrate again.";
+      } else {
+        var mean = ok.reduce(function (s, e) { return s + e; }, 0) / ok.length;
+        api.calibrationDeg = mean;
+        text = "Mean error " + mean.toFixed(2) + "° (worst " + Math.max.apply(null, ok).toFixed(2) +
+          "°) over " + ok.length + " of 9 targets" + (mean > 2 ? ": consider calibrating again." : ".");
+      }
+      $("calib-accuracy").textContent = text;
+      $("calib-result").hidden = false;
+      $("calib-go").focus();
+      return new Promise(function (resolve) {
+        $("calib-go").onclick = function () { calib.classList.remove("on"); resolve(); };
+        $("calib-again").onclick = function () { resolve(calibrate()); };
+      });
+    });
+  }
+
+  // --- streaming ----------------------------------------------------------------------------
+  var batches = []; // {number, samples, stored, attempts}
+  var pending = [], nextNumber = 0, sending = false, fatal = null;
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json" },
+      body: JSON.stringify(body),
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (b) { return { status: r.status, body: b }; });
+    });
+  }
+  function show(kind, text) {
+    indicator.className = "stream-indicator on " + kind;
+    indicator.textContent = text;
+  }
+  function waiting() { return batches.filter(function (b) { return !b.stored; }).length; }
+  function flush() {
+    if (!pending.length) return;
+    batches.push({ number: nextNumber, samples: pending, stored: false, attempts: 0 });
+    nextNumber += 1; pending = [];
+    pump();
+  }
+  function pump() {
+    if (sending || fatal) return;
+    var batch = batches.find(function (b) { return !b.stored; });
+    if (!batch) return;
+    sending = true;
+    var url = cfg.recordingUrlPrefix + api.recordingId + "/batches/";
+    post(url, { batch: batch.number, samples: batch.samples }).then(function (res) {
+      sending = false;
+      if (api.state === "aborted") return; // its answer no longer matters
+      if (res.status === 200 || res.status === 201) {
+        batch.stored = true;
+        api.batchesSent = batches.filter(function (b) { return b.stored; }).length;
+        var left = waiting();
+        show("ok", "Gaze saved: batch " + batch.number + (left ? " · " + left + " waiting" : ""));
+        pump();
+      } else if (res.status >= 500 || res.status === 429 || res.status === 0) {
+        retry(batch, "server busy (" + res.status + ")");
+      } else {
+        fatal = "batch " + batch.number + " refused (" + res.status + "): " + JSON.stringify(res.body);
+        show("failed", "Gaze not saved: " + fatal);
+      }
+    }, function () { sending = false; retry(batch, "connection lost"); });
+  }
+  function retry(batch, why) {
+    batch.attempts += 1;
+    var delay = Math.min(8000, 500 * Math.pow(2, batch.attempts - 1));
+    show("retrying", "Retrying batch " + batch.number + " in " + (delay / 1000).toFixed(1) + " s (" + why +
+      ", attempt " + batch.attempts + ") · " + waiting() + " waiting");
+    setTimeout(pump, delay);
+  }
+  function drained(timeoutMs) {
+    var t0 = performance.now();
+    return new Promise(function (resolve, reject) {
+      (function check() {
+        if (fatal) { reject(new Error(fatal)); return; }
+        if (!waiting()) { resolve(); return; }
+        if (performance.now() - t0 > timeoutMs) {
+          reject(new Error(waiting() + " batches could not be sent; keep this page open and try again"));
+          return;
+        }
+        setTimeout(check, 100);
+      })();
+    });
+  }
+  function finish(tries) {
+    return post(cfg.recordingUrlPrefix + api.recordingId + "/finish/", { expected_batches: nextNumber })
+      .then(function (res) {
+        if (res.status === 200) return res.body;
+        if (res.status === 409 && res.body.missing && tries > 0) { // resend what the server lacks
+          res.body.missing.forEach(function (n) { if (batches[n]) batches[n].stored = false; });
+          pump();
+          return drained(60000).then(function () { return finish(tries - 1); });
+        }
+        throw new Error("finishing failed (" + res.status + "): " + JSON.stringify(res.body));
+      });
+  }
+
+  // --- playback -----------------------------------------------------------------------------
+  var sampler = null, flusher = null, t0 = 0, frame = -1, stopped = false;
+  function draw(k) {
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, window.innerWidth, window.innerHeight);
+    ctx.drawImage(frames[k], rect.left, rect.top, rect.width, rect.height);
+  }
+  function sample() {
+    var t = performance.now() - t0;
+    var k = Math.min(cfg.nFrames - 1, Math.floor((t * cfg.fps) / 1000));
+    if (pointer && rect) {
+      var x = (pointer.x - rect.left) / rect.scale - 0.5, y = (pointer.y - rect.top) / rect.scale - 0.5;
+      pending.push([Math.round(t * 10) / 10, k, Math.round(x * 100) / 100, Math.round(y * 100) / 100]);
+    } else {
+      pending.push([Math.round(t * 10) / 10, k, null, null]);
+    }
+    api.samples += 1;
+  }
+  function countdown() {
+    return new Promise(function (resolve) {
+      var n = COUNTDOWN_S;
+      (function tick() {
+        ctx.fillStyle = "#000"; ctx.fillRect(0, 0, window.innerWidth, window.innerHeight);
+        if (n <= 0) { resolve(); return; }
+        ctx.fillStyle = "#fff"; ctx.font = "bold 64px system-ui, sans-serif"; ctx.textAlign = "center";
+        ctx.fillText(String(n), window.innerWidth / 2, window.innerHeight / 2);
+        n -= 1; setTimeout(tick, 1000);
+      })();
+    });
+  }
+  function play() {
+    return new Promise(function (resolve) {
+      t0 = performance.now(); frame = -1;
+      sampler = setInterval(sample, 1000 / SAMPLE_HZ);
+      flusher = setInterval(flush, BATCH_MS);
+      (function loop() {
+        if (stopped) { resolve(false); return; }
+        var k = Math.floor(((performance.now() - t0) * cfg.fps) / 1000);
+        if (k >= cfg.nFrames) { resolve(true); return; }
+        if (k !== frame) { frame = k; draw(k); }
+        requestAnimationFrame(loop);
+      })();
+    }).then(function (completed) {
+      clearInterval(sampler); clearInterval(flusher);
+      if (completed) flush();
+      else { pending = []; fatal = "stopped"; } // an aborted recording takes no more batches
+      return completed;
+    });
+  }
+  function leaveFullscreen() {
+    stage.classList.remove("on"); calib.classList.remove("on");
+    if (document.fullscreenElement && document.exitFullscreen) document.exitFullscreen().catch(function () {});
+    if (source === "webcam" && window.webgazer) window.webgazer.end();
+  }
+  function finishScreen(title, text) {
+    $("setup").hidden = true;
+    $("finish").hidden = false;
+    $("finish-title").textContent = title;
+    $("finish-text").textContent = text;
+    $("finish").focus();
+  }
+
+  function startRecording() {
+    layout();
+    stage.classList.add("on");
+    var off = screenOffset(), cm = Number($("screen-cm").value);
+    var body = {
+      source: source, playback_fps: cfg.fps, sampling_rate_hz: SAMPLE_HZ,
+      screen_width_px: screen.width, screen_height_px: screen.height,
+      screen_width_cm: cm, screen_height_cm: Math.round((cm * screen.height / screen.width) * 10) / 10,
+      viewing_distance_cm: Number($("distance-cm").value),
+      image_rect: [rect.left + off.x, rect.top + off.y, rect.width, rect.height].map(function (v) {
+        return Math.round(v * 10) / 10;
+      }),
+    };
+    if (api.calibrationDeg !== null) body.calibration_error_deg = Math.round(api.calibrationDeg * 1000) / 1000;
+    return post(cfg.startUrl, body).then(function (res) {
+      if (res.status !== 201 && res.status !== 200) {
+        throw new Error("the recording could not start (" + res.status + "): " + JSON.stringify(res.body));
+      }
+      api.recordingId = res.body.id;
+      api.state = "recording";
+      wasFullscreen = !!document.fullscreenElement;
+      show("ok", "Recording: gaze is being saved");
+      return countdown().then(play);
+    }).then(function (completed) {
+      if (!completed) return abort();
+      api.state = "saving";
+      leaveFullscreen();
+      show("ok", "Saving the last gaze batches…");
+      return drained(60000).then(function () { return finish(5); }).then(function (rec) {
+        api.state = "finished";
+        show("ok", "All gaze saved: " + nextNumber + " batches");
+        finishScreen("Thank you!", "Recording #" + rec.id + " saved: " + api.samples + " gaze samples in " +
+          nextNumber + " batches" + (api.calibrationDeg !== null ? ", calibration error " +
+          api.calibrationDeg.toFixed(2) + "°" : "") + ".");
+      });
+    });
+  }
+  function abort() {
+    api.state = "aborted";
+    leaveFullscreen();
+    var done = api.recordingId
+      ? post(cfg.recordingUrlPrefix + api.recordingId + "/abort/", {}) : Promise.resolve();
+    return done.then(function () {
+      show("failed", "Recording stopped");
+      finishScreen("Recording stopped", "You stopped the recording; it is kept as aborted and not used. " +
+        "Use “Record again” when you are ready.");
+    });
+  }
+
+  // Browsers keep Esc for themselves in full screen (it leaves full screen without a keydown):
+  // leaving full screen during a recording stops it, as Esc does outside full screen.
+  var wasFullscreen = false;
+  document.addEventListener("fullscreenchange", function () {
+    if (api.state !== "recording") return;
+    if (document.fullscreenElement) wasFullscreen = true;
+    else if (wasFullscreen) stopped = true;
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && api.state === "recording") { stopped = true; }
+    // Nothing is recorded yet: leaving the calibration is starting the page afresh.
+    if (e.key === "Escape" && api.state === "calibrating") { window.location.reload(); }
+  });
+  window.addEventListener("resize", function () { if (api.state !== "recording") return; layout(); if (frame >= 0) draw(frame); });
+
+  $("setup-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    $("setup-error").textContent = "";
+    source = document.querySelector("input[name=source]:checked").value;
+    var el = document.documentElement;
+    // Full screen must be asked for inside the click; refusal is fine (the stage fills the
+    // window). Wait for it, and for the resize it causes, before measuring where things are.
+    var fullscreen = el.requestFullscreen ? el.requestFullscreen().catch(function () {}) : Promise.resolve();
+    $("start").disabled = true;
+    fullscreen
+      .then(function () { return new Promise(function (r) { setTimeout(r, 200); }); })
+      .then(function () { return source === "webcam" ? startWebGazer() : null; })
+      .then(function () { return $("calibrate").checked ? calibrate() : null; })
+      .then(startRecording)
+      .catch(function (err) {
+        leaveFullscreen();
+        api.state = "error";
+        $("setup-error").textContent = "Problem: " + err.message;
+        $("start").disabled = false;
+        if (indicator.className.indexOf("failed") < 0) indicator.className = "stream-indicator";
+      });
+  });
+
+  preload().then(function () {
+    api.state = "ready";
+    $("start").disabled = false;
+    $("load-status").textContent = "All " + cfg.nFrames + " frames loaded. Ready.";
+  }, function (err) {
+    api.state = "error";
+    $("setup-error").textContent = "The sequence could not be loaded: " + err.message + ". Reload the page.";
+  });
+})();

@@ -1,0 +1,1 @@
+"""Deployment files and production settings."""

@@ -1,0 +1,115 @@
+"""Recordings become estimates; the quorum starts a run; a run writes one result, once."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zipfile
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+
+from segmentation import exporting, services
+from segmentation.models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
+
+from .conftest import N_FRAMES, OBSERVERS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_finishing_a_recording_computes_its_estimate(import_recordings):
+    (recording,) = import_recordings(["observer-1"])
+    estimate = ObserverEstimate.objects.get(recording=recording)
+    assert estimate.n_gaze_points > 0
+    assert PreparedSequence.objects.count() == 1  # superpixels computed once for the sequence
+    assert not Run.objects.exists()  # 1 of 4: quorum not reached
+
+
+def test_quorum_starts_one_run_that_succeeds_with_metrics_and_report(study, import_recordings):
+    from crowd.services import study_update
+
+    study_update(study=study, quorum=len(OBSERVERS))
+    import_recordings()
+    assert ObserverEstimate.objects.count() == len(OBSERVERS)
+    assert PreparedSequence.objects.count() == 1
+    run = Run.objects.get()
+    assert run.trigger == Run.Trigger.QUORUM
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.progress == 1.0
+    assert set(run.timings) >= {"prepare", "estimates", "segment", "report", "total"}
+    eel = run.metrics["methods"]["eel"]
+    assert 0.5 < eel["auc"] <= 1.0
+    assert set(run.metrics["methods"]) == {"eel", "el", "probability", "vilarino"}
+    assert run.metrics["frames_scored"] == N_FRAMES
+    assert set(run.observers["weights"]) == set(OBSERVERS)
+    assert sum(run.observers["weights"].values()) == pytest.approx(1.0)
+    assert {"report.html", "observers.csv"} <= set(run.report.files)
+    assert "roc.png" in run.report.files  # reference masks are attached
+
+
+def test_exports_open_and_agree(finished_run, small_sample):
+    run = finished_run
+    masks = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz")[0]))["masks"]
+    assert masks.shape == (N_FRAMES, 240, 240) and masks.dtype == np.uint8
+
+    nii, name, _ = exporting.run_export(run=run, fmt="nifti")
+    assert name == "pat0001.nii.gz"
+    img = nib.Nifti1Image.from_bytes(gzip.decompress(nii))
+    np.testing.assert_allclose(img.affine, small_sample["affine"])
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(img.dataobj), -1, 0), masks)
+
+    with zipfile.ZipFile(io.BytesIO(exporting.run_export(run=run, fmt="png")[0])) as archive:
+        pngs = [np.asarray(Image.open(io.BytesIO(archive.read(n)))) > 0 for n in sorted(archive.namelist())]
+    np.testing.assert_array_equal(np.stack(pngs), masks > 0)
+
+    from segmentation.exports import coco_decode
+
+    doc = json.loads(exporting.run_export(run=run, fmt="coco")[0])
+    np.testing.assert_array_equal(coco_decode(doc, frames=N_FRAMES), masks)
+    assert doc["categories"][0]["name"] == "tumour"
+
+
+def test_a_run_executed_twice_gives_one_result(finished_run):
+    run = finished_run
+    gt_before = GroundTruth.objects.get(run=run).pk
+    services.run_execute(run_id=run.pk)  # a duplicate delivery of a finished run
+    run.refresh_from_db()
+    assert run.attempts == 1 and run.status == Run.Status.SUCCEEDED
+    assert GroundTruth.objects.filter(run=run).count() == 1
+    assert GroundTruth.objects.get(run=run).pk == gt_before
+    with pytest.raises(ValueError, match="only a failed run"):
+        services.run_retry(run=run)
+
+
+def test_a_redelivered_running_run_is_redone_into_the_same_single_result(finished_run):
+    run = finished_run
+    # A worker died mid-run: the broker redelivers while the row still says "running".
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED and run.attempts == 2
+    assert GroundTruth.objects.filter(run=run).count() == 1
+    assert ObserverEstimate.objects.count() == len(OBSERVERS)  # cached, not recomputed
+    assert Report.objects.filter(run=run).count() == 1
+
+
+def test_a_run_without_recordings_fails_with_its_reason_and_can_be_retried(study, sequence, import_recordings):
+    (run,) = services.study_run_create(study=study, sequence=sequence, parameters={"compare": False})
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "no finished recording" in run.error
+    import_recordings(["observer-1"])
+    services.run_retry(run=run)
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.attempts == 2
+
+
+def test_unknown_parameter_is_refused(study, sequence):
+    from segmentation.parameters import ParameterError
+
+    with pytest.raises(ParameterError, match="unknown run parameter 'colour'"):
+        services.study_run_create(study=study, parameters={"colour": "red"})

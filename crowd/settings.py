@@ -252,10 +252,22 @@ if _visibility_timeout <= CELERY_TASK_TIME_LIMIT:
         f"CELERY_VISIBILITY_TIMEOUT ({_visibility_timeout} s) must be longer than "
         f"CELERY_TASK_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT} s), or running tasks are redelivered"
     )
+# The scan holds a Redis lock ("unacked_mutex") for a few milliseconds; a worker killed while
+# holding it leaves the lock in place until it expires, and no task of a dead worker comes
+# back meanwhile. kombu's default expiry is 300 s; a scan of at most 10 messages takes
+# milliseconds, so 60 s keeps a wide margin and caps that extra delay (seen in CI: a worker
+# killed mid-scan held a run back for over three minutes).
+_unacked_mutex_expire = _env("int", "CELERY_UNACKED_MUTEX_EXPIRE", 60)
+if _unacked_mutex_expire <= 0:
+    raise ImproperlyConfigured(
+        f"CELERY_UNACKED_MUTEX_EXPIRE must be a positive number of seconds "
+        f"(got {_unacked_mutex_expire})"
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _visibility_timeout,
     "unacked_restore_interval": _env("int", "CELERY_UNACKED_RESTORE_INTERVAL", 10),
     "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": _unacked_mutex_expire,
 }
 CELERY_TASK_ROUTES = {
     "segmentation.estimate_*": {"queue": "quick"},

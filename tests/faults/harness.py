@@ -256,6 +256,24 @@ class Services:
         for url in (self.broker_url, self.backend_url):
             redis.Redis.from_url(url).flushdb()
 
+    def broker_state(self) -> dict:
+        """What Redis holds for tasks in flight: for the error message of a test that timed out.
+
+        ``unacked``: delivered, not yet acknowledged (a dead worker's task waits here for the
+        visibility timeout); ``queued``: length of each queue; ``restore_lock_ttl_ms``: the
+        lock of kombu's restore scan (-2: free).
+        """
+        import redis
+
+        r = redis.Redis.from_url(self.broker_url)
+        now = time.time()
+        return {
+            "unacked_age_s": [round(now - score, 1)
+                              for _, score in r.zrange("unacked_index", 0, -1, withscores=True)],
+            "queued": {q: r.llen(q) for q in ("celery", "quick", "long")},
+            "restore_lock_ttl_ms": r.pttl("unacked_mutex"),
+        }
+
     def celery_client(self):
         """A Celery app in this process that only sends tasks and reads results.
 

@@ -113,14 +113,16 @@ def build_study(stack, name: str) -> dict:
             "observers": observers}
 
 
-def _wait_run(client, study: int, run: int, *, until, timeout: float) -> dict:
+def _wait_run(client, study: int, run: int, *, until, timeout: float, services=None) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         state = _ok(client.request("GET", f"/api/studies/{study}/runs/{run}/"), 200)
         if until(state):
             return state
         if time.monotonic() > deadline:
-            raise TimeoutError(f"run {run} still {state['status']} after {timeout} s: {state}")
+            broker = f"; broker: {services.broker_state()}" if services is not None else ""
+            raise TimeoutError(
+                f"run {run} still {state['status']} after {timeout} s: {state}{broker}")
         time.sleep(0.1)
 
 
@@ -236,7 +238,8 @@ def test_long_worker_killed_mid_run_the_run_completes_once(study_stack):
     back = stack.worker("long2@%h", queues="long")
     back.wait_for_log(" ready.", 90)
     run = _wait_run(coordinator, study, run_id,
-                    until=lambda r: r["status"] in ("succeeded", "failed"), timeout=180)
+                    until=lambda r: r["status"] in ("succeeded", "failed"), timeout=180,
+                    services=stack.services)
     assert run["status"] == "succeeded", run.get("error")
     assert run["attempts"] == 2, run  # the killed attempt and the redelivered one
     assert "segmentation.run_execute[" in back.text()

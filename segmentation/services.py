@@ -393,11 +393,11 @@ def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
 
     methods = {result.method: score(result.scores)}
     if p.get("compare"):
-        pool = None if p["pool"] == "default" else p["pool"]
         for method in params_mod.METHODS:
             if method not in methods:
-                other = pipeline.segment(prepared, frames, estimates, method=method, pool=pool,
-                                         rng=p["seed"])
+                # The run's pool, fitted once: baselines see the same pooled estimate.
+                other = pipeline.segment(prepared, frames, estimates, method=method,
+                                         pool=result.pool, refit_pool=False, rng=p["seed"])
                 methods[method] = score(other.scores)
     return {"methods": methods, "frames_scored": len(frame_idx),
             "frames_total": int(result.scores.shape[0])}

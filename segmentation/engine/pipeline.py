@@ -231,21 +231,30 @@ class SegmentationResult:
     timings: dict = field(default_factory=dict)
 
 
-def _pool_estimates(estimates, pool):
+def _pool_estimates(estimates, pool, refit: bool = True):
     from .pooling import DEFAULT_POOL, make_pool
 
     if pool is None:
         pool = DEFAULT_POOL
     pool_obj = make_pool(pool) if isinstance(pool, str) else pool
-    est = np.vstack([np.asarray(e.scores, dtype=np.float64) for e in estimates])
     names = [e.observer or f"recording-{i + 1}" for i, e in enumerate(estimates)]
+    if not refit:
+        # The caller fitted this pool on these estimates (a run scoring its baselines):
+        # reuse it; the weighted pool's EM costs seconds on a long sequence.
+        pooled = getattr(pool_obj, "pooled_", None)
+        if pooled is None or np.shape(pooled) != np.shape(estimates[0].scores) \
+                or list(getattr(pool_obj, "recording_observers_", names)) != names:
+            raise InputError("refit_pool=False needs a pool already fitted on these estimates")
+        return pool_obj, np.asarray(pooled, dtype=np.float64)
+    est = np.vstack([np.asarray(e.scores, dtype=np.float64) for e in estimates])
     pool_obj.fit(np.clip(est, 0.0, 1.0), names)
     return pool_obj, np.asarray(pool_obj.pooled_, dtype=np.float64)
 
 
 def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str = "eel",
             pool=None, rng=0, train_fraction: float = 0.1, n_rounds: int = 50,
-            backend: str = "numpy", progress=None) -> SegmentationResult:
+            backend: str = "numpy", refit_pool: bool = True,
+            progress=None) -> SegmentationResult:
     """Pool the observers' estimates and segment every pixel of the sequence.
 
     Parameters
@@ -269,6 +278,9 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
     n_rounds : int, default 50
     backend : {"numpy", "torch"}
         Booster histograms (torch uses the GPU when present).
+    refit_pool : bool, default True
+        False: ``pool`` is a pool object already fitted on these same estimates (for
+        example ``result.pool`` of an earlier call), used as it is.
 
     Returns
     -------
@@ -287,7 +299,7 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
     timings = {"estimate": float(sum((e.timings or {}).get("estimate", 0.0) for e in estimates))}
     report = _report(progress, method)
     t = time.perf_counter()
-    pool_obj, pooled = _pool_estimates(estimates, pool)
+    pool_obj, pooled = _pool_estimates(estimates, pool, refit_pool)
     timings["pool"] = time.perf_counter() - t
     report(0.1)
 

@@ -65,3 +65,22 @@ def test_segment_methods(sample):
         assert m["auc"] > 0.9
         # Exact shortcut: per-superpixel scoring equals pixel scoring.
         assert m["auc"] == pytest.approx(evaluate(r.scores, s.truth)["auc"], abs=1e-9)
+
+
+def test_a_fitted_pool_is_reused_as_it_is(sample):
+    s, prep = sample
+    ests = [observer_estimate(prep, s.frames, g) for g in s.gaze]
+    first = segment(prep, s.frames, ests, method="eel", rng=1)
+    pooled = first.pool.pooled_.copy()
+    again = segment(prep, s.frames, ests, method="probability", pool=first.pool,
+                    refit_pool=False)
+    assert again.pool is first.pool
+    np.testing.assert_array_equal(again.pooled, pooled)
+    fresh = segment(prep, s.frames, ests, method="probability")
+    np.testing.assert_allclose(again.sp_scores, fresh.sp_scores)
+    # Only a pool fitted on these same estimates is accepted.
+    with pytest.raises(Exception, match="already fitted on these estimates"):
+        segment(prep, s.frames, ests[:3], method="probability", pool=first.pool,
+                refit_pool=False)
+    with pytest.raises(Exception, match="already fitted on these estimates"):
+        segment(prep, s.frames, ests, method="probability", pool="mean", refit_pool=False)

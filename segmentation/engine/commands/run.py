@@ -131,9 +131,12 @@ def main(args) -> int:
     scores_out = {}
     mask_result = None
     pool_info = None
+    fitted_pool = None  # fitted by the first method, reused by the others
     for m in methods:
-        result = segment(prepared, frames, estimates, method=m, pool=args.pool, rng=args.seed,
-                         progress=progress)
+        result = segment(prepared, frames, estimates, method=m,
+                         pool=fitted_pool if fitted_pool is not None else args.pool,
+                         refit_pool=fitted_pool is None, rng=args.seed, progress=progress)
+        fitted_pool = result.pool
         np.save(out / f"scores_{m}.npy", result.scores.astype(np.float32))
         per_method_timings[m] = {k: round(float(v), 4) for k, v in result.timings.items()}
         if m == "eel":

@@ -147,15 +147,21 @@ def run_one(name: str, args) -> dict:
     for m in args.methods:
         t = time.perf_counter()
         cpu2 = time.process_time()
-        r = segment(prep, frames, ests, method=m, pool=args.pool, rng=args.seed)
+        r = segment(prep, frames, ests, method=m, pool=args.pool, rng=args.seed, **args.booster)
         out["timings"][m] = {"segment_s": time.perf_counter() - t,
                              "segment_cpu_s": time.process_time() - cpu2, **r.timings}
         out["pooled"][m] = evaluate(r, truth, prep)
         if m == "eel":
             out["pool"] = {"method": getattr(r.pool, "name", type(r.pool).__name__),
                            "flagged": list(r.pool.flagged_)}
-        r1 = segment(prep, frames, ests[:1], method=m, pool=args.pool, rng=args.seed)
+        r1 = segment(prep, frames, ests[:1], method=m, pool=args.pool, rng=args.seed,
+                     **args.booster)
         out["single"][m] = evaluate(r1, truth, prep)
+        if args.seed_list:
+            out.setdefault("seeds", {})[m] = [
+                evaluate(segment(prep, frames, ests, method=m, pool=r.pool, refit_pool=False,
+                                 rng=seed, **args.booster), truth, prep)["auc"]
+                for seed in args.seed_list]
     if "eel" in args.methods:
         eel = out["timings"]["eel"]
         total = out["superpixels_s"] + out["features_s"] + out["estimate_s"] + eel["segment_s"]
@@ -176,7 +182,8 @@ def print_tables(results: list[dict], args) -> None:
     methods = args.methods
     if not args.eval:
         print(f"\nAUC / max-F1, 7 observers pooled (pool={results[0].get('pool', {}).get('method')},"
-              f" estimate={args.estimate}, features={args.features})")
+              f" estimate={args.estimate}, features={args.features}, "
+              f"booster={args.booster or 'engine defaults'})")
         print(f"{'sequence':22s} " + " ".join(f"{m:>13s}" for m in methods) + "  flagged")
         for r in results:
             cells = [f"{_fmt(r['pooled'][m]['auc'])}/{_fmt(r['pooled'][m]['f1'], 2)}" for m in methods]
@@ -187,6 +194,16 @@ def print_tables(results: list[dict], args) -> None:
             if sub:
                 cells = [f"{np.mean([r['pooled'][m]['auc'] for r in sub]):.3f}" for m in methods]
                 print(f"{'mean ' + kind:22s} " + " ".join(f"{c:>13s}" for c in cells))
+        if results and "seeds" in results[0]:
+            print(f"\nAUC mean over seeds {args.seeds}, 7 observers pooled "
+                  "(margin: eel minus the best other method)")
+            print(f"{'sequence':22s} " + " ".join(f"{m:>13s}" for m in methods) + "   margin")
+            for r in results:
+                mean = {m: float(np.mean(r["seeds"][m])) for m in methods}
+                others = [mean[m] for m in methods if m != "eel"]
+                margin = mean["eel"] - max(others) if "eel" in mean and others else float("nan")
+                print(f"{r['name']:22s} " + " ".join(f"{mean[m]:13.4f}" for m in methods)
+                      + f" {margin:+8.4f}")
         print("\nAUC / max-F1, observer-1 alone")
         print(f"{'sequence':22s} " + " ".join(f"{m:>13s}" for m in methods))
         for r in results:
@@ -222,12 +239,26 @@ def main(argv=None) -> int:
     parser.add_argument("--features", default="hand")
     parser.add_argument("--pool", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="boosting rounds of eel/el (default: the engine's; paper: 50)")
+    parser.add_argument("--bags", type=int, default=None,
+                        help="boosters averaged per eel/el run (default: the engine's; paper: 1)")
+    parser.add_argument("--paper", action="store_true",
+                        help="the published pipeline: --estimate paper --rounds 50 --bags 1")
+    parser.add_argument("--seeds", default=None, metavar="LIST",
+                        help="also run the pooled methods with these seeds (training sample, "
+                             "SVM) and print the mean AUC per method, e.g. 0,1,2")
     parser.add_argument("--ablation", action="store_true",
                         help="compare estimate variants (ABLATION) instead of the methods")
     parser.add_argument("--json", default=None, help="also write all results to this file")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.methods = [m for m in args.methods.split(",") if m]
+    if args.paper:
+        args.estimate, args.rounds, args.bags = "paper", args.rounds or 50, args.bags or 1
+    args.booster = {k: v for k, v in (("n_rounds", args.rounds), ("n_bags", args.bags))
+                    if v is not None}
+    args.seed_list = [int(x) for x in args.seeds.split(",")] if args.seeds else []
     if args.one:  # child process: one sequence, JSON on stdout
         fn = run_ablation if args.ablation else run_one
         print(json.dumps(fn(args.one, args)))

@@ -12,6 +12,9 @@ DEFAULTS: dict[str, Any] = {
     "estimate": "default",
     "pool": "default",
     "method": "eel",
+    # Booster of eel and el (engine defaults; the paper: 50 rounds, 1 bag).
+    "rounds": 200,
+    "bags": 3,
     "seed": 0,
     # With reference masks, also score the baselines (probability, el, vilarino) for the report.
     "compare": True,
@@ -39,10 +42,16 @@ def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         if params["px_per_degree"] != "auto":
             params["px_per_degree"] = float(params["px_per_degree"])
         params["seed"] = int(params["seed"])
+        params["rounds"] = int(params["rounds"])
+        params["bags"] = int(params["bags"])
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"bad run parameter: {exc}") from exc
     if params["px_per_degree"] != "auto" and not 1.0 <= params["px_per_degree"] <= 500.0:
         raise ParameterError(f"px_per_degree must be in [1, 500], got {params['px_per_degree']}")
+    if not 1 <= params["rounds"] <= 2000:
+        raise ParameterError(f"rounds must be in [1, 2000], got {params['rounds']}")
+    if not 1 <= params["bags"] <= 20:
+        raise ParameterError(f"bags must be in [1, 20], got {params['bags']}")
     if params["method"] not in METHODS:
         raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {params['method']!r}")
     params["temporal"] = _flag(params["temporal"])

@@ -342,7 +342,8 @@ def _execute(run: Run, progress: _Progress) -> None:
     t = time.perf_counter()
     pool = None if p["pool"] == "default" else p["pool"]
     result = pipeline.segment(prepared, frames, estimates, method=p["method"], pool=pool,
-                              rng=p["seed"], progress=progress.engine("segment"))
+                              rng=p["seed"], n_rounds=p["rounds"], n_bags=p["bags"],
+                              progress=progress.engine("segment"))
     timings["segment"] = time.perf_counter() - t
     for name, seconds in (result.timings or {}).items():
         timings[f"segment.{name}"] = float(seconds)
@@ -397,7 +398,8 @@ def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
             if method not in methods:
                 # The run's pool, fitted once: baselines see the same pooled estimate.
                 other = pipeline.segment(prepared, frames, estimates, method=method,
-                                         pool=result.pool, refit_pool=False, rng=p["seed"])
+                                         pool=result.pool, refit_pool=False, rng=p["seed"],
+                                         n_rounds=p["rounds"], n_bags=p["bags"])
                 methods[method] = score(other.scores)
     return {"methods": methods, "frames_scored": len(frame_idx),
             "frames_total": int(result.scores.shape[0])}

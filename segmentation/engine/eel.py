@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Exponents are clipped to [-EXP_CLIP, EXP_CLIP] before exp(): with leaf values in [-1, 1]
-#: and 50 rounds |f| <= 50, so the clip only guards against misuse (many more rounds, external
-#: raw scores); e^50 ~ 5e21 stays finite in float32 and float64 and keeps ratios g/h exact.
+#: Exponents are clipped to [-EXP_CLIP, EXP_CLIP] before exp(): leaf values lie in [-1, 1], so
+#: |f| <= n_rounds. In practice it stays far below (200 rounds on the development sequences:
+#: max |f| 1.3-2.2 with EEL, 8-18 with the exponential loss), so the clip only guards against
+#: misuse (thousands of rounds, external raw scores); e^50 ~ 5e21 stays finite in float32 and
+#: float64 and keeps ratios g/h exact.
 EXP_CLIP = 50.0
 
 
@@ -204,4 +206,9 @@ class StumpBooster:
 
     def predict_proba(self, x) -> np.ndarray:
         """Object probability ``1 / (1 + e^{-2 f})`` (n,), the exponential loss's link."""
-        return 1.0 / (1.0 + _exp(-2.0 * self.decision_function(x)))
+        return self.proba_from_decision(self.decision_function(x))
+
+    @staticmethod
+    def proba_from_decision(f) -> np.ndarray:
+        """``1 / (1 + e^{-2 f})`` of raw scores ``f`` (for example averaged over boosters)."""
+        return 1.0 / (1.0 + _exp(-2.0 * np.asarray(f, dtype=np.float64)))

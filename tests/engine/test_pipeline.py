@@ -84,3 +84,38 @@ def test_a_fitted_pool_is_reused_as_it_is(sample):
                 refit_pool=False)
     with pytest.raises(Exception, match="already fitted on these estimates"):
         segment(prep, s.frames, ests, method="probability", pool="mean", refit_pool=False)
+
+
+def test_the_paper_booster_is_one_booster_and_bags_average_raw_scores(sample):
+    from segmentation.engine.eel import ExpectedExponentialLoss, StumpBooster
+    from segmentation.engine.pipeline import PAPER_BOOSTER
+
+    s, prep = sample
+    ests = [observer_estimate(prep, s.frames, g) for g in s.gaze]
+    paper = segment(prep, s.frames, ests, method="eel", rng=3, **PAPER_BOOSTER)
+    # By hand: all gazed superpixels plus 10% of the others drawn with the same seed.
+    positive = np.any([e.gazed for e in ests], axis=0)
+    others = np.flatnonzero(~positive)
+    gen = np.random.default_rng(3)
+    sampled = gen.choice(others, size=int(round(0.1 * others.size)), replace=False)
+    train = np.concatenate([np.flatnonzero(positive), np.sort(sampled)])
+    target = paper.pooled.copy()
+    target[positive] = 1.0
+    booster = StumpBooster(ExpectedExponentialLoss(), n_rounds=50).fit(
+        prep.features[train], target[train])
+    np.testing.assert_allclose(paper.sp_scores, booster.predict_proba(prep.features), atol=1e-6)
+    assert len(booster.stumps_) == 50
+    # Three bags: the first is that same booster; the score is the link of the mean raw score.
+    bagged = segment(prep, s.frames, ests, method="eel", rng=3, n_rounds=50, n_bags=3)
+    f = booster.decision_function(prep.features)
+    for _ in range(2):  # the next two samples of the same generator
+        sampled = gen.choice(others, size=sampled.size, replace=False)
+        train = np.concatenate([np.flatnonzero(positive), np.sort(sampled)])
+        f += StumpBooster(ExpectedExponentialLoss(), n_rounds=50).fit(
+            prep.features[train], target[train]).decision_function(prep.features)
+    np.testing.assert_allclose(bagged.sp_scores, StumpBooster.proba_from_decision(f / 3),
+                               atol=1e-6)
+    assert not np.allclose(bagged.sp_scores, paper.sp_scores)
+    assert bagged.timings["train"] > 0
+    with pytest.raises(Exception, match="n_bags and n_rounds must be >= 1"):
+        segment(prep, s.frames, ests, method="el", n_bags=0)

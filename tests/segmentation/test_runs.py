@@ -113,3 +113,14 @@ def test_unknown_parameter_is_refused(study, sequence):
 
     with pytest.raises(ParameterError, match="unknown run parameter 'colour'"):
         services.study_run_create(study=study, parameters={"colour": "red"})
+
+
+def test_booster_parameters_are_checked():
+    from segmentation.parameters import ParameterError, resolve
+
+    assert resolve({})["rounds"] == 200 and resolve({})["bags"] == 3
+    assert resolve({"rounds": "50", "bags": "1"}) | {} == resolve({}) | {"rounds": 50, "bags": 1}
+    for bad, message in (({"rounds": 0}, "rounds must be in"), ({"bags": 50}, "bags must be in"),
+                         ({"bags": "many"}, "bad run parameter")):
+        with pytest.raises(ParameterError, match=message):
+            resolve(bad)

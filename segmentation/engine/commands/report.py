@@ -23,7 +23,7 @@ HELP = ("Crowd report of a sequence: observer weights and flags, agreement, ROC 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..estimate import ESTIMATES
-    from ..pipeline import FEATURES
+    from ..pipeline import FEATURES, N_BAGS, N_ROUNDS
     from ..pooling import DEFAULT_POOL, POOLS
 
     parser.add_argument("--frames", required=True, metavar="PATH",
@@ -51,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", default="hand", metavar="KIND",
                         help=f"superpixel features: {', '.join(FEATURES)} (default: hand)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
+    parser.add_argument("--rounds", type=int, default=N_ROUNDS, metavar="N",
+                        help=f"boosting rounds of eel and el (default {N_ROUNDS}; the paper: 50)")
+    parser.add_argument("--bags", type=int, default=N_BAGS, metavar="N",
+                        help=f"boosters averaged per eel/el run (default {N_BAGS}; the paper: 1)")
     parser.add_argument("--axis", type=int, default=-1,
                         help="volume axis along which frames are taken (default: -1, the last)")
     parser.add_argument("--title", default=None, help="report title (default: from --frames)")
@@ -92,6 +96,7 @@ def main(args) -> int:
     analysis = crowd_analysis(prepared, frames, estimates, truth=truth, methods=methods,
                               pool=args.pool, subsets=args.subsets > 0,
                               max_subsets=max(args.subsets, 1), rng=args.seed,
+                              booster={"n_rounds": args.rounds, "n_bags": args.bags},
                               progress=progress)
     analysis.pop("result")
     title = args.title or f"Crowd report: {Path(seq.source).name or seq.source}"

@@ -27,7 +27,7 @@ HELP = "Segment a sequence from observers' gaze (EEL and baselines); write score
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..estimate import ESTIMATES
-    from ..pipeline import FEATURES, METHODS
+    from ..pipeline import FEATURES, METHODS, N_BAGS, N_ROUNDS
 
     parser.add_argument("--frames", required=True, metavar="PATH",
                         help="the sequence: a folder of images (sorted by name), a DICOM folder, "
@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool", default=None, metavar="NAME",
                         help="how observers' estimates are pooled: a name of "
                              "segmentation.engine.pooling.POOLS (default: its DEFAULT_POOL)")
+    parser.add_argument("--rounds", type=int, default=N_ROUNDS, metavar="N",
+                        help=f"boosting rounds of eel and el (default {N_ROUNDS}; the paper: 50)")
+    parser.add_argument("--bags", type=int, default=N_BAGS, metavar="N",
+                        help="eel and el average this many boosters, each on its own 10%% "
+                             f"sample of the non-gazed superpixels (default {N_BAGS}; the "
+                             "paper: 1)")
     parser.add_argument("--temporal", action="store_true",
                         help="supervoxels across frames instead of per-frame superpixels")
     parser.add_argument("--axis", type=int, default=-1,
@@ -135,7 +141,8 @@ def main(args) -> int:
     for m in methods:
         result = segment(prepared, frames, estimates, method=m,
                          pool=fitted_pool if fitted_pool is not None else args.pool,
-                         refit_pool=fitted_pool is None, rng=args.seed, progress=progress)
+                         refit_pool=fitted_pool is None, rng=args.seed,
+                         n_rounds=args.rounds, n_bags=args.bags, progress=progress)
         fitted_pool = result.pool
         np.save(out / f"scores_{m}.npy", result.scores.astype(np.float32))
         per_method_timings[m] = {k: round(float(v), 4) for k, v in result.timings.items()}

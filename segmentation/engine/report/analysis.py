@@ -34,6 +34,7 @@ def crowd_analysis(
     max_subsets: int = 5,
     compare_mean: bool = True,
     rng=0,
+    booster: dict | None = None,
     progress: Callable[[str, float], None] | None = None,
     segment: Callable | None = None,
 ) -> dict:
@@ -60,6 +61,9 @@ def crowd_analysis(
         When ``pool`` is not the mean, also run pooled EEL with the mean.
     rng : int
         Seed of every run.
+    booster : dict, optional
+        ``n_rounds`` / ``n_bags`` of every eel and el run (default: the engine's defaults;
+        ``pipeline.PAPER_BOOSTER`` for the paper's).
     progress : callable(stage, fraction), optional
     segment : callable, optional
         Replacement for ``pipeline.segment`` (tests).
@@ -86,7 +90,8 @@ def crowd_analysis(
         key = (method, frozenset(subset), pool_name if len(set(subset)) > 1 else "mean")
         if key not in cache:
             chosen = [e for e, n in zip(estimates, names) if n in set(subset)]
-            res = segment(prepared, frames, chosen, method=method, pool=key[2], rng=rng)
+            res = segment(prepared, frames, chosen, method=method, pool=key[2], rng=rng,
+                          **(booster or {}))
             cache[key] = np.asarray(res.sp_scores, dtype=np.float64)
             if key == ("eel", frozenset(obs), pool):
                 cache["result"] = res

@@ -13,7 +13,7 @@ Usage::
 
 ``--cache DIR`` keeps the prepared sequences and estimates between runs. ``--evaluation``
 runs the evaluation sequences instead (never tune on them). The engine's defaults are used
-everywhere (hand features, default estimate, 50 rounds of EEL).
+everywhere (hand features, default estimate, EEL with the default booster).
 """
 
 from __future__ import annotations

@@ -204,6 +204,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Studies, sequences, gaze recordings and gaze-derived ground truth.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Runs and gaze-boxes jobs share one set of states: one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "segmentation.models.Run.Status"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -272,6 +274,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_ROUTES = {
     "segmentation.estimate_*": {"queue": "quick"},
     "segmentation.run_*": {"queue": "long"},
+    "segmentation.gaze_boxes_*": {"queue": "long"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Declared, so that a worker started without -Q consumes all three; production runs separate

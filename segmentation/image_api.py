@@ -1,6 +1,6 @@
 """API of image collections in the segmentation app: gaze boxes and the labelling-time report.
 
-Coordinators compute the gaze boxes; coordinators and researchers download them and read the
+Coordinators start the gaze boxes (a Celery job: POST, then GET its progress); coordinators and researchers download them and read the
 timing report; observers get 403 (the results reveal the other observers' gaze and times).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from crowd.api import PlatformApiView
 from crowd.permissions import COORDINATOR, READERS, study_for
 
 from . import image_labels
+from .models import GazeBoxesJob
 
 
 class GazeBoxesResultSerializer(serializers.Serializer):
@@ -27,13 +28,40 @@ class GazeBoxesResultSerializer(serializers.Serializer):
     masks = serializers.CharField(help_text="media name of the zip of PNG masks")
 
 
+class GazeBoxesJobSerializer(serializers.ModelSerializer):
+    result = serializers.SerializerMethodField(help_text="counts and media names, once succeeded")
+
+    class Meta:
+        model = GazeBoxesJob
+        fields = ["id", "study", "status", "progress", "result", "error", "attempts",
+                  "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(GazeBoxesResultSerializer(allow_null=True))
+    def get_result(self, job) -> dict | None:
+        return job.result or None
+
+
 class GazeBoxesApi(PlatformApiView):
-    @extend_schema(request=None, responses={201: GazeBoxesResultSerializer,
+    @extend_schema(request=None, responses={202: GazeBoxesJobSerializer,
                                             400: OpenApiResponse(description="not an image collection, no gaze")},
-                   summary="Compute boxes and masks per image from the finished recordings (coordinators)")
+                   summary="Start computing boxes and masks per image from the finished recordings "
+                           "(coordinators); a job already queued or running is returned instead")
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
-        return Response(image_labels.gaze_boxes_store(study=study), status=201)
+        job, _created = image_labels.gaze_boxes_request(study=study, requested_by=request.user)
+        job.refresh_from_db()  # eager Celery (no broker) has run it already
+        return Response(GazeBoxesJobSerializer(job).data, status=202)
+
+    @extend_schema(operation_id="studies_gaze_boxes_job",
+                   responses={200: GazeBoxesJobSerializer, 404: OpenApiResponse(description="never started")},
+                   summary="The latest gaze-boxes job of the study: status, progress, counts or error")
+    def get(self, request, study_id: int):
+        study, _ = study_for(request, study_id, READERS)
+        job = image_labels.gaze_boxes_latest(study=study)
+        if job is None:
+            raise NotFound("gaze boxes never computed for this study: POST here to start")
+        return Response(GazeBoxesJobSerializer(job).data)
 
 
 class GazeBoxesFileApi(PlatformApiView):

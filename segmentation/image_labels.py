@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.db import transaction
 
 from annotation import selectors as annotation_selectors
 from crowd.models import Study
@@ -128,21 +129,29 @@ class GazeBoxes:
     fixations: pd.DataFrame
 
 
-def gaze_boxes_compute(*, study: Study, params=None, rng: int = 0) -> GazeBoxes:
+def _check_collection(study: Study) -> None:
+    if study.kind != Study.Kind.IMAGES:
+        raise ValidationError(f"gaze boxes are made for image collections; {study.name!r} is of kind {study.kind!r}")
+
+
+def _no_fixation(study: Study) -> ValidationError:
+    return ValidationError(f"{study.name!r} has no fixation yet: no finished recording with gaze on its images")
+
+
+def gaze_boxes_compute(*, study: Study, params=None, rng: int = 0, progress=None) -> GazeBoxes:
     """Boxes and masks per image from the study's finished recordings (refined by default).
 
     ``params`` is a :class:`segmentation.engine.detection.labels.GazeBoxParams` (default: the
-    engine's defaults, refinement on). Raises ValidationError for a study that is not an image
-    collection or has no fixation at all.
+    engine's defaults, refinement on). ``progress(fraction)`` is called as images are done.
+    Raises ValidationError for a study that is not an image collection or has no fixation at all.
     """
     from segmentation.engine.detection.coco import ImageInfo, coco_from_boxes
     from segmentation.engine.detection.labels import GazeBoxParams, label_images
 
-    if study.kind != Study.Kind.IMAGES:
-        raise ValidationError(f"gaze boxes are made for image collections; {study.name!r} is of kind {study.kind!r}")
+    _check_collection(study)
     fixations = study_fixations(study=study)
     if fixations.empty:
-        raise ValidationError(f"{study.name!r} has no fixation yet: no finished recording with gaze on its images")
+        raise _no_fixation(study)
     params = params or GazeBoxParams()
     images, infos, frames_of = {}, [], {}
     for sequence, k, key in _image_keys(study):
@@ -151,7 +160,12 @@ def gaze_boxes_compute(*, study: Study, params=None, rng: int = 0) -> GazeBoxes:
         images[key] = (sequence.pk, k)
         infos.append(ImageInfo(key, f"{key}.png", sequence.width, sequence.height))
 
-    def read(key):
+    done = []
+
+    def read(key):  # called once per image by label_images, in order
+        if progress is not None:
+            progress(len(done) / max(len(infos), 1))
+            done.append(key)
         sid, k = images[key]
         image = np.asarray(frames_of[sid][k])
         if image.ndim == 2:  # the refinement's colour model wants RGB
@@ -180,12 +194,12 @@ def _media_names(study: Study) -> tuple[str, str]:
     return f"gaze_boxes/{study.pk}/boxes.json", f"gaze_boxes/{study.pk}/masks.zip"
 
 
-def gaze_boxes_store(*, study: Study, params=None) -> dict:
+def gaze_boxes_store(*, study: Study, params=None, progress=None) -> dict:
     """Compute the gaze boxes and store them in media (replacing earlier ones).
 
     Returns ``{"images", "boxes", "fixations", "coco", "masks"}`` (counts and media names).
     """
-    result = gaze_boxes_compute(study=study, params=params)
+    result = gaze_boxes_compute(study=study, params=params, progress=progress)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, mask in result.masks.items():
@@ -195,6 +209,84 @@ def gaze_boxes_store(*, study: Study, params=None) -> dict:
     storage.save_bytes(zip_name, buffer.getvalue())
     return {"images": len(result.coco["images"]), "boxes": len(result.coco["annotations"]),
             "fixations": len(result.fixations), "coco": coco_name, "masks": zip_name}
+
+
+def gaze_boxes_request(*, study: Study, requested_by=None):
+    """Queue the gaze boxes of an image collection as a Celery job; returns ``(job, created)``.
+
+    What cannot work is refused at once with a ValidationError (not an image collection, no
+    finished recording with gaze); a job of the study already queued or running is returned
+    instead of starting a second one. The job runs after the transaction commits.
+    """
+    from annotation.models import Recording
+
+    from . import tasks
+    from .models import GazeBoxesJob
+
+    _check_collection(study)
+    with_gaze = Recording.objects.filter(sequence__study=study, status=Recording.Status.FINISHED,
+                                         batches__n_samples__gt=0)
+    if not with_gaze.exists():
+        raise _no_fixation(study)
+    with transaction.atomic():
+        Study.objects.select_for_update().get(pk=study.pk)  # one request at a time per study
+        pending = GazeBoxesJob.objects.filter(
+            study=study, status__in=[GazeBoxesJob.Status.QUEUED, GazeBoxesJob.Status.RUNNING]).first()
+        if pending is not None:
+            return pending, False
+        job = GazeBoxesJob.objects.create(study=study, requested_by=requested_by)
+        transaction.on_commit(lambda: tasks.gaze_boxes_execute.delay(job.pk))
+    return job, True
+
+
+def gaze_boxes_execute(*, job_id: int):
+    """Run a gaze-boxes job: compute, store, record the counts (idempotent: a job that already
+    succeeded is left alone; a redelivered one computes again and replaces the same files).
+
+    Bad data (no fixation after all) marks the job failed with the message; database errors
+    propagate so that the task retries.
+    """
+    import time
+
+    from django.db import DatabaseError
+    from django.utils import timezone
+
+    from .models import GazeBoxesJob
+
+    with transaction.atomic():
+        job = GazeBoxesJob.objects.select_for_update().get(pk=job_id)
+        if job.status == GazeBoxesJob.Status.SUCCEEDED:
+            return job
+        job.status, job.attempts, job.error = GazeBoxesJob.Status.RUNNING, job.attempts + 1, ""
+        job.started_at, job.progress = timezone.now(), 0.0
+        job.save(update_fields=["status", "attempts", "error", "started_at", "progress"])
+    last = [0.0]
+
+    def progress(fraction: float) -> None:  # at most one write per second
+        if time.monotonic() - last[0] >= 1.0:
+            last[0] = time.monotonic()
+            GazeBoxesJob.objects.filter(pk=job_id).update(progress=round(float(fraction), 3))
+
+    try:
+        result = gaze_boxes_store(study=job.study, progress=progress)
+    except DatabaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any data problem is the job's error, shown to the user
+        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
+        GazeBoxesJob.objects.filter(pk=job_id).update(
+            status=GazeBoxesJob.Status.FAILED, error=message, finished_at=timezone.now())
+    else:
+        GazeBoxesJob.objects.filter(pk=job_id).update(
+            status=GazeBoxesJob.Status.SUCCEEDED, progress=1.0, result=result, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def gaze_boxes_latest(*, study: Study):
+    """The study's most recent gaze-boxes job, or None."""
+    from .models import GazeBoxesJob
+
+    return GazeBoxesJob.objects.filter(study=study).order_by("-id").first()
 
 
 def gaze_boxes_file(*, study: Study, kind: str) -> bytes | None:

@@ -1,7 +1,7 @@
 """Celery tasks of the segmentation app: ids in, one service call, retries on transient errors.
 
 Routing (settings ``CELERY_TASK_ROUTES``): ``segmentation.estimate_*`` to the ``quick`` queue,
-``segmentation.run_*`` to ``long``. Both tasks are idempotent, so late acknowledgement and
+``segmentation.run_*`` and ``segmentation.gaze_boxes_*`` to ``long``. All tasks are idempotent, so late acknowledgement and
 redelivery after a lost worker give one result, never two.
 """
 
@@ -40,3 +40,17 @@ def estimate_recording(recording_id: int) -> int | None:
 def run_execute(run_id: int) -> str:
     """Execute a run; returns its final status."""
     return services.run_execute(run_id=run_id).status
+
+
+@shared_task(
+    name="segmentation.gaze_boxes_execute",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
+def gaze_boxes_execute(job_id: int) -> str:
+    """Compute the gaze boxes of an image collection; returns the job's final status."""
+    from . import image_labels
+
+    return image_labels.gaze_boxes_execute(job_id=job_id).status

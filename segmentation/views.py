@@ -89,26 +89,37 @@ def _labelling_section(study) -> dict:
     report = image_labels.labelling_time_report(study=study)
     modes = [{"mode": m, **row, "per_image": report["per_image"].get(m, {}).get("mean"),
               "saving": report["savings_percent"].get(m)} for m, row in report["per_mode"].items()]
+    job = image_labels.gaze_boxes_latest(study=study)
     return {"modes": modes, "confidence": report["confidence"],
-            "boxes_ready": image_labels.gaze_boxes_file(study=study, kind="coco") is not None}
+            "boxes_ready": image_labels.gaze_boxes_file(study=study, kind="coco") is not None,
+            "boxes_job": job, "boxes_pending": job is not None and not job.is_finished}
 
 
 @login_required
 @require_POST
 def gaze_boxes_start(request: HttpRequest, study_id: int) -> HttpResponse:
-    """Compute the gaze boxes of an image collection now (coordinators), then back to the dashboard."""
+    """Start the gaze boxes of an image collection (coordinators), then back to the dashboard."""
     from django.core.exceptions import ValidationError
 
     from . import image_labels
 
     study, _ = study_or_404(request, study_id, (Role.COORDINATOR,))
     try:
-        counts = image_labels.gaze_boxes_store(study=study)
+        job, created = image_labels.gaze_boxes_request(study=study, requested_by=request.user)
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     else:
-        messages.success(request, f"Gaze boxes: {counts['boxes']} boxes on {counts['images']} images "
-                                  f"from {counts['fixations']} fixations.")
+        job.refresh_from_db()
+        if job.status == job.Status.SUCCEEDED:  # eager Celery: done already
+            counts = job.result
+            messages.success(request, f"Gaze boxes: {counts['boxes']} boxes on {counts['images']} images "
+                                      f"from {counts['fixations']} fixations.")
+        elif job.status == job.Status.FAILED:
+            messages.error(request, f"Gaze boxes failed: {job.error}")
+        else:
+            messages.info(request, "Gaze boxes are being computed (about 1.5 s per image); "
+                                   "this page shows their progress." if created else
+                                   "Gaze boxes are already being computed.")
     return redirect(reverse("web:study", args=[study.pk]) + "#labelling")
 
 

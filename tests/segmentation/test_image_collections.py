@@ -19,6 +19,7 @@ from annotation import services as annotation_services
 from crowd import services
 from crowd.models import Study, StudyMembership
 from segmentation import image_labels
+from segmentation.models import GazeBoxesJob
 from tests.crowd.fixtures import write_images_zip
 
 Role = StudyMembership.Role
@@ -121,7 +122,8 @@ def _samples_from_fixations(fix: pd.DataFrame, frame: int, t0: float, rng) -> np
 
 
 @pytest.mark.realdata
-def test_gaze_boxes_on_kvasir_from_real_fixations(shared_data, alice, bob, carol, client_for, tmp_path):
+def test_gaze_boxes_on_kvasir_from_real_fixations(shared_data, alice, bob, carol, client_for, tmp_path,
+                                                  django_capture_on_commit_callbacks):
     import imageio.v3 as iio
 
     from segmentation.engine.detection.labels import label_images
@@ -146,9 +148,14 @@ def test_gaze_boxes_on_kvasir_from_real_fixations(shared_data, alice, bob, carol
     url = f"/api/studies/{study.pk}/gaze-boxes/"
     assert client_for(carol).post(url).status_code == 403
     assert client_for(carol).get(url + "coco/").status_code == 404  # not computed yet
-    r = client_for(alice).post(url)
-    assert r.status_code == 201, r.content
-    assert r.json()["images"] == 2 and r.json()["boxes"] >= 2
+    assert client_for(carol).get(url).status_code == 404  # never started
+    with django_capture_on_commit_callbacks(execute=True):  # a Celery job, run on commit
+        r = client_for(alice).post(url)
+    assert r.status_code == 202, r.content
+    job = client_for(carol).get(url).json()
+    assert job["id"] == r.json()["id"] and job["status"] == "succeeded", job
+    assert job["progress"] == 1.0 and job["attempts"] == 1
+    assert job["result"]["images"] == 2 and job["result"]["boxes"] >= 2
     coco = json.loads(client_for(carol).get(url + "coco/").content)
     assert [im["file_name"] for im in coco["images"]] == [f"{n}.png" for n in names]
     with zipfile.ZipFile(io.BytesIO(client_for(carol).get(url + "masks/").content)) as archive:
@@ -176,6 +183,69 @@ def test_gaze_boxes_on_kvasir_from_real_fixations(shared_data, alice, bob, carol
     assert sorted(p.stem for p in (tmp_path / "out" / "masks").glob("*.png")) == names
 
 
+def _dashboard(user, study) -> str:
+    from django.test import Client
+
+    web = Client()
+    web.force_login(user)
+    return web.get(f"/studies/{study.pk}/").content.decode()
+
+
+def _record(observer, seq, samples) -> None:
+    recording, _ = annotation_services.recording_start(observer=observer, sequence=seq, source="mouse")
+    annotation_services.gaze_batch_store(recording_id=recording.pk, number=0, samples=samples)
+    annotation_services.recording_finish(recording=recording)
+
+
+def test_gaze_boxes_run_as_one_job_with_progress(alice, bob, carol, client_for,
+                                                  django_capture_on_commit_callbacks):
+    frames = np.zeros((2, 64, 64, 3), dtype=np.uint8)
+    frames[:, 20:40, 20:40] = 200  # one bright square per image
+    study, seq = _collection(alice, bob, carol, frames, ["a", "b"])
+    t = np.arange(0, 600, 16.0)  # 600 ms holding still on the square of each image
+    _record(bob, seq, np.r_[np.c_[t, np.zeros_like(t), np.full_like(t, 30), np.full_like(t, 30)],
+                            np.c_[t + 1000, np.ones_like(t), np.full_like(t, 28), np.full_like(t, 31)]])
+    url = f"/api/studies/{study.pk}/gaze-boxes/"
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        first = client_for(alice).post(url)
+        again = client_for(alice).post(url)  # while the first is queued: the same job
+    assert first.status_code == again.status_code == 202
+    assert first.json()["status"] == "queued" and again.json()["id"] == first.json()["id"]
+    assert len(queued) == 1 and GazeBoxesJob.objects.filter(study=study).count() == 1
+    assert client_for(carol).get(url).json()["status"] == "queued"
+    assert client_for(carol).get(url + "coco/").status_code == 404
+    pending = _dashboard(alice, study)
+    assert 'aria-label="gaze boxes progress"' in pending and "Compute gaze boxes" not in pending
+    queued[0]()  # the worker runs it
+    job = client_for(carol).get(url).json()
+    assert job["status"] == "succeeded" and job["progress"] == 1.0, job
+    assert job["result"]["images"] == 2 and job["result"]["boxes"] >= 2
+    coco = json.loads(client_for(carol).get(url + "coco/").content)
+    x, y, w, h = coco["annotations"][0]["bbox"]
+    assert x <= 30 <= x + w and y <= 30 <= y + h
+    # delivered twice (a worker lost after finishing): left alone
+    assert image_labels.gaze_boxes_execute(job_id=job["id"]).attempts == 1
+    # the dashboard shows the job
+    assert "Succeeded" in _dashboard(alice, study) and "Compute again" in _dashboard(alice, study)
+
+
+def test_a_gaze_boxes_job_without_fixations_fails_with_the_reason(alice, bob, carol, client_for,
+                                                                  django_capture_on_commit_callbacks):
+    frames = np.zeros((1, 64, 64), dtype=np.uint8)
+    study, seq = _collection(alice, bob, carol, frames, ["only"])
+    t = np.arange(0, 600, 16.0)
+    # gaze that never holds still: samples, but no fixation
+    _record(bob, seq, np.c_[t, np.zeros_like(t), (t * 0.5) % 64, (t * 0.37) % 64])
+    url = f"/api/studies/{study.pk}/gaze-boxes/"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(alice).post(url).status_code == 202
+    job = client_for(alice).get(url).json()
+    assert job["status"] == "failed" and "has no fixation yet" in job["error"], job
+    assert client_for(alice).get(url + "coco/").status_code == 404
+    page = _dashboard(alice, study)
+    assert "has no fixation yet" in page and "Compute gaze boxes" in page  # may try again
+
+
 def test_gaze_boxes_refuse_a_study_without_gaze(alice, bob, carol, charlie, client_for, settings):
     from pathlib import Path
 
@@ -189,6 +259,7 @@ def test_gaze_boxes_refuse_a_study_without_gaze(alice, bob, carol, charlie, clie
     r = client_for(alice).post(url)
     assert r.status_code == 400 and "has no fixation yet" in r.json()["detail"]
     assert not (Path(settings.MEDIA_ROOT) / "gaze_boxes").exists()
+    assert not GazeBoxesJob.objects.filter(study=study).exists()  # refused, nothing queued
     assert client_for(bob).post(url).status_code == 403
     assert client_for(charlie).post(url).status_code == 404
     other = services.study_create(name="Video", created_by=alice)

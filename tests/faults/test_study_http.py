@@ -194,6 +194,10 @@ def test_whole_study_through_http_only(study_stack):
     stack, quick, long_, built = study_stack
     started = time.monotonic()
     coordinator, study = built["coordinator"], built["study"]
+    # The container probe: production settings, real PostgreSQL and Redis behind it.
+    health = coordinator.request("GET", "/healthz", headers={"Host": "10.1.2.3:8000"})
+    assert health.status == 200, health.body
+    assert json.loads(health.body) == {"status": "ok", "database": "ok", "broker": "ok"}
 
     # Finishing a recording queued its estimate on the quick queue, and only there.
     deadline = time.monotonic() + 120

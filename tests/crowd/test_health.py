@@ -1,0 +1,49 @@
+"""GET /healthz: a true answer for probes that have no allowed host name and no TLS."""
+
+import pytest
+from django.db.utils import OperationalError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthy_with_any_host_and_without_tls(client, settings):
+    settings.ALLOWED_HOSTS = ["gazecrowd.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    r = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")  # the container's own probe
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok", "broker": "eager"}
+    assert r["Cache-Control"] == "no-store"
+    # Any other path from that host is still refused (host validation is untouched).
+    assert client.get("/api/studies/", HTTP_HOST="127.0.0.1:8000").status_code == 400
+
+
+def test_unhealthy_when_the_database_does_not_answer(client, monkeypatch):
+    from crowd import health
+
+    class Broken:
+        def __enter__(self):
+            raise OperationalError("connection refused")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(health.connection, "cursor", lambda: Broken())
+    r = client.get("/healthz")
+    assert r.status_code == 503
+    assert r.json() == {"status": "unavailable", "database": "error: OperationalError",
+                        "broker": "eager"}
+
+
+def test_unhealthy_when_the_broker_does_not_answer(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    from crowd.celery import app
+
+    old = app.conf.broker_url
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    try:
+        r = client.get("/healthz")
+    finally:
+        app.conf.broker_url = old
+    assert r.status_code == 503 and r.json()["broker"].startswith("error: "), r.json()
+    assert r.json()["database"] == "ok"

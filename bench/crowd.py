@@ -102,7 +102,9 @@ def bench_sequence(seq: str, pools: list[str], seed: int, cache: Path | None,
         if p == "weighted" or (p.startswith("weighted") and "rank7" not in row):
             w = res.pool.weights_
             row["weights"] = w
-            row["rank7"] = 1 + sorted(w, key=w.get).index(SLOPPY)
+            # 1 + the observers weighted strictly less: observers tied at the floor weight
+            # (all at or below chance) share the lowest rank.
+            row["rank7"] = 1 + sum(v < w[SLOPPY] for v in w.values())
             row["pool_flagged"] = list(res.pool.flagged_)
     scores = [auc(segment(prepared, frames, [e], method="eel", rng=seed).sp_scores)
               for e in estimates] if single else []

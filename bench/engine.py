@@ -41,7 +41,11 @@ DAVIS_PPD = 26.687  # ../shared/data/gaze/davis-*/recording.json
 BRATS_PPD = 12.0
 
 
-def load(name: str, *, gaze: bool = True):
+#: ``--simulate``: the development panel whose observers' parameters are simulated, per set.
+SIMULATION_PANELS = {"brats": "brats-pat0001", "davis": "davis-blackswan"}
+
+
+def load(name: str, *, gaze: bool = True, simulate: bool = False):
     from segmentation.engine import io
 
     kind, seq = name.split("-", 1)
@@ -55,7 +59,13 @@ def load(name: str, *, gaze: bool = True):
         ppd = DAVIS_PPD
     tables = []
     folder = DATA / "gaze" / name
-    if gaze and folder.is_dir():
+    if simulate:  # simulated observers from the masks (evaluation sequences have no gaze)
+        from segmentation.engine.simulate import read_panel, simulate_panel
+
+        panel = read_panel(DATA / "gaze" / SIMULATION_PANELS[kind] / "recording.json")
+        ppd = panel.px_per_degree
+        tables = simulate_panel(np.asarray(truth), panel)
+    elif gaze and folder.is_dir():
         ppd = json.loads((folder / "recording.json").read_text())["image_px_per_degree"]
         tables = [io.read_gaze_csv(p) for p in sorted(folder.glob("observer-*.csv"))]
     return frames, truth, ppd, tables
@@ -122,7 +132,7 @@ def run_one(name: str, args) -> dict:
     """Everything for one sequence; returns a JSON-able dict."""
     from segmentation.engine.pipeline import evaluate, observer_estimate, prepare_sequence, segment
 
-    frames, truth, ppd, tables = load(name, gaze=not args.eval)
+    frames, truth, ppd, tables = load(name, gaze=not args.eval, simulate=args.simulate)
     out = {"name": name, "frames": int(frames.shape[0]), "shape": list(frames.shape[1:3])}
     # CPU seconds of this process as well as wall seconds: the benchmark machine is shared, and
     # CPU time is what the run would take on otherwise idle cores.
@@ -133,7 +143,7 @@ def run_one(name: str, args) -> dict:
     out["superpixels_s"] = prep.timings["superpixels"]
     out["features_s"] = prep.timings["features"]
     out["n_superpixels"] = prep.n_superpixels
-    if args.eval or not tables:
+    if (args.eval and not args.simulate) or not tables:
         out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return out
     cpu_prepare = time.process_time() - cpu0
@@ -180,7 +190,7 @@ def _fmt(x, nd=3):
 
 def print_tables(results: list[dict], args) -> None:
     methods = args.methods
-    if not args.eval:
+    if not args.eval or args.simulate:
         print(f"\nAUC / max-F1, 7 observers pooled (pool={results[0].get('pool', {}).get('method')},"
               f" estimate={args.estimate}, features={args.features}, "
               f"booster={args.booster or 'engine defaults'})")
@@ -248,6 +258,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default=None, metavar="LIST",
                         help="also run the pooled methods with these seeds (training sample, "
                              "SVM) and print the mean AUC per method, e.g. 0,1,2")
+    parser.add_argument("--simulate", action="store_true",
+                        help="simulated observers (segmentation.engine.simulate) from the "
+                             "masks, with the parameters of the brats-pat0001 / davis-blackswan "
+                             "panels; with --eval this scores the evaluation sequences")
     parser.add_argument("--ablation", action="store_true",
                         help="compare estimate variants (ABLATION) instead of the methods")
     parser.add_argument("--json", default=None, help="also write all results to this file")

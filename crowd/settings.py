@@ -207,7 +207,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Runs and gaze-boxes jobs share one set of states: one enum in the schema.
-    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "segmentation.models.Run.Status"},
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "segmentation.models.JobStatus"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -55,14 +55,37 @@ class ObserverEstimate(models.Model):
         return f"estimate of recording {self.recording_id}"
 
 
-class Run(models.Model):
-    """Pooling + EEL on one sequence of a study, run as a Celery job."""
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+
+class Job(models.Model):
+    """What every Celery-run job row has: status, progress, error, attempts, times."""
+
+    Status = JobStatus
+
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)  # 0..1
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}
+
+
+class Run(Job):
+    """Pooling + EEL on one sequence of a study, run as a Celery job."""
 
     class Trigger(models.TextChoices):
         REQUEST = "request", "Requested"
@@ -76,28 +99,16 @@ class Run(models.Model):
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.REQUEST)
     parameters = models.JSONField(default=dict)
     code_version = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=64, blank=True)
-    progress = models.FloatField(default=0.0)  # 0..1
     timings = models.JSONField(default=dict, blank=True)  # seconds per stage
     metrics = models.JSONField(default=dict, blank=True)  # per method AUC/F1 when truth exists
     observers = models.JSONField(default=dict, blank=True)  # weights, flags, recordings used
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Job.Meta):
         indexes = [models.Index(fields=["sequence", "status"])]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.sequence} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
 
 
 class GroundTruth(models.Model):
@@ -126,32 +137,19 @@ class Report(models.Model):
         return f"report of run {self.run_id}"
 
 
-class GazeBoxesJob(models.Model):
+class GazeBoxesJob(Job):
     """Gaze boxes and masks of an image collection, computed as a Celery job (about 1.4 s per
-    refined image: too long for a request on a big collection)."""
-
-    Status = Run.Status
+    refined image: too long for a request on a big collection). ``progress``: images done /
+    images."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="gaze_boxes_jobs")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    progress = models.FloatField(default=0.0)  # 0..1, images done / images
     result = models.JSONField(default=dict, blank=True)  # counts and media names when done
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Job.Meta):
         indexes = [models.Index(fields=["study", "status"])]
 
     def __str__(self) -> str:
         return f"gaze boxes {self.pk} of {self.study} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}

@@ -60,9 +60,9 @@ def load(name: str, *, gaze: bool = True, simulate: bool = False):
     tables = []
     folder = DATA / "gaze" / name
     if simulate:  # simulated observers from the masks (evaluation sequences have no gaze)
-        from segmentation.engine.simulate import read_panel, simulate_panel
+        from segmentation.engine.simulate import simulate_panel
 
-        panel = read_panel(DATA / "gaze" / SIMULATION_PANELS[kind] / "recording.json")
+        panel = io.read_panel(DATA / "gaze" / SIMULATION_PANELS[kind] / "recording.json")
         ppd = panel.px_per_degree
         tables = simulate_panel(np.asarray(truth), panel)
     elif gaze and folder.is_dir():

@@ -1,7 +1,8 @@
 """API of image collections in the segmentation app: gaze boxes and the labelling-time report.
 
-Coordinators start the gaze boxes (a Celery job: POST, then GET its progress); coordinators and researchers download them and read the
-timing report; observers get 403 (the results reveal the other observers' gaze and times).
+Coordinators start the gaze boxes (a Celery job: POST, then GET its progress); coordinators
+and researchers download them and read the timing report; observers get 403 (the results
+reveal the other observers' gaze and times).
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class GazeBoxesApi(PlatformApiView):
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
         job, _created = image_labels.gaze_boxes_request(study=study, requested_by=request.user)
-        job.refresh_from_db()  # eager Celery (no broker) has run it already
         return Response(GazeBoxesJobSerializer(job).data, status=202)
 
     @extend_schema(operation_id="studies_gaze_boxes_job",

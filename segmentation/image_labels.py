@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,15 @@ import numpy as np
 import pandas as pd
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from annotation import selectors as annotation_selectors
 from crowd.models import Study
 from crowd.selectors import sequence_frames
 
 from . import storage
+from .jobs import job_claim, job_fail
 
 #: I-DT parameters: a fixation is at least ``MIN_FIXATION_MS`` of samples whose dispersion
 #: ((max x - min x) + (max y - min y)) stays within ``DISPERSION_DEG`` degrees of visual angle.
@@ -236,6 +239,7 @@ def gaze_boxes_request(*, study: Study, requested_by=None):
             return pending, False
         job = GazeBoxesJob.objects.create(study=study, requested_by=requested_by)
         transaction.on_commit(lambda: tasks.gaze_boxes_execute.delay(job.pk))
+    job.refresh_from_db()  # with eager Celery (no broker) it has run at the commit above
     return job, True
 
 
@@ -246,20 +250,11 @@ def gaze_boxes_execute(*, job_id: int):
     Bad data (no fixation after all) marks the job failed with the message; database errors
     propagate so that the task retries.
     """
-    import time
-
-    from django.db import DatabaseError
-    from django.utils import timezone
-
     from .models import GazeBoxesJob
 
-    with transaction.atomic():
-        job = GazeBoxesJob.objects.select_for_update().get(pk=job_id)
-        if job.status == GazeBoxesJob.Status.SUCCEEDED:
-            return job
-        job.status, job.attempts, job.error = GazeBoxesJob.Status.RUNNING, job.attempts + 1, ""
-        job.started_at, job.progress = timezone.now(), 0.0
-        job.save(update_fields=["status", "attempts", "error", "started_at", "progress"])
+    job = job_claim(GazeBoxesJob, job_id, progress=0.0)
+    if job is None:
+        return GazeBoxesJob.objects.get(pk=job_id)
     last = [0.0]
 
     def progress(fraction: float) -> None:  # at most one write per second
@@ -272,9 +267,8 @@ def gaze_boxes_execute(*, job_id: int):
     except DatabaseError:
         raise
     except Exception as exc:  # noqa: BLE001 - any data problem is the job's error, shown to the user
-        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
-        GazeBoxesJob.objects.filter(pk=job_id).update(
-            status=GazeBoxesJob.Status.FAILED, error=message, finished_at=timezone.now())
+        job_fail(GazeBoxesJob, job_id, "; ".join(exc.messages) if isinstance(exc, ValidationError)
+                 else f"{type(exc).__name__}: {exc}")
     else:
         GazeBoxesJob.objects.filter(pk=job_id).update(
             status=GazeBoxesJob.Status.SUCCEEDED, progress=1.0, result=result, finished_at=timezone.now())
@@ -287,6 +281,11 @@ def gaze_boxes_latest(*, study: Study):
     from .models import GazeBoxesJob
 
     return GazeBoxesJob.objects.filter(study=study).order_by("-id").first()
+
+
+def gaze_boxes_exist(*, study: Study) -> bool:
+    """Whether gaze boxes are stored for the study (without reading them)."""
+    return default_storage.exists(_media_names(study)[0])
 
 
 def gaze_boxes_file(*, study: Study, kind: str) -> bytes | None:

@@ -12,7 +12,9 @@ DEFAULTS: dict[str, Any] = {
     "estimate": "default",
     "pool": "default",
     "method": "eel",
-    # Booster of eel and el (engine defaults; the paper: 50 rounds, 1 bag).
+    # Booster of eel and el: segmentation.engine.pipeline.N_ROUNDS / N_BAGS (not imported:
+    # the engine costs ~1 s to import, and this module is read when the web server starts;
+    # tests/segmentation/test_runs.py checks they agree). The paper: 50 rounds, 1 bag.
     "rounds": 200,
     "bags": 3,
     "seed": 0,

@@ -25,6 +25,7 @@ from crowd.models import Sequence, Study
 
 from . import parameters as params_mod
 from . import storage
+from .jobs import job_claim, job_fail
 from .models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
 from .versioning import code_version, parameters_key
 
@@ -269,20 +270,6 @@ class _Progress:
         return lambda sub, fraction: self.stage(name, fraction, detail=sub)
 
 
-def _claim(run_id: int) -> Run | None:
-    """Mark the run running; None when it already succeeded (a duplicate delivery)."""
-    with transaction.atomic():
-        run = Run.objects.select_for_update().get(pk=run_id)
-        if run.status == Run.Status.SUCCEEDED:
-            return None
-        run.status = Run.Status.RUNNING
-        run.attempts += 1
-        run.started_at = timezone.now()
-        run.error = ""
-        run.save(update_fields=["status", "attempts", "started_at", "error"])
-        return run
-
-
 def run_execute(*, run_id: int) -> Run:
     """Run the whole job of ``run_id``: estimates, pooling, EEL, ground truth, report.
 
@@ -291,7 +278,7 @@ def run_execute(*, run_id: int) -> Run:
     Errors in the data mark the run failed with the message (the coordinator may retry);
     database errors propagate so the task can retry.
     """
-    run = _claim(run_id)
+    run = job_claim(Run, run_id)
     if run is None:
         return Run.objects.get(pk=run_id)
     progress = _Progress(run.pk)
@@ -303,9 +290,7 @@ def run_execute(*, run_id: int) -> Run:
         if isinstance(exc, DatabaseError):
             raise
         log.exception("run %s failed", run.pk)
-        Run.objects.filter(pk=run.pk).update(
-            status=Run.Status.FAILED, finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
+        job_fail(Run, run.pk, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=6)}")
     run.refresh_from_db()
     return run
 

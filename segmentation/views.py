@@ -91,7 +91,7 @@ def _labelling_section(study) -> dict:
               "saving": report["savings_percent"].get(m)} for m, row in report["per_mode"].items()]
     job = image_labels.gaze_boxes_latest(study=study)
     return {"modes": modes, "confidence": report["confidence"],
-            "boxes_ready": image_labels.gaze_boxes_file(study=study, kind="coco") is not None,
+            "boxes_ready": image_labels.gaze_boxes_exist(study=study),
             "boxes_job": job, "boxes_pending": job is not None and not job.is_finished}
 
 
@@ -109,7 +109,6 @@ def gaze_boxes_start(request: HttpRequest, study_id: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     else:
-        job.refresh_from_db()
         if job.status == job.Status.SUCCEEDED:  # eager Celery: done already
             counts = job.result
             messages.success(request, f"Gaze boxes: {counts['boxes']} boxes on {counts['images']} images "

@@ -348,7 +348,7 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
             timings["predict"] += time.perf_counter() - t
             report(0.1 + 0.8 * (bag + 1) / n_bags)
         # The mean raw score through the exponential loss's link, as predict_proba does.
-        sp_scores = booster.proba_from_decision(f / n_bags)
+        sp_scores = StumpBooster.proba_from_decision(f / n_bags)
     else:  # vilarino
         from .baselines import VilarinoSVM, vilarino_grey
 

@@ -3,7 +3,8 @@
 The evaluation sequences of ``../shared/data`` come without gaze, so the engine can only be
 scored there on simulated observers. :func:`simulate_gaze` makes one recording in the gaze CSV
 format (``observer, t_ms, frame, x, y``) from a sequence's masks and an observer's parameters,
-the same parameters ``recording.json`` gives for the development panels:
+the same parameters ``recording.json`` gives for the development panels (read with
+:func:`segmentation.engine.io.read_panel`):
 
 * ``bias_deg``: a constant calibration offset (random direction, seeded);
 * ``noise_deg``: Gaussian sample noise;
@@ -20,9 +21,7 @@ scores come to those on the real development panels is measured in docs/benchmar
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -54,17 +53,15 @@ class Panel:
     observers: tuple[SimulatedObserver, ...]
 
 
-def read_panel(path) -> Panel:
-    """A panel from a ``recording.json`` of ``../shared/data/gaze/<set>-<seq>/``.
+def panel_from_dict(data: dict, *, source: str = "panel") -> Panel:
+    """A panel from the content of a ``recording.json`` (read it with :func:`io.read_panel`).
 
     Raises
     ------
     InputError
-        The file is missing, not JSON, or lacks a field (named in the message).
+        A field is missing or has the wrong type (named in the message, with ``source``).
     """
-    path = Path(path)
     try:
-        data = json.loads(path.read_text())
         observers = tuple(
             SimulatedObserver(name=str(o["name"]), bias_deg=float(o["bias_deg"]),
                               noise_deg=float(o["noise_deg"]), lapse_per_s=float(o["lapse_per_s"]),
@@ -73,12 +70,8 @@ def read_panel(path) -> Panel:
             for o in data["observers"])
         return Panel(fps=float(data["fps"]), px_per_degree=float(data["image_px_per_degree"]),
                      sample_hz=float(data.get("sample_hz", 60.0)), observers=observers)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the panel ({exc.strerror or exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: a panel needs fps, image_px_per_degree and observers with "
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{source}: a panel needs fps, image_px_per_degree and observers with "
                          f"name, bias_deg, noise_deg, lapse_per_s, blink_per_s, lag_ms, seed "
                          f"({type(exc).__name__}: {exc})") from exc
 
@@ -133,15 +126,14 @@ def simulate_gaze(masks, *, fps: float, px_per_degree: float, observer: Simulate
 
     target = np.empty((t.size, 2))
     last = np.array([height / 2.0, width / 2.0])
-    offset, anchor, next_fixation = np.zeros(2), None, 0.0
+    offset, next_fixation = None, 0.0  # offset: fixated point - object centroid
     for i, (ti, k) in enumerate(zip(t, seen)):
         if ti >= next_fixation and masks[k].any():
             dist = ndimage.distance_transform_edt(masks[k]).ravel()
             pick = rng.choice(dist.size, p=dist / dist.sum())
-            point = np.array(divmod(pick, width), dtype=float)
-            anchor, offset = k, point - centroids[k]
+            offset = np.array(divmod(pick, width), dtype=float) - centroids[k]
             next_fixation = ti + rng.exponential(fixation_ms)
-        if anchor is not None and np.isfinite(centroids[k]).all():
+        if offset is not None and np.isfinite(centroids[k]).all():
             last = centroids[k] + offset  # pursuit: the fixated point moves with the object
         target[i] = last
 

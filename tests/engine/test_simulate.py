@@ -7,9 +7,10 @@ import pytest
 
 from segmentation.engine.datasets import load_sample
 from segmentation.engine.errors import InputError
+from segmentation.engine.io import read_panel
 from segmentation.engine.io.gaze_csv import validate_gaze
 from segmentation.engine.pipeline import evaluate, observer_estimate, prepare_sequence, segment
-from segmentation.engine.simulate import SimulatedObserver, read_panel, simulate_gaze
+from segmentation.engine.simulate import SimulatedObserver, simulate_gaze
 
 
 def _square(t=20, size=100, side=20, step=2):

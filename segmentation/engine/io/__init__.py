@@ -1,12 +1,14 @@
 """Every file the engine reads or writes goes through here.
 
 Sequences (folders of images, NIfTI volumes, DICOM series, videos), reference masks, gaze CSV
-files and prepared sequences (superpixels and features saved once, reused by every run).
+files, panels of simulated observers and prepared sequences (superpixels and features saved
+once, reused by every run).
 Readers of commercial eye-tracker formats live in :mod:`segmentation.engine.trackers` and
 return the same canonical gaze table as :func:`read_gaze_csv`.
 """
 
 from .gaze_csv import GAZE_COLUMNS, check_gaze_frames, read_gaze_csv, validate_gaze
+from .panel import read_panel
 from .prepared import load_prepared, save_prepared
 from .sequences import SequenceData, read_masks, read_sequence, write_mask_pngs
 
@@ -17,6 +19,7 @@ __all__ = [
     "load_prepared",
     "read_gaze_csv",
     "read_masks",
+    "read_panel",
     "read_sequence",
     "save_prepared",
     "validate_gaze",

@@ -24,7 +24,6 @@ import numpy as np
 from sklearn.metrics import auc as _auc
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-
 #: Levels of a stored score map: scores are kept as ``round(score * LEVELS)`` in uint16.
 LEVELS = 65535
 

@@ -437,15 +437,18 @@ def _threshold_choice(scores, prepared, estimates, threshold, rule) -> Threshold
     return ThresholdChoice(value, "user", {})
 
 
-def evaluate(result, truth, prepared: PreparedSequence | None = None) -> dict:
+def evaluate(result, truth, prepared: PreparedSequence | None = None, *,
+             frames=None) -> dict:
     """Pixel-wise scores against reference masks, the delivered masks' first.
 
     Parameters
     ----------
     result : SegmentationResult, (N,) superpixel scores, or (T, H, W) pixel scores
-    truth : (T, H, W) bool ndarray
+    truth : (T, H, W) bool ndarray, or (K, H, W) with ``frames``
     prepared : PreparedSequence, optional
         Needed for superpixel scores.
+    frames : sequence of K int, optional
+        Score only these frames of a SegmentationResult (the frames that have a reference).
 
     Returns
     -------
@@ -465,13 +468,17 @@ def evaluate(result, truth, prepared: PreparedSequence | None = None) -> dict:
 
     truth = np.asarray(truth).astype(bool)
     if isinstance(result, SegmentationResult):
-        if truth.shape != result.scores.shape:
-            raise InputError(f"truth {truth.shape} and scores {result.scores.shape} differ in shape")
-        out = segmentation_scores(result.scores, truth)
-        out.update(delivered_scores(result.masks, truth))
+        scores, masks = result.scores, result.masks
+        if frames is not None:
+            idx = np.asarray(frames, dtype=np.int64)
+            scores, masks = scores[idx], masks[idx]
+        if truth.shape != scores.shape:
+            raise InputError(f"truth {truth.shape} and scores {scores.shape} differ in shape")
+        out = segmentation_scores(scores, truth)
+        out.update(delivered_scores(masks, truth))
         out.update(threshold=float(result.threshold), threshold_rule=result.threshold_rule,
-                   dice_at=dice_at_thresholds(result.scores, truth),
-                   calibration_error=calibration_error(result.scores, truth))
+                   dice_at=dice_at_thresholds(scores, truth),
+                   calibration_error=calibration_error(scores, truth))
         return out
     result = np.asarray(result)
     if result.ndim == 1:

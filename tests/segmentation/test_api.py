@@ -61,6 +61,15 @@ def test_researcher_downloads_results_observers_and_outsiders_cannot(
     seq_url = f"/api/studies/{study.pk}/sequences/{run.sequence_id}/ground-truth/npz/"
     latest = np.load(io.BytesIO(researcher.get(seq_url).content))
     np.testing.assert_array_equal(latest["masks"], npz["masks"])
+    # Another threshold, on both endpoints: the stored map cut again, recorded in the file.
+    higher = (float(npz["threshold"]) + 1) / 2
+    for endpoint in (url(study, "runs", run.pk, "export", "npz"), seq_url):
+        cut = np.load(io.BytesIO(researcher.get(endpoint, {"threshold": higher}).content))
+        np.testing.assert_array_equal(cut["masks"], npz["scores"] >= np.float32(higher))
+        assert float(cut["threshold"]) == pytest.approx(higher)
+        for bad in ("2", "-1", "nan", "1e400", "x"):
+            response = researcher.get(endpoint, {"threshold": bad})
+            assert response.status_code == 400 and "threshold" in response.json(), bad
 
     html = researcher.get(f"/api/studies/{study.pk}/runs/{run.pk}/report/report.html")
     assert html.status_code == 200 and b"<html" in html.content.lower()

@@ -128,14 +128,14 @@ class GroundTruth(models.Model):
     threshold_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    def __str__(self) -> str:
-        return f"ground truth of run {self.run_id}"
-
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(threshold__gte=0.0, threshold__lte=1.0),
                                    name="ground_truth_threshold_0_1"),
         ]
+
+    def __str__(self) -> str:
+        return f"ground truth of run {self.run_id}"
 
 
 class Report(models.Model):

@@ -27,6 +27,7 @@ from crowd.models import Study, StudyMembership
 from crowd.views import study_or_404
 
 from . import exports, selectors, services, storage
+from .exporting import stored_scores
 from .models import Run
 from .parameters import DEFAULTS, ParameterError
 
@@ -205,6 +206,7 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
                       for fmt in exports.FORMATS] if run.status == Run.Status.SUCCEEDED else [],
         "weights": [(name, w, name in flagged, reasons.get(name, "")) for name, w in weights],
         "metrics": run.metrics or {},
+        "ground_truth": getattr(run, "ground_truth", None),
         "method_metrics": sorted(((run.metrics or {}).get("methods") or {}).items(),
                                  key=lambda kv: kv[0] != (run.parameters or {}).get("method")),
         "other_runs": Run.objects.filter(sequence=sequence).exclude(pk=run.pk).order_by("-id")[:10],
@@ -271,7 +273,10 @@ def run_overlay(request: HttpRequest, study_id: int, run_id: int, index: int) ->
     values = arrays["scores" if kind == "scores" else "masks"]
     if not 0 <= index < values.shape[0]:
         raise Http404(f"frame {index} does not exist (0..{values.shape[0] - 1})")
-    png = iio.imwrite("<bytes>", overlay_rgba(values[index], kind), extension=".png")
+    frame = values[index]
+    if kind == "scores":
+        frame = stored_scores({"scores": frame})  # 16-bit levels -> [0, 1]
+    png = iio.imwrite("<bytes>", overlay_rgba(frame, kind), extension=".png")
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"  # a run's result never changes
     return response

@@ -42,7 +42,9 @@ class ReportData:
     summary : dict
         Scalars: ``pool`` (method, weights, flagged), counts, ``variance`` (within, between,
         within_share), per method ``single`` mean and SE of AUC/F1 over observers and
-        ``pooled`` AUC/F1.
+        ``pooled`` AUC/F1, and ``delivered``: what the user downloads (method, threshold and
+        its rule, predicted fraction; with reference masks its Dice and IoU, Dice at other
+        cuts and the calibration error of the score map).
     uncertainty : (N,) ndarray
         Per-superpixel variance of the observers' mean estimates.
     pooled : (N,) ndarray
@@ -139,6 +141,7 @@ def build_report(
     subsets: pd.DataFrame | None = None,
     px_per_degree: float | None = None,
     title: str = "Crowd report",
+    delivered: Mapping | None = None,
 ) -> ReportData:
     """Assemble the crowd report of one sequence.
 
@@ -173,6 +176,10 @@ def build_report(
     px_per_degree : float, optional
         Image pixels per degree (gaze statistics in degrees).
     title : str
+    delivered : mapping, optional
+        What the user downloads (see :func:`..pipeline.evaluate`): ``method``, ``threshold``,
+        ``threshold_rule``, ``predicted_fraction`` and, with reference masks, ``dice``,
+        ``iou``, ``auc``, ``f1``, ``dice_at``, ``calibration_error``. Shown first.
 
     Returns
     -------
@@ -224,6 +231,7 @@ def build_report(
 
     curves = []
     summary: dict = {
+        "delivered": dict(delivered or {}),
         "title": title,
         "n_observers": len(obs_names),
         "n_recordings": len(names),

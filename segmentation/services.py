@@ -7,6 +7,7 @@ status and progress current. Celery tasks and management commands only call thes
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -116,6 +117,8 @@ def _estimate_arrays(estimate) -> dict[str, np.ndarray]:
         "scores": np.asarray(estimate.scores, np.float32),
         "gazed": np.asarray(estimate.gazed, bool),
         "gaze_points": np.asarray(estimate.gaze_points, np.float32),
+        # Own-data compliance (statistics and reasons), as JSON text: no pickles in storage.
+        "compliance": np.array(json.dumps(estimate.compliance or {})),
     }
 
 
@@ -127,6 +130,7 @@ def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str):
         gazed=arrays["gazed"].astype(bool),
         gaze_points=arrays["gaze_points"].astype(float),
         observer=observer,
+        compliance=json.loads(str(arrays["compliance"])) if "compliance" in arrays else {},
     )
 
 
@@ -424,6 +428,8 @@ def _observer_summary(result, recordings) -> dict:
         summary["weights"] = {k: float(v) for k, v in getattr(pool, "weights_", {}).items()}
         summary["flagged"] = list(getattr(pool, "flagged_", []))
         summary["flag_reasons"] = dict(getattr(pool, "flag_reasons_", {}))
+        # Said but not acted on (disagreement with the crowd keeps the floor weight).
+        summary["notes"] = dict(getattr(pool, "notes_", {}))
     return summary
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .compliance import recording_compliance
 from .errors import InputError
 from .estimate import ESTIMATES, ObserverEstimate, estimate_params, probability_estimate
 from .features import autoencoder_features, backbone_features, hand_features, superpixel_statistics
@@ -215,11 +216,14 @@ def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
     gazed_all = np.zeros(prepared.n_superpixels, bool)
     gazed_all[gazed_sp[gazed_sp >= 0]] = True
     scores, gazed = probability_estimate(prepared, gazed_sp, params)
+    compliance = recording_compliance(gaze, n_frames=t_count, image_shape=(h, w),
+                                      px_per_degree=prepared.px_per_degree)
     if progress is not None:
         progress("estimate", 1.0)
     return ObserverEstimate(scores=scores, gazed=gazed, gaze_points=points, observer=observer,
                             gazed_all=gazed_all, params={"estimate": estimate, **params},
-                            timings={"estimate": time.perf_counter() - t0})
+                            timings={"estimate": time.perf_counter() - t0},
+                            compliance=compliance.to_dict())
 
 
 @dataclass
@@ -276,7 +280,15 @@ def _pool_estimates(estimates, pool, refit: bool = True):
             raise InputError("refit_pool=False needs a pool already fitted on these estimates")
         return pool_obj, np.asarray(pooled, dtype=np.float64)
     est = np.vstack([np.asarray(e.scores, dtype=np.float64) for e in estimates])
-    pool_obj.fit(np.clip(est, 0.0, 1.0), names)
+    # Only a recording's own gaze may cut its weight (see compliance.py); an observer's
+    # reasons are those of their recordings.
+    reasons: dict[str, list[str]] = {}
+    for name, e in zip(names, estimates):
+        for reason in (getattr(e, "compliance", None) or {}).get("reasons") or []:
+            if reason not in reasons.setdefault(name, []):
+                reasons[name].append(reason)
+    noncompliant = {name: "; ".join(r) for name, r in reasons.items() if r}
+    pool_obj.fit(np.clip(est, 0.0, 1.0), names, noncompliant=noncompliant)
     return pool_obj, np.asarray(pool_obj.pooled_, dtype=np.float64)
 
 

@@ -110,4 +110,4 @@ def test_grey_sequences_get_a_covariance_floor_that_keeps_a_tight_model_from_inv
         estimate = pipeline.observer_estimate(prepared, sample.frames, gaze, **options)
         return pipeline.evaluate(estimate.scores, sample.truth, prepared)["auc"]
 
-    assert auc() > auc(cov_floor=COLOUR_COV_FLOOR) + 0.1
+    assert auc() > 0.7 > auc(cov_floor=COLOUR_COV_FLOOR) + 0.1

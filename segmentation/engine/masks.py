@@ -42,7 +42,7 @@ __all__ = [
 THRESHOLD_RULES = ("gaze-contrast", "fixed")
 #: Default of the ``gaze-contrast`` rule: the cut lies this fraction of the way from the
 #: background's median log-odds to the gazed pixels' median (docs/method.md).
-GAZE_CONTRAST_K = 0.65
+GAZE_CONTRAST_K = 0.75
 #: Log-odds are clipped here: a score of exactly 0 or 1 would be infinite.
 _LOGIT_CLIP = 1e-4
 

@@ -60,7 +60,7 @@ MASK_THRESHOLD = 0.5
 #: Pixel refinement of the score map (:func:`masks.refine_scores`): guided-filter radius in
 #: superpixel sides, its regularisation, and the frames averaged on each side.
 REFINE_RADIUS = 1.0
-REFINE_EPS = 1e-3
+REFINE_EPS = 1e-4
 REFINE_TEMPORAL = 1
 #: Boosting rounds and bags of the default EEL (the paper: 50 rounds, one sample). Soft targets
 #: give EEL smaller Newton steps than hard labels, so it needs more rounds to fit; averaging

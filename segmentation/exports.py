@@ -154,13 +154,18 @@ def coco_json_bytes(masks: np.ndarray, *, name: str, category: str = "object",
 
 def npz_bytes(scores: np.ndarray, masks: np.ndarray, *, metadata: dict | None = None) -> bytes:
     """``scores`` float32 in [0, 1] and ``masks`` uint8, both (T, H, W); with ``metadata``, also
-    ``threshold`` (a float) and ``metadata`` (its JSON text)."""
-    buffer = io.BytesIO()
-    extra = {}
+    ``threshold`` (a float) and ``metadata`` (its JSON text). Readable by ``numpy.load``."""
+    arrays = {"scores": np.asarray(scores, np.float32), "masks": _check(masks)}
     if metadata:
-        extra = {"threshold": np.float64(metadata.get("threshold", np.nan)),
-                 "metadata": np.array(json.dumps(metadata))}
-    np.savez_compressed(buffer, scores=np.asarray(scores, np.float32), masks=_check(masks), **extra)
+        arrays["threshold"] = np.float64(metadata.get("threshold", np.nan))
+        arrays["metadata"] = np.array(json.dumps(metadata))
+    buffer = io.BytesIO()
+    # What numpy.savez_compressed writes, at zlib level 1: level 6 took 11 s on a 100-frame
+    # 854x480 float32 map (level 1: 0.8 s, 70% larger), and a re-export must stay under 2 s.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
     return buffer.getvalue()
 
 

@@ -298,7 +298,7 @@ GREY_COV_FLOOR, COLOUR_COV_FLOOR = 64.0, 1e-3
 DEFAULT_PARAMS = dict(combine="mean", density=True, cov_floor="auto", trust=True, trust_ratio=0.25,
                       propagate=True, alpha=0.95, sigma_a=0.5, sigma_d=50.0, tau=50.0, n_iter=10,
                       normalisation="symmetric", clamp=False, theta="gradient",
-                      spatial_deg=None, spatial_frames=2, spatial_spread=None)
+                      spatial_deg=2.0, spatial_frames=2, spatial_spread=1.5)
 
 
 def estimate_params(estimate: str = "default", **overrides) -> dict:

@@ -215,7 +215,7 @@ def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
     gazed_sp = gazed_superpixels(points, prepared.labels)
     gazed_all = np.zeros(prepared.n_superpixels, bool)
     gazed_all[gazed_sp[gazed_sp >= 0]] = True
-    scores, gazed = probability_estimate(prepared, gazed_sp, params)
+    scores, gazed = probability_estimate(prepared, gazed_sp, params, points=points)
     compliance = recording_compliance(gaze, n_frames=t_count, image_shape=(h, w),
                                       px_per_degree=prepared.px_per_degree)
     if progress is not None:

@@ -59,13 +59,25 @@ def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> di
 
     ``px_per_degree="auto"`` becomes the median image pixels per degree of the sequence's
     recordings whose display geometry is known (superpixels are about one degree across),
-    or 12 when none is known.
+    or, when none is known, a guess from the frame size
+    (:func:`segmentation.engine.superpixels.guess_px_per_degree`).
+    ``px_per_degree_source`` says which, so that the results page can tell the user.
     """
     params = params_mod.resolve(overrides)
     if params["px_per_degree"] == "auto":
         known = [v for v in (annotation_selectors.recording_image_px_per_degree(r)
                              for r in Recording.objects.filter(sequence=sequence)) if v]
-        params["px_per_degree"] = round(float(np.median(known)) * 2) / 2 if known else params_mod.FALLBACK_PX_PER_DEGREE
+        if known:
+            params["px_per_degree"] = round(float(np.median(known)) * 2) / 2
+            params["px_per_degree_source"] = "the recordings' screen geometry"
+        else:
+            from segmentation.engine.superpixels import guess_px_per_degree
+
+            params["px_per_degree"] = guess_px_per_degree((sequence.height, sequence.width))
+            params["px_per_degree_source"] = (
+                "guessed from the frame size: no recording gave its screen geometry")
+    else:
+        params["px_per_degree_source"] = "given"
     return params
 
 

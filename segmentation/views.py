@@ -197,6 +197,7 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
     weights = sorted((observers.get("weights") or {}).items(), key=lambda kv: -kv[1])
     flagged = set(observers.get("flagged") or [])
     reasons = observers.get("flag_reasons") or {}
+    notes = observers.get("notes") or {}
     return render(request, "segmentation/run.html", {
         "study": study, "sequence": sequence, "run": run, "config": config,
         "figures": [(f, report_url + f) for f in figures],
@@ -204,7 +205,10 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
         "downloads": [(fmt, FORMAT_LABELS.get(fmt, fmt),
                        reverse("run-export", args=[study.pk, run.pk, fmt]))
                       for fmt in exports.FORMATS] if run.status == Run.Status.SUCCEEDED else [],
-        "weights": [(name, w, name in flagged, reasons.get(name, "")) for name, w in weights],
+        "weights": [(name, w, name in flagged, reasons.get(name, ""), notes.get(name, ""))
+                    for name, w in weights],
+        "scale_guessed": str((run.parameters or {}).get("px_per_degree_source", "")).startswith(
+            "guessed"),
         "metrics": run.metrics or {},
         "ground_truth": getattr(run, "ground_truth", None),
         "method_metrics": sorted(((run.metrics or {}).get("methods") or {}).items(),

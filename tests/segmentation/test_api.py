@@ -27,6 +27,13 @@ def test_coordinator_starts_a_run_and_follows_it(client_for, alice, study, seque
     assert detail["progress"] == 1.0
     assert detail["exports"] == ["coco", "csv", "nifti", "npz", "png"]
     assert "report.html" in detail["report_files"]
+    # The cut and its rule are part of the run; the scale was guessed and says so.
+    assert detail["delivered"]["threshold_rule"] == "gaze-contrast"
+    assert 0 < detail["delivered"]["threshold"] < 1
+    assert detail["parameters"]["px_per_degree_source"].startswith("guessed from the frame size")
+    page = client_for(alice).get(f"/studies/{study.pk}/runs/{run['id']}/")
+    assert page.status_code == 200
+    assert b"data-scale-guessed" in page.content and b"data-delivered" in page.content
 
 
 def test_observer_and_outsider_cannot_start_runs(client_for, bob, charlie, study, sequence):

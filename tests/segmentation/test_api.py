@@ -31,7 +31,11 @@ def test_coordinator_starts_a_run_and_follows_it(client_for, alice, study, seque
     assert detail["delivered"]["threshold_rule"] == "gaze-contrast"
     assert 0 < detail["delivered"]["threshold"] < 1
     assert detail["parameters"]["px_per_degree_source"].startswith("guessed from the frame size")
-    page = client_for(alice).get(f"/studies/{study.pk}/runs/{run['id']}/")
+    from django.test import Client
+
+    web = Client()
+    web.force_login(alice)
+    page = web.get(f"/studies/{study.pk}/runs/{run['id']}/")
     assert page.status_code == 200
     assert b"data-scale-guessed" in page.content and b"data-delivered" in page.content
 

@@ -33,6 +33,7 @@ HELP = "Segment a sequence from observers' gaze (EEL and baselines); write score
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..estimate import ESTIMATES
     from ..pipeline import FEATURES, METHODS, N_BAGS, N_ROUNDS
+    from .inputs import PX_PER_DEGREE_HELP
 
     parser.add_argument("--frames", required=True, metavar="PATH",
                         help="the sequence: a folder of images (sorted by name), a DICOM folder, "
@@ -47,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated methods among {','.join(METHODS)} "
                              "(default: all)")
     parser.add_argument("--px-per-degree", type=float, default=None, metavar="N",
-                        help="image pixels per degree of visual angle on the observers' "
-                             "screen; superpixels are about 1 degree wide (default: guessed "
-                             "from the frame size, and said so)")
+                        help=PX_PER_DEGREE_HELP)
     parser.add_argument("--threshold", default="auto", metavar="T",
                         help="cut of the delivered masks: 'auto' (chosen from the score map "
                              "and the gaze, never from --truth) or a number in [0, 1]")
@@ -132,7 +131,6 @@ def main(args) -> int:
     from .. import io
     from ..errors import InputError
     from ..pipeline import METHODS, evaluate, observer_estimate, prepare_sequence, segment
-    from ..superpixels import guess_px_per_degree
 
     t0 = time.perf_counter()
     progress = _Progress(not args.quiet)
@@ -141,23 +139,15 @@ def main(args) -> int:
     if bad or not methods:
         raise InputError(f"--methods: unknown {', '.join(bad) or '(empty)'}; choose among "
                          f"{','.join(METHODS)}")
-    if args.px_per_degree is not None and not 1.0 <= args.px_per_degree <= 500.0:
-        raise InputError(f"--px-per-degree must be in [1, 500], got {args.px_per_degree}")
     threshold = _threshold_arg(args.threshold)
-    from .inputs import read_inputs
+    from .inputs import px_per_degree_arg, read_inputs
 
     inputs = read_inputs(args)
     seq, frames, truth, recordings = inputs.sequence, inputs.frames, inputs.truth, inputs.recordings
     t_count = frames.shape[0]
     progress.note(f"{seq.source}: {t_count} frames {frames.shape[1]}x{frames.shape[2]}"
                   f"{' colour' if frames.ndim == 4 else ''}; {len(recordings)} recording(s)")
-    ppd, ppd_source = args.px_per_degree, "given"
-    if ppd is None:
-        ppd, ppd_source = guess_px_per_degree(frames.shape[1:3]), "guessed from the frame size"
-        # Said on stderr even with --quiet: a guessed scale changes the result.
-        print(f"note: --px-per-degree not given; guessed {ppd:.1f} from the frame size "
-              f"({frames.shape[1]}x{frames.shape[2]}). Give the observers' screen geometry "
-              "for superpixels of one degree.", file=sys.stderr)
+    ppd, ppd_source = px_per_degree_arg(args.px_per_degree, frames.shape[1:3])
 
     prepared = prepare_sequence(frames, px_per_degree=ppd, features=args.features,
                                 temporal=args.temporal, rng=args.seed, progress=progress)

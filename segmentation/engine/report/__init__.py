@@ -30,6 +30,7 @@ __all__ = [
     "build_figures",
     "build_report",
     "crowd_analysis",
+    "delivered_summary",
     "render_html",
     "write_report",
     "write_run_report",
@@ -80,7 +81,7 @@ def write_run_report(
     pooled_scores = None
     if result is not None and getattr(result, "sp_scores", None) is not None:
         pooled_scores = {getattr(result, "method", None) or "eel": result.sp_scores}
-    delivered = _delivered(result, truth)
+    delivered = delivered_summary(result, truth)
     report = build_report(
         estimates=estimate_matrix(estimates),
         observers=recording_names(estimates),
@@ -98,8 +99,12 @@ def write_run_report(
     return write_report(report, out_dir, svg=svg)
 
 
-def _delivered(result, truth) -> dict:
-    """The delivered masks' summary: their cut and, with reference masks, their scores."""
+def delivered_summary(result, truth) -> dict:
+    """The delivered masks' summary: their cut and, with reference masks, their scores.
+
+    ``truth``: (T, H, W) masks, or ((K, H, W) masks, K frame indices), or None. Empty for a
+    result without masks.
+    """
     if result is None or getattr(result, "masks", None) is None:
         return {}
     from ..pipeline import evaluate

@@ -123,7 +123,7 @@ def run_sequence(name: str, panels: list[str], args) -> None:
             prepared_cache[key] = prepare_sequence(frames, px_per_degree=ppd)
         prep = prepared_cache[key]
         ests = [observer_estimate(prep, frames, g) for g in tables]
-        result = segment(prep, frames, ests)
+        result = segment(prep, frames, ests, method=args.method)
         out = {"sequence": name, "panel": panel, "px_per_degree": ppd,
                "true_px_per_degree": true_ppd, "observers": len(ests),
                "pool": type(result.pool).__name__,
@@ -249,6 +249,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ppd", default="true", choices=("true", "guess", "12"),
                         help="superpixel scale: the recording's geometry, the engine's guess "
                              "from the frame size, or the old fixed 12")
+    parser.add_argument("--method", default="eel",
+                        help="what makes the masks (eel, el, probability, vilarino)")
     parser.add_argument("--out", default=None, help="result folder (default bench/out/delivered"
                                                      "[-TAG])")
     parser.add_argument("--tag", default="", help="suffix of the default result folder")
@@ -259,7 +261,9 @@ def main(argv=None) -> int:
     panels = args.panels.split(",") if args.panels else all_panels(args.eval)
     if args.eval and "real" in panels:
         panels.remove("real")  # the evaluation sequences have no recordings
-    tag = args.tag or ("" if args.ppd == "true" else f"ppd-{args.ppd}")
+    tag = args.tag or "-".join(t for t in (
+        "" if args.ppd == "true" else f"ppd-{args.ppd}",
+        "" if args.method == "eel" else args.method) if t)
     args.out = args.out or str(ROOT / "bench" / "out" / ("delivered" + (f"-{tag}" if tag else "")))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -272,7 +276,7 @@ def main(argv=None) -> int:
     if not args.loso:
         for name in names:  # one process per sequence: memory is returned between them
             cmd = [sys.executable, __file__, "--one", name, "--panels", ",".join(panels),
-                   "--out", str(out), "--ppd", args.ppd]
+                   "--out", str(out), "--ppd", args.ppd, "--method", args.method]
             if subprocess.run(cmd).returncode != 0:
                 print(f"{name}: failed", file=sys.stderr)
     rows = load_results(out, names, panels)

@@ -124,7 +124,7 @@ def run_sequence(name: str, panels: list[str], args) -> None:
         prep = prepared_cache[key]
         ests = [observer_estimate(prep, frames, g) for g in tables]
         result = segment(prep, frames, ests, method=args.method)
-        out = {"sequence": name, "panel": panel, "px_per_degree": ppd,
+        out = {"sequence": name, "panel": panel, "method": result.method, "px_per_degree": ppd,
                "true_px_per_degree": true_ppd, "observers": len(ests),
                "pool": type(result.pool).__name__,
                "flagged": list(result.pool.flagged_),

@@ -23,12 +23,16 @@ __all__ = ["RULES", "Compliance", "recording_compliance"]
 
 #: Own-data rules: statistic, limit, direction ("low": below the limit is non-compliant) and the
 #: reason shown. Absolute limits, not relative to the crowd: one observer's quality must not
-#: depend on the others'. Limits in degrees apply when the pixels per degree are known.
+#: depend on the others'. Limits in degrees apply when the pixels per degree are known. They
+#: mark an observer who was not doing the task, not a sloppy one: with glances away limited at
+#: 10% instead of 30%, the simulated sloppy observer (0.6 glances away per second, 10-14% of its
+#: samples) was cut on 16 of 99 development sequence-panels and each time the pooled estimate
+#: lost AUC (up to 0.018): its remaining samples still carry the object (bench/delivered.py).
 RULES: tuple[tuple[str, float, str, str], ...] = (
     ("valid_fraction", 0.5, "low", "only {value:.0%} of the samples are valid (eye lost)"),
     ("frames_with_gaze", 0.5, "low", "a gaze point on only {value:.0%} of the frames"),
     ("off_image_fraction", 0.25, "high", "{value:.0%} of the valid samples fall outside the images"),
-    ("lapse_fraction", 0.10, "high",
+    ("lapse_fraction", 0.30, "high",
      "{value:.0%} of the valid samples are glances away (over {lapse_deg:g} degrees from where "
      "the observer looked on that frame)"),
     ("dispersion_deg", 2.5, "high", "the gaze never settles (dispersion {value:.1f} degrees "

@@ -111,7 +111,8 @@ def test_grey_sequences_get_a_covariance_floor_that_keeps_a_tight_model_from_inv
         estimate = pipeline.observer_estimate(prepared, sample.frames, gaze, **options)
         return pipeline.evaluate(estimate.scores, sample.truth, prepared)["auc"]
 
-    assert auc() > 0.7 > auc(cov_floor=COLOUR_COV_FLOOR) + 0.1
+    # The floor alone (without the spatial prior, which hides much of the problem).
+    assert auc(spatial_deg=None) > 0.7 > auc(cov_floor=COLOUR_COV_FLOOR, spatial_deg=None) + 0.1
 
 
 def _core_unlike_rim_scene(t=6, size=96):
@@ -149,7 +150,7 @@ def test_an_observer_who_looks_at_a_core_unlike_the_rim_stays_above_chance():
     assert min(auc()) > 0.7
 
 
-def test_the_spatial_prior_is_one_at_the_gaze_and_widens_for_a_roaming_observer():
+def test_the_spatial_prior_is_one_at_the_gaze_and_neutral_without_gaze():
     from segmentation.engine.estimate import spatial_prior
 
     centroids = np.array([[50.0, 50.0], [50.0, 60.0], [50.0, 90.0], [10.0, 10.0]])
@@ -158,9 +159,5 @@ def test_the_spatial_prior_is_one_at_the_gaze_and_widens_for_a_roaming_observer(
     p = spatial_prior(centroids, frame_of, points, sigma_px=10.0, window=0)
     assert p[0] == pytest.approx(1.0) and p[1] == pytest.approx(np.exp(-0.5))
     assert p[2] < 1e-3 and p[3] == 1.0  # no gaze on frame 1: no information
-    # An observer roaming over a wide object (gaze 40 px apart on neighbouring frames) gets
-    # a wider prior than the smallest sigma.
-    roam = np.array([[30.0, 50.0], [70.0, 50.0]])
-    wide = spatial_prior(centroids[:3], frame_of[:3], roam, sigma_px=10.0, window=0, spread=1.0)
-    tight = spatial_prior(centroids[:3], frame_of[:3], roam, sigma_px=10.0, window=0)
-    assert wide[2] > tight[2]
+    # With a window, frame 1 borrows frame 0's gaze.
+    assert spatial_prior(centroids, frame_of, points, sigma_px=10.0, window=1)[3] < 1e-3

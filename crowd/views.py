@@ -27,7 +27,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
-from .models import Invitation, Study, StudyMembership
+from .models import (
+    MAX_FRAME_RATE,
+    MAX_QUORUM,
+    MAX_REPEATS,
+    Invitation,
+    Study,
+    StudyMembership,
+    validate_name,
+)
 
 Role = StudyMembership.Role
 COORDINATOR = (Role.COORDINATOR,)
@@ -92,6 +100,52 @@ def form_errors_text(form: forms.Form) -> str:
     return "; ".join(parts)
 
 
+# --- login throttling (django-axes calls these; settings AXES_*) ------------------------------
+
+
+def client_address(request) -> str | None:
+    """The client's address for login throttling: REMOTE_ADDR, or behind
+    ``GAZECROWD_PROXY_COUNT`` reverse proxies the address the outermost of them saw (the
+    N-th entry from the right of X-Forwarded-For, which each proxy appends to). Entries a
+    client put in the header itself stay to the left and are never used."""
+    from django.conf import settings
+
+    meta = getattr(request, "META", {})
+    count = settings.GAZECROWD_PROXY_COUNT
+    forwarded = [a.strip() for a in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if count and len(forwarded) >= count:
+        return forwarded[-count]
+    return meta.get("REMOTE_ADDR")
+
+
+def lockout_message() -> tuple[str, int]:
+    """(message, seconds to wait) for a client past the failed-login limit."""
+    from django.conf import settings
+
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    minutes = max(1, round(seconds / 60))
+    return (
+        f"Too many failed logins for this account or from this address: logging in is blocked "
+        f"for {minutes} minute{'s' if minutes != 1 else ''}. Try again later, or ask an "
+        "administrator to unlock it.", seconds,
+    )
+
+
+def login_locked_out(request, original_response=None, credentials=None) -> HttpResponse:
+    """What a locked-out login gets (``AXES_LOCKOUT_CALLABLE``): 429 with a clear message, as
+    JSON for API and XHR callers, else the login page showing it."""
+    message, seconds = lockout_message()
+    if request.path.startswith("/api/") or wants_json(request):
+        response = JsonResponse({"detail": message}, status=429)
+    else:
+        from django.contrib.auth.forms import AuthenticationForm
+
+        response = render(request, "registration/login.html",
+                          {"form": AuthenticationForm(request), "locked_out": message}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 # --- home -------------------------------------------------------------------------------------
 
 
@@ -106,24 +160,25 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class StudyForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, validators=[validate_name])
     target_structure = forms.CharField(
-        max_length=200, required=False, help_text="What observers look at, e.g. 'whole tumour'."
+        max_length=200, required=False, help_text="What observers look at, e.g. 'whole tumour'.",
+        validators=[validate_name],
     )
     instructions = forms.CharField(
         widget=forms.Textarea, required=False,
         help_text="Shown to observers before each recording.",
     )
     frame_rate = forms.FloatField(
-        required=False, min_value=0.1, max_value=240, label="Playback frame rate (frames/s)",
+        required=False, min_value=0.1, max_value=MAX_FRAME_RATE, label="Playback frame rate (frames/s)",
         help_text="Empty: each video's own rate (10 frames/s for image series and volumes).",
     )
     quorum = forms.IntegerField(
-        min_value=1, initial=5, label="Quorum",
+        min_value=1, max_value=MAX_QUORUM, initial=5, label="Quorum",
         help_text="Finished recordings per sequence after which a run starts by itself.",
     )
     repeats_per_observer = forms.IntegerField(
-        min_value=1, initial=1, label="Repeats per observer",
+        min_value=1, max_value=MAX_REPEATS, initial=1, label="Repeats per observer",
         help_text="How many times each observer records each sequence.",
     )
     status = forms.ChoiceField(choices=Study.Status.choices, initial=Study.Status.ACTIVE)
@@ -176,7 +231,8 @@ class SequenceUploadForm(forms.Form):
         label="Sequence file",
         help_text="A zip of images or of a DICOM series, a video (mp4, avi...), or a NIfTI volume (.nii, .nii.gz).",
     )
-    name = forms.CharField(max_length=200, required=False, help_text="Default: the file name.")
+    name = forms.CharField(max_length=200, required=False, help_text="Default: the file name.",
+                           validators=[validate_name])
     truth = forms.FileField(
         required=False, label="Reference masks (optional)",
         help_text="Same forms as the sequence; a zip of mask images is matched to frames by the number in each name.",

@@ -8,9 +8,37 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .raw import TrackerSamples
+from .raw import TrackerSamples, check_position, check_time
 
 STATE_TRACKING_GAZE = 0x1  # the tracker's state bit: gaze coordinates are valid
+
+
+def _strict_number(text: str) -> float:
+    """JSON numbers as floats, refusing the ones no float can hold (``1e400``)."""
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON (numbers must be finite)")
+
+
+def _loads(text: str, where: str, *, whole_file: bool):
+    """``json.loads`` that refuses NaN, Infinity and out-of-range numbers, and deep nesting.
+
+    ``where`` names the file (``whole_file``: the decoder's line is added) or the line.
+    """
+    try:
+        return json.loads(text, parse_float=_strict_number, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        line = f", line {exc.lineno}" if whole_file else ""
+        raise InputError(f"{where}{line}: invalid JSON ({exc.msg})") from exc
+    except ValueError as exc:
+        raise InputError(f"{where}: invalid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise InputError(f"{where}: invalid JSON (nested too deeply)") from exc
 
 
 def _frames(path: Path):
@@ -18,10 +46,9 @@ def _frames(path: Path):
     text = path.read_text(encoding="utf-8")
     stripped = text.lstrip()
     if stripped.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path.name}, line {exc.lineno}: invalid JSON ({exc.msg})") from exc
+        items = _loads(text, path.name, whole_file=True)
+        if not isinstance(items, list):  # "[" then something else: JSON said where
+            raise InputError(f"{path.name}: expected a JSON array of Eye Tribe messages")
         numbered = [(i + 1, item) for i, item in enumerate(items)]  # item index, not line
     else:
         numbered = []
@@ -29,16 +56,19 @@ def _frames(path: Path):
             if not line.strip():
                 continue
             try:
-                numbered.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{path.name}, line {lineno}: invalid JSON ({exc.msg}); expected one Eye "
-                    "Tribe message per line"
-                ) from exc
+                numbered.append((lineno, _loads(line, f"{path.name}, line {lineno}", whole_file=False)))
+            except InputError as exc:
+                raise InputError(f"{exc}; expected one Eye Tribe message per line") from exc
     for lineno, item in numbered:
         if not isinstance(item, dict):
             raise InputError(f"{path.name}, line {lineno}: expected a JSON object")
-        frame = item.get("values", {}).get("frame") if "values" in item else item
+        if "values" in item:
+            values = item["values"]
+            if not isinstance(values, dict):
+                raise InputError(f"{path.name}, line {lineno}: 'values' must be a JSON object, got {values!r:.40}")
+            frame = values.get("frame")
+        else:
+            frame = item
         if isinstance(frame, dict) and "avg" in frame:
             yield lineno, frame
 
@@ -60,15 +90,18 @@ def read_eyetribe_json(path) -> TrackerSamples:
     x = np.empty(len(frames))
     y = np.empty(len(frames))
     for k, (lineno, frame) in enumerate(frames):
+        where = f"{path.name}, line {lineno}"
         try:
             t[k] = float(frame["time"])
             x[k] = float(frame["avg"]["x"])
             y[k] = float(frame["avg"]["y"])
             state = int(frame.get("state", STATE_TRACKING_GAZE))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InputError(
-                f"{path.name}, line {lineno}: a frame needs numeric time, avg.x, avg.y ({exc!r})"
+                f"{where}: a frame needs numeric time, avg.x, avg.y ({exc!r})"
             ) from exc
+        check_time(t[k], where)
+        check_position(x[k], y[k], where)
         if not state & STATE_TRACKING_GAZE or (x[k] == 0 and y[k] == 0):
             x[k] = y[k] = np.nan
     order = np.argsort(t, kind="stable")

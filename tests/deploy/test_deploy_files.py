@@ -199,3 +199,6 @@ def test_nginx_site_config_is_valid(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "syntax is ok" in done.stderr
     assert "client_max_body_size 2g;" in site and "X-Forwarded-Proto $scheme" in site
+    # Login URLs are rate-limited per address (the lockout itself is django-axes').
+    for url in ("/accounts/login/", "/api/auth/token/", "/admin/login/"):
+        assert f"location = {url} {{\n        limit_req zone=gazecrowd_login" in site

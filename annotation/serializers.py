@@ -87,7 +87,9 @@ class BatchSerializer(serializers.Serializer):
     batch = serializers.IntegerField(min_value=0, max_value=MAX_BATCHES - 1,
                                      help_text="client batch number, 0, 1, 2... per recording")
     samples = serializers.ListField(
-        child=serializers.ListField(child=serializers.FloatField(allow_null=True), min_length=4, max_length=4),
+        child=serializers.ListField(
+            child=serializers.FloatField(allow_null=True, min_value=-MAX_ABS_T_MS, max_value=MAX_ABS_T_MS),
+            min_length=4, max_length=4),
         min_length=1, max_length=MAX_BATCH_SAMPLES,
         help_text="[[t_ms, frame, x, y], ...]: ms since playback start, frame shown, image pixels "
         "(x = column, y = row); x, y null for a lost sample. Numbers only (no strings or booleans), "

@@ -29,9 +29,22 @@ class JSONParser(parsers.JSONParser):
 
 
 class Pagination(pagination.LimitOffsetPagination):
-    """DRF's limit/offset pages; ``?limit=`` above ``max_limit`` gives ``max_limit`` rows."""
+    """DRF's limit/offset pages; ``?limit=`` above ``max_limit`` gives ``max_limit`` rows.
+
+    (An offset past the last row gives an empty page without a query: DRF compares it with the
+    count first, so no offset reaches the database beyond the row count.)
+    """
 
     max_limit = 1000
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, 2**63 - 1)}
+        for parameter in parameters:
+            if parameter["name"] in bounds:
+                low, high = bounds[parameter["name"]]
+                parameter["schema"] = {**parameter["schema"], "minimum": low, "maximum": high}
+        return parameters
 
 
 def exception_handler(exc, context):

@@ -139,3 +139,21 @@ def test_recording_numbers_are_bounded(sequence, bob, client_for, field, value):
     assert response.status_code == 400, response.content
     assert field in response.json()
     assert not Recording.objects.exists()
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e308])
+def test_the_database_never_stores_a_non_finite_or_huge_rate(sequence, bob, value):
+    """A bug that skipped every check above would still not store it (SQLite keeps a NaN as NULL)."""
+    from django.db import IntegrityError, transaction
+
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(observer=bob, sequence=sequence, playback_fps=10.0,
+                                                 sampling_rate_hz=value)
+    except IntegrityError:
+        pass
+    else:
+        recording.refresh_from_db()
+        assert recording.sampling_rate_hz is None, recording.sampling_rate_hz
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Recording.objects.create(observer=bob, sequence=sequence, playback_fps=value)

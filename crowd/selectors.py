@@ -12,6 +12,7 @@ import io
 import numpy as np
 from django.core.files.storage import default_storage
 from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.http import Http404
 
 from .models import Assignment, Invitation, Sequence, Study, StudyMembership
 
@@ -20,8 +21,12 @@ ALL_ROLES = tuple(Role.values)
 READ_ALL = (Role.COORDINATOR, Role.RESEARCHER)  # roles that see every row of their study
 
 
-class NotFound(Exception):
-    """No such object, or the user is not a member of its study."""
+class NotFound(Http404):
+    """No such object, or the user is not a member of its study.
+
+    An ``Http404``, so that a page or an API view that meets it unexpectedly (a study deleted
+    by a concurrent request) answers 404 rather than 500.
+    """
 
 
 class Forbidden(Exception):

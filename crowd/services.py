@@ -41,6 +41,7 @@ from .models import (
     WorkerHeartbeat,
     validate_name,
 )
+from .selectors import NotFound
 
 Role = StudyMembership.Role
 INVITATION_VALID_FOR = timedelta(days=14)
@@ -178,11 +179,23 @@ def study_delete(*, study: Study) -> None:
 # --- members, invitations, assignments ------------------------------------------------------
 
 
+def _lock_study(study_id: int) -> None:
+    """Lock the study's row for this transaction; NotFound when it was deleted meanwhile.
+
+    A membership, invitation or assignment written for a study that a concurrent request is
+    deleting would fail at commit (a foreign key to a row gone): the lock makes the delete
+    wait for this write, or this write see that the study is gone.
+    """
+    if not Study.objects.select_for_update().filter(pk=study_id).exists():
+        raise NotFound(f"no study {study_id}")
+
+
 @transaction.atomic
 def membership_set(*, study: Study, user, role: str) -> StudyMembership:
     """Make ``user`` a member of ``study`` with ``role`` (changing the role of a member)."""
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}, got {role!r}")
+    _lock_study(study.pk)
     membership = StudyMembership.objects.select_for_update().filter(study=study, user=user).first()
     if membership is None:
         return StudyMembership.objects.create(study=study, user=user, role=role)
@@ -219,14 +232,16 @@ def invitation_create(
     """A single-use invitation token to join ``study`` as ``role``, valid for ``valid_for``."""
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}, got {role!r}")
-    return Invitation.objects.create(
-        study=study,
-        role=role,
-        email=email,
-        created_by=created_by,
-        token=secrets.token_urlsafe(32),
-        expires_at=timezone.now() + valid_for,
-    )
+    with transaction.atomic():
+        _lock_study(study.pk)
+        return Invitation.objects.create(
+            study=study,
+            role=role,
+            email=email,
+            created_by=created_by,
+            token=secrets.token_urlsafe(32),
+            expires_at=timezone.now() + valid_for,
+        )
 
 
 @transaction.atomic
@@ -258,13 +273,16 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
 
 def assignment_create(*, sequence: Sequence, observer) -> Assignment:
     """Ask ``observer`` (an observer of the study) to record ``sequence``; idempotent."""
-    is_observer = StudyMembership.objects.filter(
-        study_id=sequence.study_id, user=observer, role=Role.OBSERVER
-    ).exists()
-    if not is_observer:
-        raise ValidationError(f"{observer} is not an observer of this study")
     try:
         with transaction.atomic():
+            _lock_study(sequence.study_id)
+            if not Sequence.objects.filter(pk=sequence.pk).exists():
+                raise NotFound(f"no sequence {sequence.pk}")
+            is_observer = StudyMembership.objects.filter(
+                study_id=sequence.study_id, user=observer, role=Role.OBSERVER
+            ).exists()
+            if not is_observer:
+                raise ValidationError(f"{observer} is not an observer of this study")
             assignment, _ = Assignment.objects.get_or_create(sequence=sequence, observer=observer)
     except IntegrityError:  # a concurrent request created it
         assignment = Assignment.objects.get(sequence=sequence, observer=observer)

@@ -381,7 +381,7 @@ def recording_import_file(
     """
     path = Path(path)
     source_name = source_name or path.name
-    crowd_services.check_upload_size(path.stat().st_size, source_name)
+    crowd_services.check_upload_size(path.stat().st_size, source_name, setting="GAZECROWD_MAX_GAZE_UPLOAD_MB")
     _check_geometry(fields)
     if playback_start_ms is not None and not (_number(playback_start_ms) and abs(playback_start_ms) <= MAX_ABS_T_MS):
         raise ValidationError(f"playback_start_ms must be a number within ±{MAX_ABS_T_MS:g}, got {playback_start_ms!r}")

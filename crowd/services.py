@@ -313,13 +313,13 @@ def scrub_paths(message: str) -> str:
     return _TEMP_FOLDER.sub("", message)
 
 
-def check_upload_size(size: int, name: str) -> None:
-    """Raise :class:`UploadTooLarge` when ``size`` bytes exceed the configured limit."""
-    if size > max_upload_bytes():
-        raise UploadTooLarge(
-            f"{name}: {size / 2**20:.1f} MB exceeds the limit of "
-            f"{settings.GAZECROWD_MAX_UPLOAD_MB} MB (GAZECROWD_MAX_UPLOAD_MB)"
-        )
+def check_upload_size(size: int, name: str, *, setting: str = "GAZECROWD_MAX_UPLOAD_MB") -> None:
+    """Raise :class:`UploadTooLarge` when ``size`` bytes exceed the limit named by ``setting``
+    (megabytes): ``GAZECROWD_MAX_UPLOAD_MB``, or ``GAZECROWD_MAX_GAZE_UPLOAD_MB`` for tracker
+    files, whose readers hold about five times a file's size in memory."""
+    limit_mb = int(getattr(settings, setting))
+    if size > limit_mb * 1024 * 1024:
+        raise UploadTooLarge(f"{name}: {size / 2**20:.1f} MB exceeds the limit of {limit_mb} MB ({setting})")
 
 
 @contextmanager

@@ -225,11 +225,15 @@ if GAZECROWD_MAX_UPLOAD_MB <= 0:
 # NumberOfFrames) and refused (413) before anything is decoded. Default: a 512x512x1000
 # volume (1 GiB as float32), or 1,000 frames of 512x512, or 126 frames of 1920x1080.
 GAZECROWD_MAX_SEQUENCE_PIXELS = _env("int", "GAZECROWD_MAX_SEQUENCE_PIXELS", 512 * 512 * 1000)
+# Largest tracker file (gaze export) accepted, megabytes: its reader holds up to about five
+# times the file in memory (256 MB: 9 million samples, 2.5 hours at 1 kHz).
+GAZECROWD_MAX_GAZE_UPLOAD_MB = _env("int", "GAZECROWD_MAX_GAZE_UPLOAD_MB", 256)
 # Files in one uploaded zip (frames or DICOM slices), counted before its directory is read.
 GAZECROWD_MAX_ARCHIVE_FILES = _env("int", "GAZECROWD_MAX_ARCHIVE_FILES", 10_000)
-if GAZECROWD_MAX_SEQUENCE_PIXELS <= 0 or GAZECROWD_MAX_ARCHIVE_FILES <= 0:
+if min(GAZECROWD_MAX_SEQUENCE_PIXELS, GAZECROWD_MAX_ARCHIVE_FILES, GAZECROWD_MAX_GAZE_UPLOAD_MB) <= 0:
     raise ImproperlyConfigured(
-        "GAZECROWD_MAX_SEQUENCE_PIXELS and GAZECROWD_MAX_ARCHIVE_FILES must be positive numbers"
+        "GAZECROWD_MAX_SEQUENCE_PIXELS, GAZECROWD_MAX_ARCHIVE_FILES and GAZECROWD_MAX_GAZE_UPLOAD_MB "
+        "must be positive numbers"
     )
 DATA_UPLOAD_MAX_MEMORY_SIZE = _env("int", "DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 * 1024)
 # Uploads larger than this go to a temporary file instead of memory (bytes).

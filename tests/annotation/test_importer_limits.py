@@ -187,3 +187,15 @@ def test_the_json_importer_never_holds_nan(tmp_path):
     path.write_text(json.dumps({"values": {"frame": {"time": 1, "avg": {"x": 1, "y": 2}}}}) + "\n")
     raw = read_eyetribe_json(path)
     assert np.isfinite(raw.t_ms).all() and np.isfinite(raw.x).all()
+
+
+def test_a_tracker_file_over_its_own_limit_is_a_413(sequence, bob, client_for, tmp_path, settings):
+    """Tracker files have a limit of their own (their readers hold ~5x the file in memory)."""
+    settings.GAZECROWD_MAX_GAZE_UPLOAD_MB = 1
+    t = np.arange(60_000) * 2.0
+    path = write_csv(tmp_path / "g.csv", t, np.full(len(t), 5.0), np.full(len(t), 6.0))
+    assert path.stat().st_size > 2**20
+    response = _upload(client_for(bob), sequence, "g.csv", path.read_bytes())
+    assert response.status_code == 413
+    assert "GAZECROWD_MAX_GAZE_UPLOAD_MB" in response.json()["detail"]
+    assert not Recording.objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -41,25 +42,30 @@ def _loads(text: str, where: str, *, whole_file: bool):
         raise InputError(f"{where}: invalid JSON (nested too deeply)") from exc
 
 
-def _frames(path: Path):
-    """Yield (line number, frame dict) for every message that carries a gaze frame."""
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        items = _loads(text, path.name, whole_file=True)
-        if not isinstance(items, list):  # "[" then something else: JSON said where
-            raise InputError(f"{path.name}: expected a JSON array of Eye Tribe messages")
-        numbered = [(i + 1, item) for i, item in enumerate(items)]  # item index, not line
-    else:
-        numbered = []
-        for lineno, line in enumerate(text.splitlines(), 1):
+def _messages(path: Path):
+    """Yield (line number, message) for every message: one per line, read a line at a time,
+    or the items of one JSON array (item index, not line)."""
+    with path.open(encoding="utf-8") as fh:
+        head = fh.read(4096).lstrip()
+        fh.seek(0)
+        if head.startswith("["):
+            items = _loads(fh.read(), path.name, whole_file=True)
+            if not isinstance(items, list):  # "[" then something else: JSON said where
+                raise InputError(f"{path.name}: expected a JSON array of Eye Tribe messages")
+            yield from ((i + 1, item) for i, item in enumerate(items))
+            return
+        for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                numbered.append((lineno, _loads(line, f"{path.name}, line {lineno}", whole_file=False)))
+                yield lineno, _loads(line, f"{path.name}, line {lineno}", whole_file=False)
             except InputError as exc:
                 raise InputError(f"{exc}; expected one Eye Tribe message per line") from exc
-    for lineno, item in numbered:
+
+
+def _frames(path: Path):
+    """Yield (line number, frame dict) for every message that carries a gaze frame."""
+    for lineno, item in _messages(path):
         if not isinstance(item, dict):
             raise InputError(f"{path.name}, line {lineno}: expected a JSON object")
         if "values" in item:
@@ -77,32 +83,33 @@ def read_eyetribe_json(path) -> TrackerSamples:
     """Read gaze from The Eye Tribe frames (``values.frame``: ``time`` ms, ``avg.x/y``, ``state``).
 
     A frame whose state lacks the tracking-gaze bit, or at (0, 0) (the tracker's "no gaze"),
-    is a lost sample. Heartbeats and other messages are skipped.
+    is a lost sample. Heartbeats and other messages are skipped. Messages are read one line at
+    a time and only their numbers kept (a file of messages is ten times its size as objects).
     """
     path = Path(path)
+    t, x, y = array("d"), array("d"), array("d")
     try:
-        frames = list(_frames(path))
+        for lineno, frame in _frames(path):
+            where = f"{path.name}, line {lineno}"
+            try:
+                ti = float(frame["time"])
+                xi = float(frame["avg"]["x"])
+                yi = float(frame["avg"]["y"])
+                state = int(frame.get("state", STATE_TRACKING_GAZE))
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
+                raise InputError(f"{where}: a frame needs numeric time, avg.x, avg.y ({exc!r})") from exc
+            check_time(ti, where)
+            check_position(xi, yi, where)
+            if not state & STATE_TRACKING_GAZE or (xi == 0 and yi == 0):
+                xi = yi = np.nan
+            t.append(ti)
+            x.append(xi)
+            y.append(yi)
     except UnicodeDecodeError as exc:
         raise InputError(f"{path.name}: not a text JSON file ({exc.reason})") from exc
-    if not frames:
+    if not t:
         raise InputError(f"{path.name}: no Eye Tribe gaze frames (objects with values.frame.avg)")
-    t = np.empty(len(frames))
-    x = np.empty(len(frames))
-    y = np.empty(len(frames))
-    for k, (lineno, frame) in enumerate(frames):
-        where = f"{path.name}, line {lineno}"
-        try:
-            t[k] = float(frame["time"])
-            x[k] = float(frame["avg"]["x"])
-            y[k] = float(frame["avg"]["y"])
-            state = int(frame.get("state", STATE_TRACKING_GAZE))
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise InputError(
-                f"{where}: a frame needs numeric time, avg.x, avg.y ({exc!r})"
-            ) from exc
-        check_time(t[k], where)
-        check_position(x[k], y[k], where)
-        if not state & STATE_TRACKING_GAZE or (x[k] == 0 and y[k] == 0):
-            x[k] = y[k] = np.nan
-    order = np.argsort(t, kind="stable")
-    return TrackerSamples(t_ms=t[order], x=x[order], y=y[order], units="px", source=path.name)
+    t_ms = np.frombuffer(t, dtype=float)
+    order = np.argsort(t_ms, kind="stable")
+    return TrackerSamples(t_ms=t_ms[order], x=np.frombuffer(x, dtype=float)[order],
+                          y=np.frombuffer(y, dtype=float)[order], units="px", source=path.name)

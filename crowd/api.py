@@ -247,18 +247,19 @@ class SequenceFrameImageApi(PlatformApiView):
         if not 0 <= index < sequence.n_frames:
             raise exceptions.NotFound(f"frame {index} does not exist (0..{sequence.n_frames - 1})")
         frames = selectors.sequence_frames(sequence)
-        response = HttpResponse(iio.imwrite("<bytes>", _display(frames, index), extension=".png"),
+        value_range = selectors.sequence_value_range(sequence) if frames.dtype != np.uint8 else None
+        response = HttpResponse(iio.imwrite("<bytes>", _display(frames, index, value_range), extension=".png"),
                                 content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
 
-def _display(frames: np.ndarray, index: int) -> np.ndarray:
+def _display(frames: np.ndarray, index: int, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """Frame ``index`` as uint8; volumes scaled by the whole sequence's range (no flicker)."""
     frame = np.asarray(frames[index])
     if frames.dtype == np.uint8:
         return frame
-    lo, hi = float(np.nanmin(frames)), float(np.nanmax(frames))
+    lo, hi = value_range or (float(np.nanmin(frames)), float(np.nanmax(frames)))
     scaled = (frame.astype(float) - lo) / (hi - lo if hi > lo else 1.0)
     return np.clip(np.nan_to_num(scaled) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 

@@ -7,6 +7,7 @@ user is not a member (a non-member cannot even learn that a study exists) and
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -121,6 +122,22 @@ def sequence_frames(sequence: Sequence, *, mmap: bool = True) -> np.ndarray:
     Memory-mapped (read-only) when the storage is a local folder, else read into memory.
     """
     return _load_npy(sequence.frames_file.name, mmap=mmap)
+
+
+def sequence_value_range(sequence: Sequence) -> tuple[float, float]:
+    """(lowest, highest) value of the whole sequence, read once per process and file.
+
+    Every frame PNG of a volume is scaled by the whole volume's range: reading the whole
+    volume (up to the pixel budget, a gigabyte) for each of its frames would make playing it
+    cost the volume times its frame count. A sequence's frames file never changes.
+    """
+    return _value_range(sequence.frames_file.name)
+
+
+@functools.lru_cache(maxsize=64)
+def _value_range(name: str) -> tuple[float, float]:
+    frames = _load_npy(name, mmap=True)
+    return float(np.nanmin(frames)), float(np.nanmax(frames))
 
 
 def sequence_masks(sequence: Sequence) -> tuple[np.ndarray, np.ndarray] | None:

@@ -100,3 +100,27 @@ def test_study_numbers_are_bounded_in_the_web_form(alice, field, value):
     response = web.post("/studies/new/", form)
     assert response.status_code == 200 and not Study.objects.exists()
     assert field.replace("_", " ").split()[0].lower() in response.content.decode().lower()
+
+
+def test_playing_a_volume_reads_its_value_range_once(study, alice, client_for, monkeypatch):
+    """Each frame PNG of a volume is scaled by the volume's range: computed once, not per frame
+    (a one-gigabyte volume of 1,000 slices would otherwise be read 1,000 times to play it)."""
+    import gzip
+
+    import nibabel as nib
+    import numpy as np
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    volume = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    data = gzip.compress(nib.Nifti1Image(volume, np.eye(4)).to_bytes())
+    created = client_for(alice).post(f"/api/studies/{study.pk}/sequences/",
+                                     {"file": SimpleUploadedFile("v.nii.gz", data)}, format="multipart")
+    assert created.status_code == 201
+    full = []
+    real_nanmin = np.nanmin
+    monkeypatch.setattr(np, "nanmin", lambda a, *args, **kwargs: (full.append(np.size(a)) if np.size(a) == volume.size
+                                                                  else None) or real_nanmin(a, *args, **kwargs))
+    base = f"/api/studies/{study.pk}/sequences/{created.json()['id']}/frames"
+    for k in range(6):
+        assert client_for(alice).get(f"{base}/{k}.png").status_code == 200
+    assert len(full) <= 1, f"the whole volume was scanned {len(full)} times for 6 frames"

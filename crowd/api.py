@@ -28,6 +28,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .login import lockout_message
 from .models import Sequence, StudyMembership
 from .permissions import COORDINATOR, READERS, sequence_for, study_for
 from .rest import JSONParser, PayloadTooLarge, attachment
@@ -65,8 +66,6 @@ class AuthTokenApi(ObtainAuthToken):
         serializer = self.get_serializer(data=request.data)
         if not serializer.is_valid():
             if getattr(request, "axes_locked_out", False) or getattr(request._request, "axes_locked_out", False):
-                from crowd.views import lockout_message
-
                 message, retry_after = lockout_message()
                 response = Response({"detail": message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
                 response["Retry-After"] = str(retry_after)

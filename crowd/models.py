@@ -19,6 +19,12 @@ MAX_ID = 2**63 - 1  # the largest primary key (BigAutoField); a larger id names 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def without_control_characters(text: str) -> str:
+    """``text`` with control characters removed (for names the platform keeps but did not choose,
+    such as an uploaded file's name)."""
+    return _CONTROL.sub("", text)
+
+
 def validate_name(value: str) -> None:
     """A name shown in pages and sent in download headers: no control characters (CR, LF...)."""
     if _CONTROL.search(value or ""):

@@ -40,12 +40,12 @@ from .models import (
     StudyMembership,
     WorkerHeartbeat,
     validate_name,
+    without_control_characters,
 )
 from .selectors import NotFound
 
 Role = StudyMembership.Role
 INVITATION_VALID_FOR = timedelta(days=14)
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima", ""}
 
 
@@ -487,7 +487,7 @@ def sequence_import(
     from segmentation.engine.io import read_sequence
 
     path = Path(path)
-    source_name = _CONTROL_CHARS.sub("", source_name or path.name)
+    source_name = without_control_characters(source_name or path.name)
     name = (name or _stem(source_name)).strip()
     if not name:
         raise ValidationError("a sequence needs a name")
@@ -539,8 +539,8 @@ def _finite_list(values) -> list | None:
     """A JSON-ready list of finite floats (nested for an affine; None entries kept as null),
     or None when absent or when any value is NaN or infinite.
 
-    NaN or infinity must never reach a JSONField: PostgreSQL refuses it and every later
-    answer that renders the row would fail.
+    NaN or infinity must never reach a JSONField: both databases refuse it, and the insert
+    failed with a 500 (a NIfTI header with a NaN voxel size did that).
     """
     if values is None:
         return None

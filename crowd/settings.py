@@ -144,14 +144,14 @@ if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no banner on every manage.py command
-AXES_LOCKOUT_CALLABLE = "crowd.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "crowd.login.login_locked_out"
 # Behind N reverse proxies (nginx: 1) the client's address is the N-th from the right of
 # X-Forwarded-For; without a proxy, REMOTE_ADDR. Never trust the header with no proxy: a
 # client could then pick any address, and its own lockout with it.
 GAZECROWD_PROXY_COUNT = _env("int", "GAZECROWD_PROXY_COUNT", 0)
 if GAZECROWD_PROXY_COUNT < 0:
     raise ImproperlyConfigured("GAZECROWD_PROXY_COUNT must be 0 or more (reverse proxies in front)")
-AXES_CLIENT_IP_CALLABLE = "crowd.views.client_address"
+AXES_CLIENT_IP_CALLABLE = "crowd.login.client_address"
 # The token endpoint also has a request rate per client address (DRF's throttle, counted in
 # each process's cache).
 GAZECROWD_LOGIN_RATE = _env("str", "GAZECROWD_LOGIN_RATE", "30/min")

@@ -115,7 +115,7 @@ def test_the_token_endpoint_has_a_request_rate_per_address(alice, settings):
 def test_behind_a_proxy_the_address_is_the_one_the_proxy_saw(settings):
     from django.test import RequestFactory
 
-    from crowd.views import client_address
+    from crowd.login import client_address
 
     request = RequestFactory().get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7")
     settings.GAZECROWD_PROXY_COUNT = 0

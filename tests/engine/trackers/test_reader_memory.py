@@ -1,7 +1,7 @@
 """Tracker readers hold a bounded multiple of the file in memory, whatever the format.
 
 A file is accepted up to GAZECROWD_MAX_GAZE_UPLOAD_MB; what a worker needs to read it must
-stay a small multiple of that. Each reader gets a file of 60,000 samples (2 to 13 MB) and the
+stay a small multiple of that. Each reader gets a file of 30,000 samples (1 to 7 MB) and the
 peak of memory traced by Python (tracemalloc: Python objects and numpy arrays) while it reads
 must stay under 6 times the file's size. The Eye Tribe reader once held every message as a
 dictionary (12 times the file); the CSV reader every value as a Python float.

@@ -129,7 +129,7 @@ def test_schemathesis_finds_no_server_error(stack, tmp_path):
     _, as_coordinator, output = _run(stack, tmp_path, "coordinator", study["coordinator"]["token"], ids,
                                      ["--exclude-path-regex", f"{OBSERVER_ONLY}|{MEMBERS}", *keep])
     operations = int(re.search(r"Operations:\s+(\d+) selected", output).group(1))
-    assert operations >= 35, output[-3000:]
+    assert operations >= 30, output[-3000:]
     # The pinned ids let requests reach the logic: with random ids 29 operations answered
     # nothing but 404; now only those whose object the study lacks (masks, ground truth, gaze
     # boxes) or that a DELETE removed earlier in the run.

@@ -160,13 +160,13 @@ def run_one(name: str, args) -> dict:
         r = segment(prep, frames, ests, method=m, pool=args.pool, rng=args.seed, **args.booster)
         out["timings"][m] = {"segment_s": time.perf_counter() - t,
                              "segment_cpu_s": time.process_time() - cpu2, **r.timings}
-        out["pooled"][m] = evaluate(r, truth, prep)
+        out["pooled"][m] = _scores(evaluate(r, truth))
         if m == "eel":
             out["pool"] = {"method": getattr(r.pool, "name", type(r.pool).__name__),
                            "flagged": list(r.pool.flagged_)}
         r1 = segment(prep, frames, ests[:1], method=m, pool=args.pool, rng=args.seed,
                      **args.booster)
-        out["single"][m] = evaluate(r1, truth, prep)
+        out["single"][m] = _scores(evaluate(r1, truth))
         if args.seed_list:
             out.setdefault("seeds", {})[m] = [
                 evaluate(segment(prep, frames, ests, method=m, pool=r.pool, refit_pool=False,
@@ -184,6 +184,13 @@ def run_one(name: str, args) -> dict:
     return out
 
 
+def _scores(d: dict) -> dict:
+    """The JSON-able figures of :func:`evaluate` (delivered first)."""
+    keep = ("dice", "iou", "threshold", "auc", "f1", "f1_fpr5", "predicted_fraction",
+            "true_fraction", "calibration_error")
+    return {k: float(d[k]) for k in keep if k in d}
+
+
 def _fmt(x, nd=3):
     return "  -  " if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{nd}f}"
 
@@ -191,19 +198,23 @@ def _fmt(x, nd=3):
 def print_tables(results: list[dict], args) -> None:
     methods = args.methods
     if not args.eval or args.simulate:
-        print(f"\nAUC / max-F1, 7 observers pooled (pool={results[0].get('pool', {}).get('method')},"
+        print(f"\nDelivered Dice / AUC / oracle max-F1, 7 observers pooled "
+              f"(pool={results[0].get('pool', {}).get('method')},"
               f" estimate={args.estimate}, features={args.features}, "
-              f"booster={args.booster or 'engine defaults'})")
-        print(f"{'sequence':22s} " + " ".join(f"{m:>13s}" for m in methods) + "  flagged")
+              f"booster={args.booster or 'engine defaults'}); Dice of the masks as delivered "
+              "(cut without the reference)")
+        print(f"{'sequence':22s} " + " ".join(f"{m:>19s}" for m in methods) + "  flagged")
         for r in results:
-            cells = [f"{_fmt(r['pooled'][m]['auc'])}/{_fmt(r['pooled'][m]['f1'], 2)}" for m in methods]
-            print(f"{r['name']:22s} " + " ".join(f"{c:>13s}" for c in cells) + "  "
+            cells = [f"{_fmt(r['pooled'][m].get('dice'), 2)}/{_fmt(r['pooled'][m]['auc'])}/"
+                     f"{_fmt(r['pooled'][m]['f1'], 2)}" for m in methods]
+            print(f"{r['name']:22s} " + " ".join(f"{c:>19s}" for c in cells) + "  "
                   + ",".join(r.get("pool", {}).get("flagged", [])))
         for kind in ("brats", "davis"):
             sub = [r for r in results if r["name"].startswith(kind)]
             if sub:
-                cells = [f"{np.mean([r['pooled'][m]['auc'] for r in sub]):.3f}" for m in methods]
-                print(f"{'mean ' + kind:22s} " + " ".join(f"{c:>13s}" for c in cells))
+                cells = [f"{np.mean([r['pooled'][m].get('dice', np.nan) for r in sub]):.2f}/"
+                         f"{np.mean([r['pooled'][m]['auc'] for r in sub]):.3f}" for m in methods]
+                print(f"{'mean ' + kind:22s} " + " ".join(f"{c:>19s}" for c in cells))
         if results and "seeds" in results[0]:
             print(f"\nAUC mean over seeds {args.seeds}, 7 observers pooled "
                   "(margin: eel minus the best other method)")
@@ -214,11 +225,12 @@ def print_tables(results: list[dict], args) -> None:
                 margin = mean["eel"] - max(others) if "eel" in mean and others else float("nan")
                 print(f"{r['name']:22s} " + " ".join(f"{mean[m]:13.4f}" for m in methods)
                       + f" {margin:+8.4f}")
-        print("\nAUC / max-F1, observer-1 alone")
-        print(f"{'sequence':22s} " + " ".join(f"{m:>13s}" for m in methods))
+        print("\nDelivered Dice / AUC / oracle max-F1, observer-1 alone")
+        print(f"{'sequence':22s} " + " ".join(f"{m:>19s}" for m in methods))
         for r in results:
-            cells = [f"{_fmt(r['single'][m]['auc'])}/{_fmt(r['single'][m]['f1'], 2)}" for m in methods]
-            print(f"{r['name']:22s} " + " ".join(f"{c:>13s}" for c in cells))
+            cells = [f"{_fmt(r['single'][m].get('dice'), 2)}/{_fmt(r['single'][m]['auc'])}/"
+                     f"{_fmt(r['single'][m]['f1'], 2)}" for m in methods]
+            print(f"{r['name']:22s} " + " ".join(f"{c:>19s}" for c in cells))
         for kind in ("brats", "davis"):
             sub = [r for r in results if r["name"].startswith(kind)]
             if sub:

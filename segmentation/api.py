@@ -10,7 +10,7 @@ import mimetypes
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -95,16 +95,35 @@ def _download(data: bytes, file_name: str, content_type: str) -> HttpResponse:
     return attachment(HttpResponse(data, content_type=content_type), file_name)
 
 
+THRESHOLD_PARAMETER = OpenApiParameter(
+    "threshold", OpenApiTypes.FLOAT, OpenApiParameter.QUERY, required=False,
+    description="Cut the stored score map at this value in [0, 1] instead of the run's own "
+                "threshold (chosen without the reference; see the run's metrics). The export "
+                "records the threshold and rule it used.")
+
+
+def _threshold(request) -> float | None:
+    from .exporting import parse_threshold
+
+    try:
+        return parse_threshold(request.query_params.get("threshold"))
+    except ValueError as exc:
+        raise ValidationError({"threshold": str(exc)}) from exc
+
+
 class RunExportApi(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+    @extend_schema(parameters=[THRESHOLD_PARAMETER],
+                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              400: OpenApiResponse(description="bad threshold"),
                               404: OpenApiResponse(description="no such run or format")},
                    summary="Download a run's ground truth: nifti, png, coco, npz or csv")
     def get(self, request, study_id: int, run_id: int, fmt: str):
         run = _run(request, study_id, run_id)
         if fmt not in exports.FORMATS:
             raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(exports.FORMATS)}")
+        threshold = _threshold(request)
         try:
-            return _download(*run_export(run=run, fmt=fmt))
+            return _download(*run_export(run=run, fmt=fmt, threshold=threshold))
         except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
 
@@ -125,7 +144,9 @@ class RunReportFileApi(APIView):
 
 
 class SequenceGroundTruthApi(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    @extend_schema(parameters=[THRESHOLD_PARAMETER],
+                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              400: OpenApiResponse(description="bad threshold")},
                    summary="The sequence's current ground truth (its newest successful run)")
     def get(self, request, study_id: int, sequence_id: int, fmt: str):
         study = _study(request, study_id, READERS)
@@ -134,7 +155,8 @@ class SequenceGroundTruthApi(APIView):
             raise NotFound(f"no sequence {sequence_id} in study {study_id}")
         if fmt not in exports.FORMATS:
             raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(exports.FORMATS)}")
+        threshold = _threshold(request)
         run = selectors.run_latest_succeeded(sequence=sequence)
         if run is None:
             raise NotFound(f"sequence {sequence.name!r} has no ground truth yet")
-        return _download(*run_export(run=run, fmt=fmt))
+        return _download(*run_export(run=run, fmt=fmt, threshold=threshold))

@@ -1,13 +1,20 @@
-"""Ground truth of a run in each export format (bytes + file name + content type)."""
+"""Ground truth of a run in each export format (bytes + file name + content type).
+
+A run stores its pixel score map (16-bit levels) and the masks at the threshold it chose
+without the reference. Any export can ask for another threshold: the masks are cut again from
+the stored map (no rerun), and every format records which threshold and rule produced it
+(NIfTI description, ``ground_truth.json`` in the PNG zip, COCO ``info``, npz ``metadata``).
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
 
 from . import exports, storage
-from .models import Run
+from .models import GroundTruth, Run
 
 CONTENT_TYPES = {
     "nifti": "application/gzip",
@@ -16,6 +23,9 @@ CONTENT_TYPES = {
     "npz": "application/octet-stream",
     "csv": "text/csv",
 }
+#: Levels of the stored score map (segmentation.engine.metrics.LEVELS; not imported here so
+#: that serving a download does not import the engine).
+SCORE_LEVELS = 65535
 
 
 def safe_name(name: str) -> str:
@@ -23,31 +33,86 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sequence"
 
 
-def run_export(*, run: Run, fmt: str) -> tuple[bytes, str, str]:
+def parse_threshold(value) -> float | None:
+    """A threshold from a query parameter or option: None (absent) or a finite float in [0, 1].
+
+    Raises ValueError naming the problem otherwise.
+    """
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a number in [0, 1]; got {str(value)[:40]!r}") from None
+    if not math.isfinite(t) or not 0.0 <= t <= 1.0:
+        raise ValueError(f"threshold must be a number in [0, 1]; got {str(value)[:40]!r}")
+    return t
+
+
+def stored_scores(gt_arrays: dict) -> np.ndarray:
+    """The stored score map as float32 in [0, 1] (16-bit levels; older runs stored float32)."""
+    scores = gt_arrays["scores"]
+    if scores.dtype == np.uint16:
+        return scores.astype(np.float32) / np.float32(SCORE_LEVELS)
+    return scores.astype(np.float32)
+
+
+def ground_truth_masks(*, ground_truth: GroundTruth, threshold: float | None = None):
+    """Scores, masks and the threshold metadata of a run's ground truth.
+
+    ``threshold`` None: the run's own masks (cut at the threshold it chose and recorded).
+    Returns ``(scores, masks, metadata)``.
+    """
+    arrays = storage.load_npz(ground_truth.file.name)
+    scores = stored_scores(arrays)
+    run = ground_truth.run
+    metadata = {
+        "run": run.pk,
+        "sequence": run.sequence.name,
+        "method": run.parameters.get("method", "eel"),
+        "threshold": float(ground_truth.threshold),
+        "threshold_rule": ground_truth.threshold_rule,
+        "run_threshold": float(ground_truth.threshold),
+        "run_threshold_rule": ground_truth.threshold_rule,
+        "code_version": run.code_version,
+    }
+    if threshold is None:
+        masks = arrays["masks"]
+    else:
+        masks = (scores >= np.float32(threshold)).astype(np.uint8)
+        metadata.update(threshold=float(threshold), threshold_rule="user")
+    metadata["predicted_fraction"] = float(np.count_nonzero(masks)) / max(masks.size, 1)
+    return scores, masks, metadata
+
+
+def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[bytes, str, str]:
     """Export the ground truth of a successful ``run`` as ``fmt``.
 
-    Returns ``(data, file_name, content_type)``; raises ValueError for an unknown format or a
-    run without ground truth.
+    ``threshold``: None for the run's own masks, or a number in [0, 1] to cut the stored score
+    map there instead. Returns ``(data, file_name, content_type)``; raises ValueError for an
+    unknown format, a bad threshold or a run without ground truth.
     """
     if fmt not in exports.FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(exports.FORMATS)}")
+    threshold = parse_threshold(threshold)
     if run.status != Run.Status.SUCCEEDED or not hasattr(run, "ground_truth"):
         raise ValueError(f"run {run.pk} has no ground truth (status {run.status})")
     sequence = run.sequence
     name = safe_name(sequence.name)
-    gt = storage.load_npz(run.ground_truth.file.name)
-    scores, masks = gt["scores"], gt["masks"]
+    if fmt == "csv":  # per-superpixel scores: the same at every threshold
+        sp = storage.load_npz(run.ground_truth.superpixel_file.name)
+        data = exports.superpixel_csv_bytes(sp["labels"], sp["sp_scores"])
+        return data, f"{name}{exports.FORMATS[fmt]}", CONTENT_TYPES[fmt]
+    scores, masks, metadata = ground_truth_masks(ground_truth=run.ground_truth, threshold=threshold)
     if fmt == "nifti":
         affine = np.asarray(sequence.affine, float) if sequence.affine else None
         # Volumes are imported with frames along the last axis (frame k = vol[:, :, k]).
-        data = exports.nifti_bytes(masks, affine=affine, axis=-1)
+        data = exports.nifti_bytes(masks, affine=affine, axis=-1, metadata=metadata)
     elif fmt == "png":
-        data = exports.png_zip_bytes(masks)
+        data = exports.png_zip_bytes(masks, metadata=metadata)
     elif fmt == "coco":
-        data = exports.coco_json_bytes(masks, name=name, category=sequence.study.target_structure or "object")
-    elif fmt == "npz":
-        data = exports.npz_bytes(scores, masks)
-    else:  # csv of per-superpixel scores
-        sp = storage.load_npz(run.ground_truth.superpixel_file.name)
-        data = exports.superpixel_csv_bytes(sp["labels"], sp["sp_scores"])
+        data = exports.coco_json_bytes(masks, name=name, metadata=metadata,
+                                       category=sequence.study.target_structure or "object")
+    else:
+        data = exports.npz_bytes(scores, masks, metadata=metadata)
     return data, f"{name}{exports.FORMATS[fmt]}", CONTENT_TYPES[fmt]

@@ -8,6 +8,7 @@ change of either computes afresh instead of reusing a stale result.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from annotation.models import Recording
@@ -112,13 +113,26 @@ class Run(Job):
 
 
 class GroundTruth(models.Model):
-    """A run's result: pixel scores in [0, 1] and binary masks, (frames, rows, columns)."""
+    """A run's result: the pixel score map and binary masks, (frames, rows, columns).
+
+    ``file`` holds ``scores`` (uint16 levels, score = level / 65535) and ``masks`` (the map cut
+    at ``threshold``, chosen by ``threshold_rule`` without the reference masks).
+    """
 
     run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="ground_truth")
     file = models.FileField(upload_to="ground_truth/", max_length=255)  # npz: scores, masks
     superpixel_file = models.FileField(upload_to="ground_truth/", max_length=255)  # npz: labels, sp_scores
-    threshold = models.FloatField()
+    threshold = models.FloatField(
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    threshold_rule = models.CharField(max_length=32, default="fixed")
+    threshold_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(threshold__gte=0.0, threshold__lte=1.0),
+                                   name="ground_truth_threshold_0_1"),
+        ]
 
     def __str__(self) -> str:
         return f"ground truth of run {self.run_id}"

@@ -21,8 +21,6 @@ DEFAULTS: dict[str, Any] = {
     # With reference masks, also score the baselines (probability, el, vilarino) for the report.
     "compare": True,
 }
-#: Pixels per degree when "auto" finds no recording with a known display geometry.
-FALLBACK_PX_PER_DEGREE = 12.0
 PREPARE_KEYS = ("px_per_degree", "features", "temporal", "seed")
 ESTIMATE_KEYS = PREPARE_KEYS + ("estimate",)
 METHODS = ("eel", "el", "probability", "vilarino")

@@ -20,7 +20,7 @@ def study_latest_runs(*, study: Study) -> list[tuple[Sequence, Run | None]]:
 
 
 def runs_for_study(*, study: Study):
-    return Run.objects.filter(study=study).select_related("sequence").order_by("-created_at", "-id")
+    return Run.objects.filter(study=study).select_related("sequence", "ground_truth").order_by("-created_at", "-id")
 
 
 def run_of_study(*, study: Study, run_id: int) -> Run | None:

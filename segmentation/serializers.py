@@ -15,15 +15,25 @@ class RunSerializer(serializers.ModelSerializer):
     sequence_name = serializers.CharField(source="sequence.name", read_only=True)
     exports = serializers.SerializerMethodField()
     report_files = serializers.SerializerMethodField()
+    delivered = serializers.SerializerMethodField()
 
     class Meta:
         model = Run
         fields = [
             "id", "study", "sequence", "sequence_name", "trigger", "status", "stage", "progress",
             "parameters", "code_version", "timings", "metrics", "observers", "error", "attempts",
-            "created_at", "started_at", "finished_at", "exports", "report_files",
+            "created_at", "started_at", "finished_at", "exports", "report_files", "delivered",
         ]
         read_only_fields = fields
+
+    def get_delivered(self, run: Run) -> dict | None:
+        """The masks' cut: ``threshold``, ``threshold_rule`` (chosen without reference masks)
+        and what the rule measured; null until the run has ground truth."""
+        gt = getattr(run, "ground_truth", None)
+        if gt is None:
+            return None
+        return {"threshold": gt.threshold, "threshold_rule": gt.threshold_rule,
+                "threshold_details": gt.threshold_details}
 
     def get_exports(self, run: Run) -> list[str]:
         """Export formats available for this run (all of them once it has succeeded)."""

@@ -7,6 +7,7 @@ status and progress current. Celery tasks and management commands only call thes
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -58,13 +59,25 @@ def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> di
 
     ``px_per_degree="auto"`` becomes the median image pixels per degree of the sequence's
     recordings whose display geometry is known (superpixels are about one degree across),
-    or 12 when none is known.
+    or, when none is known, a guess from the frame size
+    (:func:`segmentation.engine.superpixels.guess_px_per_degree`).
+    ``px_per_degree_source`` says which, so that the results page can tell the user.
     """
     params = params_mod.resolve(overrides)
     if params["px_per_degree"] == "auto":
         known = [v for v in (annotation_selectors.recording_image_px_per_degree(r)
                              for r in Recording.objects.filter(sequence=sequence)) if v]
-        params["px_per_degree"] = round(float(np.median(known)) * 2) / 2 if known else params_mod.FALLBACK_PX_PER_DEGREE
+        if known:
+            params["px_per_degree"] = round(float(np.median(known)) * 2) / 2
+            params["px_per_degree_source"] = "the recordings' screen geometry"
+        else:
+            from segmentation.engine.superpixels import guess_px_per_degree
+
+            params["px_per_degree"] = guess_px_per_degree((sequence.height, sequence.width))
+            params["px_per_degree_source"] = (
+                "guessed from the frame size: no recording gave its screen geometry")
+    else:
+        params["px_per_degree_source"] = "given"
     return params
 
 
@@ -116,6 +129,8 @@ def _estimate_arrays(estimate) -> dict[str, np.ndarray]:
         "scores": np.asarray(estimate.scores, np.float32),
         "gazed": np.asarray(estimate.gazed, bool),
         "gaze_points": np.asarray(estimate.gaze_points, np.float32),
+        # Own-data compliance (statistics and reasons), as JSON text: no pickles in storage.
+        "compliance": np.array(json.dumps(estimate.compliance or {})),
     }
 
 
@@ -127,6 +142,7 @@ def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str):
         gazed=arrays["gazed"].astype(bool),
         gaze_points=arrays["gaze_points"].astype(float),
         observer=observer,
+        compliance=json.loads(str(arrays["compliance"])) if "compliance" in arrays else {},
     )
 
 
@@ -296,6 +312,7 @@ def run_execute(*, run_id: int) -> Run:
 
 
 def _execute(run: Run, progress: _Progress) -> None:
+    from segmentation.engine import metrics as metrics_mod
     from segmentation.engine import pipeline
 
     timings: dict[str, float] = {}
@@ -338,8 +355,10 @@ def _execute(run: Run, progress: _Progress) -> None:
     truth = sequence_truth(sequence)
     metrics = _metrics(prepared, frames, estimates, result, truth, p)
     observers = _observer_summary(result, recordings)
+    # The map as 16-bit levels (the engine's result already holds exactly these values, so the
+    # stored masks equal the map cut at the recorded threshold).
     gt_name = storage.save_npz(f"ground_truth/run{run.pk}.npz",
-                               scores=np.asarray(result.scores, np.float32),
+                               scores=metrics_mod.quantise(result.scores),
                                masks=np.asarray(result.masks, np.uint8))
     sp_name = storage.save_npz(f"ground_truth/run{run.pk}-superpixels.npz",
                                labels=prepared.labels.astype(np.int32),
@@ -353,7 +372,9 @@ def _execute(run: Run, progress: _Progress) -> None:
     with transaction.atomic():
         GroundTruth.objects.update_or_create(
             run=run, defaults=dict(file=gt_name, superpixel_file=sp_name,
-                                   threshold=float(result.threshold)))
+                                   threshold=float(result.threshold),
+                                   threshold_rule=result.threshold_rule,
+                                   threshold_details=_json_safe(result.threshold_details)))
         Report.objects.update_or_create(
             run=run, defaults=dict(folder=report_folder, files=report_files,
                                    scored_frames=truth[1] if truth else []))
@@ -362,10 +383,27 @@ def _execute(run: Run, progress: _Progress) -> None:
             metrics=metrics, observers=observers, finished_at=timezone.now())
 
 
-def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
-    """AUC and F1 of the run (and, with ``compare``, of the baselines) on the masked frames.
+def _json_safe(value):
+    """Plain JSON: numpy numbers as Python ones, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
-    Only frames with a reference mask are scored; ``frames_scored`` says how many.
+
+def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
+    """What the run delivers, scored on the frames that have a reference mask.
+
+    Per method: the delivered masks' ``dice`` and ``iou`` (cut without the reference at
+    ``threshold``), then the ranking and oracle figures ``auc``, ``f1`` (max-F1 over
+    thresholds chosen with the reference), ``f1_fpr5``, ``dice_at`` other cuts and the score
+    map's ``calibration_error``. ``frames_scored`` says how many frames had a reference. With
+    ``compare``, the baselines too, each cut by the same rule.
     """
     if truth is None:
         return {}
@@ -373,11 +411,10 @@ def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
 
     masks, frame_idx = truth
 
-    def score(pixel_scores):
-        m = pipeline.evaluate(np.asarray(pixel_scores)[frame_idx], masks)
-        return {"auc": float(m["auc"]), "f1": float(m["f1"]), "f1_fpr5": float(m["f1_fpr5"])}
+    def score(res):
+        return _json_safe(pipeline.evaluate(res, masks, frames=frame_idx))
 
-    methods = {result.method: score(result.scores)}
+    methods = {result.method: score(result)}
     if p.get("compare"):
         for method in params_mod.METHODS:
             if method not in methods:
@@ -385,9 +422,11 @@ def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
                 other = pipeline.segment(prepared, frames, estimates, method=method,
                                          pool=result.pool, refit_pool=False, rng=p["seed"],
                                          n_rounds=p["rounds"], n_bags=p["bags"])
-                methods[method] = score(other.scores)
+                methods[method] = score(other)
     return {"methods": methods, "frames_scored": len(frame_idx),
-            "frames_total": int(result.scores.shape[0])}
+            "frames_total": int(result.scores.shape[0]),
+            "delivered": {"method": result.method, "threshold": float(result.threshold),
+                          "threshold_rule": result.threshold_rule}}
 
 
 def _observer_summary(result, recordings) -> dict:
@@ -401,6 +440,8 @@ def _observer_summary(result, recordings) -> dict:
         summary["weights"] = {k: float(v) for k, v in getattr(pool, "weights_", {}).items()}
         summary["flagged"] = list(getattr(pool, "flagged_", []))
         summary["flag_reasons"] = dict(getattr(pool, "flag_reasons_", {}))
+        # Said but not acted on (disagreement with the crowd keeps the floor weight).
+        summary["notes"] = dict(getattr(pool, "notes_", {}))
     return summary
 
 

@@ -27,6 +27,7 @@ from crowd.models import Study, StudyMembership
 from crowd.views import study_or_404
 
 from . import exports, selectors, services, storage
+from .exporting import stored_scores
 from .models import Run
 from .parameters import DEFAULTS, ParameterError
 
@@ -196,6 +197,7 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
     weights = sorted((observers.get("weights") or {}).items(), key=lambda kv: -kv[1])
     flagged = set(observers.get("flagged") or [])
     reasons = observers.get("flag_reasons") or {}
+    notes = observers.get("notes") or {}
     return render(request, "segmentation/run.html", {
         "study": study, "sequence": sequence, "run": run, "config": config,
         "figures": [(f, report_url + f) for f in figures],
@@ -203,8 +205,12 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
         "downloads": [(fmt, FORMAT_LABELS.get(fmt, fmt),
                        reverse("run-export", args=[study.pk, run.pk, fmt]))
                       for fmt in exports.FORMATS] if run.status == Run.Status.SUCCEEDED else [],
-        "weights": [(name, w, name in flagged, reasons.get(name, "")) for name, w in weights],
+        "weights": [(name, w, name in flagged, reasons.get(name, ""), notes.get(name, ""))
+                    for name, w in weights],
+        "scale_guessed": str((run.parameters or {}).get("px_per_degree_source", "")).startswith(
+            "guessed"),
         "metrics": run.metrics or {},
+        "ground_truth": getattr(run, "ground_truth", None),
         "method_metrics": sorted(((run.metrics or {}).get("methods") or {}).items(),
                                  key=lambda kv: kv[0] != (run.parameters or {}).get("method")),
         "other_runs": Run.objects.filter(sequence=sequence).exclude(pk=run.pk).order_by("-id")[:10],
@@ -271,7 +277,10 @@ def run_overlay(request: HttpRequest, study_id: int, run_id: int, index: int) ->
     values = arrays["scores" if kind == "scores" else "masks"]
     if not 0 <= index < values.shape[0]:
         raise Http404(f"frame {index} does not exist (0..{values.shape[0] - 1})")
-    png = iio.imwrite("<bytes>", overlay_rgba(values[index], kind), extension=".png")
+    frame = values[index]
+    if kind == "scores":
+        frame = stored_scores({"scores": frame})  # 16-bit levels -> [0, 1]
+    png = iio.imwrite("<bytes>", overlay_rgba(frame, kind), extension=".png")
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"  # a run's result never changes
     return response

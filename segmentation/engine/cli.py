@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = [
     "segmentation.engine.commands.run",
+    "segmentation.engine.commands.export",
     "segmentation.engine.commands.report",
     "segmentation.engine.commands.boxes",
     "segmentation.engine.commands.detector",

@@ -5,7 +5,8 @@
     prepared = prepare_sequence(frames, px_per_degree=12.0)          # once per sequence
     estimates = [observer_estimate(prepared, frames, g) for g in gaze_tables]  # once per recording
     result = segment(prepared, frames, estimates, method="eel")        # per run
-    evaluate(result, truth, prepared)                                 # {"auc", "f1", "f1_fpr5"}
+    result.masks                  # what the user gets: the refined map cut without the reference
+    evaluate(result, truth)       # {"dice", "iou", "threshold", "auc", "f1" (oracle), ...}
 
 ``progress`` is everywhere an optional callable ``progress(stage: str, fraction: float)``.
 """
@@ -18,11 +19,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .compliance import recording_compliance
 from .errors import InputError
 from .estimate import ESTIMATES, ObserverEstimate, estimate_params, probability_estimate
 from .features import autoencoder_features, backbone_features, hand_features, superpixel_statistics
 from .gaze import gaze_points, gazed_superpixels
 from .io.gaze_csv import check_gaze_frames, validate_gaze
+from .masks import ThresholdChoice, choose_threshold, masks_at, refine_scores
+from .metrics import dequantise, quantise
 from .prepared import PreparedSequence
 from .superpixels import (
     WORK_SIDE_PX,
@@ -48,9 +52,16 @@ __all__ = [
 
 METHODS = ("eel", "el", "probability", "vilarino")
 FEATURES = ("hand", "autoencoder", "hand+autoencoder", "backbone:PATH")
-#: Masks are scores >= this. For eel and el it is f >= 0 (the booster's decision boundary,
+#: The ``fixed`` threshold rule: for eel and el f >= 0 (the booster's decision boundary,
 #: score = 1 / (1 + e^-2f)); for probability an even chance; for vilarino the SVM margin 0.
+#: Not the default: on the development sequences it delivered Dice 0.06-0.47 on BRATS
+#: (docs/method.md, "Delivered masks").
 MASK_THRESHOLD = 0.5
+#: Pixel refinement of the score map (:func:`masks.refine_scores`): guided-filter radius in
+#: superpixel sides, its regularisation, and the frames averaged on each side.
+REFINE_RADIUS = 1.0
+REFINE_EPS = 1e-4
+REFINE_TEMPORAL = 1
 #: Boosting rounds and bags of the default EEL (the paper: 50 rounds, one sample). Soft targets
 #: give EEL smaller Newton steps than hard labels, so it needs more rounds to fit; averaging
 #: boosters trained on different 10% samples removes much of the sample's luck. Measured on
@@ -204,12 +215,15 @@ def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
     gazed_sp = gazed_superpixels(points, prepared.labels)
     gazed_all = np.zeros(prepared.n_superpixels, bool)
     gazed_all[gazed_sp[gazed_sp >= 0]] = True
-    scores, gazed = probability_estimate(prepared, gazed_sp, params)
+    scores, gazed = probability_estimate(prepared, gazed_sp, params, points=points)
+    compliance = recording_compliance(gaze, n_frames=t_count, image_shape=(h, w),
+                                      px_per_degree=prepared.px_per_degree)
     if progress is not None:
         progress("estimate", 1.0)
     return ObserverEstimate(scores=scores, gazed=gazed, gaze_points=points, observer=observer,
                             gazed_all=gazed_all, params={"estimate": estimate, **params},
-                            timings={"estimate": time.perf_counter() - t0})
+                            timings={"estimate": time.perf_counter() - t0},
+                            compliance=compliance.to_dict())
 
 
 @dataclass
@@ -220,13 +234,21 @@ class SegmentationResult:
     ----------
     sp_scores : (N,) float32 ndarray in [0, 1]
     scores : (T, H, W) float32 ndarray in [0, 1]
-    masks : (T, H, W) uint8 ndarray, {0, 1} (``scores >= threshold``)
+    masks : (T, H, W) uint8 ndarray, {0, 1} (``scores >= threshold``): the delivered masks
     threshold : float
+        Chosen without the reference (``threshold_rule``) unless the caller gave one.
     method : str
     pool : fitted pool object or None
     pooled : (N,) float ndarray, the pooled estimate used as soft labels
     timings : dict
-        Seconds: ``pool``, ``train``, ``predict`` (and ``estimate`` summed over the estimates).
+        Seconds: ``pool``, ``train``, ``predict``, ``paint`` (and ``estimate`` summed over the
+        estimates).
+    threshold_rule : str
+        How the threshold was chosen: a rule of :data:`masks.THRESHOLD_RULES`, or ``user``.
+    threshold_details : dict
+        What the rule measured.
+    refined : bool
+        Whether ``scores`` is the edge-aware pixel map (else the painted superpixel scores).
     """
 
     sp_scores: np.ndarray
@@ -237,6 +259,9 @@ class SegmentationResult:
     pool: object = None
     pooled: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
+    threshold_rule: str = "fixed"
+    threshold_details: dict = field(default_factory=dict)
+    refined: bool = False
 
 
 def _pool_estimates(estimates, pool, refit: bool = True):
@@ -255,13 +280,22 @@ def _pool_estimates(estimates, pool, refit: bool = True):
             raise InputError("refit_pool=False needs a pool already fitted on these estimates")
         return pool_obj, np.asarray(pooled, dtype=np.float64)
     est = np.vstack([np.asarray(e.scores, dtype=np.float64) for e in estimates])
-    pool_obj.fit(np.clip(est, 0.0, 1.0), names)
+    # Only a recording's own gaze may cut its weight (see compliance.py); an observer's
+    # reasons are those of their recordings.
+    reasons: dict[str, list[str]] = {}
+    for name, e in zip(names, estimates):
+        for reason in (getattr(e, "compliance", None) or {}).get("reasons") or []:
+            if reason not in reasons.setdefault(name, []):
+                reasons[name].append(reason)
+    noncompliant = {name: "; ".join(r) for name, r in reasons.items() if r}
+    pool_obj.fit(np.clip(est, 0.0, 1.0), names, noncompliant=noncompliant)
     return pool_obj, np.asarray(pool_obj.pooled_, dtype=np.float64)
 
 
 def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str = "eel",
             pool=None, rng=0, train_fraction: float = 0.1, n_rounds: int = N_ROUNDS,
             n_bags: int = N_BAGS, backend: str = "numpy", refit_pool: bool = True,
+            refine: bool = True, threshold="auto", threshold_rule: str = "gaze-contrast",
             progress=None) -> SegmentationResult:
     """Pool the observers' estimates and segment every pixel of the sequence.
 
@@ -294,6 +328,15 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
     refit_pool : bool, default True
         False: ``pool`` is a pool object already fitted on these same estimates (for
         example ``result.pool`` of an earlier call), used as it is.
+    refine : bool, default True
+        Turn the superpixel scores into an edge-aware pixel map
+        (:func:`segmentation.engine.masks.refine_scores`; needs ``frames``). False, or no
+        frames: every pixel gets its superpixel's score.
+    threshold : "auto" or float in [0, 1], default "auto"
+        The cut of the delivered masks; "auto" chooses it from the map and the gaze with
+        ``threshold_rule`` (never with reference masks).
+    threshold_rule : str, default "gaze-contrast"
+        See :func:`segmentation.engine.masks.choose_threshold`.
 
     Returns
     -------
@@ -367,38 +410,88 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
     # pixel see the same ties.
     sp_scores = np.clip(np.asarray(sp_scores, dtype=np.float64), 0.0, 1.0).astype(np.float32)
     t = time.perf_counter()
-    scores = prepared.to_pixels(sp_scores)
-    masks = (scores >= MASK_THRESHOLD).astype(np.uint8)
+    if refine and frames is not None:
+        scores = refine_scores(normalise_frames(_check_frames(frames)), sp_scores, prepared.labels,
+                               radius_px=REFINE_RADIUS * prepared.params.get("side_px", 12.0),
+                               eps=REFINE_EPS, temporal=REFINE_TEMPORAL,
+                               progress=lambda f: report(0.8 + 0.15 * f))
+    else:
+        scores = prepared.to_pixels(sp_scores)
+    # The map as it is stored (16-bit levels): masks, metrics and exports all see these values.
+    scores = dequantise(quantise(scores))
     timings["paint"] = time.perf_counter() - t
+    choice = _threshold_choice(scores, prepared, estimates, threshold, threshold_rule)
+    masks = masks_at(scores, choice.threshold)
     report(1.0)
     return SegmentationResult(sp_scores=sp_scores, scores=scores, masks=masks,
-                              threshold=MASK_THRESHOLD, method=method, pool=pool_obj,
-                              pooled=pooled, timings=timings)
+                              threshold=choice.threshold, method=method, pool=pool_obj,
+                              pooled=pooled, timings=timings, threshold_rule=choice.rule,
+                              threshold_details=choice.details, refined=bool(refine and frames is not None))
 
 
-def evaluate(result, truth, prepared: PreparedSequence | None = None) -> dict:
-    """Pixel-wise AUC, max-F1 and F1 at 5% false positives against reference masks.
+def gazed_pixels(prepared: PreparedSequence, estimates: list) -> np.ndarray:
+    """(T, H, W) bool: pixels of superpixels under any recording's trusted gaze."""
+    gazed = np.zeros(prepared.n_superpixels, bool)
+    for e in estimates:
+        gazed |= np.asarray(e.gazed, bool)
+    return gazed[prepared.labels]
+
+
+def _threshold_choice(scores, prepared, estimates, threshold, rule) -> ThresholdChoice:
+    if threshold is None or threshold == "auto":
+        return choose_threshold(scores, gazed_pixels(prepared, estimates), rule=rule)
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise InputError(f"threshold must be 'auto' or a number in [0, 1]; got {threshold!r}") from None
+    if not np.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InputError(f"threshold must be 'auto' or a number in [0, 1]; got {threshold!r}")
+    return ThresholdChoice(value, "user", {})
+
+
+def evaluate(result, truth, prepared: PreparedSequence | None = None, *,
+             frames=None) -> dict:
+    """Pixel-wise scores against reference masks, the delivered masks' first.
 
     Parameters
     ----------
     result : SegmentationResult, (N,) superpixel scores, or (T, H, W) pixel scores
-    truth : (T, H, W) bool ndarray
+    truth : (T, H, W) bool ndarray, or (K, H, W) with ``frames``
     prepared : PreparedSequence, optional
-        Needed for superpixel scores; with a SegmentationResult it makes scoring exact and fast.
+        Needed for superpixel scores.
+    frames : sequence of K int, optional
+        Score only these frames of a SegmentationResult (the frames that have a reference).
 
     Returns
     -------
     dict
-        ``auc``, ``f1``, ``f1_fpr5``, ``f1_threshold``.
+        ``auc``, ``f1`` (the oracle: maximum F1 over thresholds chosen with the reference),
+        ``f1_fpr5``, ``f1_threshold``; for a SegmentationResult also what the user gets:
+        ``dice``, ``iou``, ``threshold``, ``threshold_rule``, ``predicted_fraction``,
+        ``true_fraction``, plus ``dice_at`` (Dice at cuts 0.1-0.9) and ``calibration_error``
+        of the score map.
     """
-    from .metrics import segmentation_scores
+    from .metrics import (
+        calibration_error,
+        delivered_scores,
+        dice_at_thresholds,
+        segmentation_scores,
+    )
 
     truth = np.asarray(truth).astype(bool)
     if isinstance(result, SegmentationResult):
-        if prepared is not None:
-            result = result.sp_scores
-        else:
-            result = result.scores
+        scores, masks = result.scores, result.masks
+        if frames is not None:
+            idx = np.asarray(frames, dtype=np.int64)
+            scores, masks = scores[idx], masks[idx]
+        if truth.shape != scores.shape:
+            raise InputError(f"truth {truth.shape} and scores {scores.shape} differ in shape")
+        out = segmentation_scores(scores, truth)
+        out.update(delivered_scores(masks, truth))
+        out.update(threshold=float(result.threshold), threshold_rule=result.threshold_rule,
+                   dice_at=dice_at_thresholds(scores, truth),
+                   calibration_error=calibration_error(scores, truth))
+        return out
     result = np.asarray(result)
     if result.ndim == 1:
         if prepared is None:

@@ -690,6 +690,8 @@ def observer_quality(
         Index ``observer`` (input order); columns ``recordings`` and the means over each
         observer's recordings of the :func:`gaze_quality` statistics, ``agreement``,
         ``weight`` (NaN without a pool), ``flagged`` (bool), ``flag_reason`` (str, "" if not).
+        With a ``pool``, ``flagged`` and ``flag_reason`` are the pool's (non-compliance by the
+        observer's own gaze) and the crowd-relative findings go to a ``note`` column instead.
     """
     parts = []
     if gaze is not None:
@@ -718,14 +720,19 @@ def observer_quality(
     reasons = _robust_flags(table, k)
     table["weight"] = math.nan
     if pool is not None:
+        # The pool's flags are the run's flags (the same in the report, the results page and
+        # the API): only non-compliance by the observer's own gaze. Differences from the crowd
+        # are shown as notes: a crowd may share a mistake while one observer is right.
         for o, w in pool.weights_.items():
             if o in table.index:
                 table.loc[o, "weight"] = w
-        for o in pool.flagged_:
-            reasons.setdefault(o, []).append(
-                f"pool '{getattr(pool, 'name', type(pool).__name__)}': "
-                f"{pool.flag_reasons_.get(o, 'flagged')}"
-            )
+        notes = getattr(pool, "notes_", {})
+        table["flagged"] = [o in pool.flagged_ for o in table.index]
+        table["flag_reason"] = [pool.flag_reasons_.get(o, "") for o in table.index]
+        table["note"] = ["; ".join([*(f"differs from the crowd: {r}" for r in reasons.get(o, [])),
+                                    *([notes[o]] if o in notes else [])])
+                         for o in table.index]
+        return table
     table["flagged"] = [bool(reasons.get(o)) for o in table.index]
     table["flag_reason"] = ["; ".join(reasons.get(o, [])) for o in table.index]
     return table

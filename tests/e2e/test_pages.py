@@ -246,8 +246,10 @@ def test_a_study_from_creation_to_results(anonymous, login, user, shot, sequence
     exports = dave.eval_on_selector_all("[data-export]", "els => els.map(e => e.dataset.export)")
     assert set(exports) == {"nifti", "png", "coco", "npz", "csv"}
     assert dave.locator("[data-report='report.html']").count() == 1
-    auc = float(dave.locator("table:has(th:text('AUC')) tbody tr").first.locator("td").nth(1).inner_text())
+    row = dave.locator("table:has(th:text('AUC')) tbody tr").first.locator("td")
+    dice, auc = float(row.nth(1).inner_text()), float(row.nth(4).inner_text())
     assert 0.5 < auc <= 1.0  # the gaze followed the disc: the ground truth finds it
+    assert 0.0 <= dice <= 1.0 and dave.locator("[data-delivered]").count() == 1
     assert "pool" in dave.inner_text("main") and "mean" in dave.inner_text("main")
     # The viewer: heat map over the frame, then the mask, then the gaze paths.
     _wait_painted(dave)

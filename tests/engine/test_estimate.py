@@ -1,6 +1,7 @@
 """Colour models and label propagation: a dense reference and invariants."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from segmentation.engine.estimate import (
@@ -110,4 +111,56 @@ def test_grey_sequences_get_a_covariance_floor_that_keeps_a_tight_model_from_inv
         estimate = pipeline.observer_estimate(prepared, sample.frames, gaze, **options)
         return pipeline.evaluate(estimate.scores, sample.truth, prepared)["auc"]
 
-    assert auc() > auc(cov_floor=COLOUR_COV_FLOOR) + 0.1
+    assert auc() > 0.7 > auc(cov_floor=COLOUR_COV_FLOOR) + 0.1
+
+
+def _core_unlike_rim_scene(t=6, size=96):
+    """A grey disc whose core looks exactly like the background and whose rim is bright;
+    observers fixate the core (as on a tumour with a necrotic middle)."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    truth = np.repeat((r < 22)[None], t, axis=0)
+    rim = (r >= 11) & (r < 22)
+    frames = np.where(rim, 0.8, 0.3) + rng.normal(0, 0.03, (t, size, size))
+    frames = np.clip(frames, 0, 1).astype(np.float32)
+    gaze = []
+    for k, name in enumerate(("a", "b", "c")):
+        for f in range(t):
+            for s in range(6):
+                x, y = size / 2 + rng.normal(0, 2), size / 2 + rng.normal(0, 2)
+                gaze.append((name, (6 * f + s) * 40.0, f, x, y))
+    table = pd.DataFrame(gaze, columns=["observer", "t_ms", "frame", "x", "y"])
+    return frames, truth, [g for _, g in table.groupby("observer")]
+
+
+def test_an_observer_who_looks_at_a_core_unlike_the_rim_stays_above_chance():
+    from segmentation.engine import pipeline
+
+    frames, truth, tables = _core_unlike_rim_scene()
+    prepared = pipeline.prepare_sequence(frames, px_per_degree=8.0)
+
+    def auc(**options):
+        return [pipeline.evaluate(pipeline.observer_estimate(prepared, frames, g, **options).scores,
+                                  truth, prepared)["auc"] for g in tables]
+
+    # The colour model learns the background's colour from the core; propagation from the
+    # gazed superpixels and the spatial prior keep the object (rim included) above the rest.
+    assert min(auc()) > 0.7
+
+
+def test_the_spatial_prior_is_one_at_the_gaze_and_widens_for_a_roaming_observer():
+    from segmentation.engine.estimate import spatial_prior
+
+    centroids = np.array([[50.0, 50.0], [50.0, 60.0], [50.0, 90.0], [10.0, 10.0]])
+    frame_of = np.array([0, 0, 0, 1])
+    points = np.array([[50.0, 50.0], [np.nan, np.nan]])  # (x, y); frame 1 has none
+    p = spatial_prior(centroids, frame_of, points, sigma_px=10.0, window=0)
+    assert p[0] == pytest.approx(1.0) and p[1] == pytest.approx(np.exp(-0.5))
+    assert p[2] < 1e-3 and p[3] == 1.0  # no gaze on frame 1: no information
+    # An observer roaming over a wide object (gaze 40 px apart on neighbouring frames) gets
+    # a wider prior than the smallest sigma.
+    roam = np.array([[30.0, 50.0], [70.0, 50.0]])
+    wide = spatial_prior(centroids[:3], frame_of[:3], roam, sigma_px=10.0, window=0, spread=1.0)
+    tight = spatial_prior(centroids[:3], frame_of[:3], roam, sigma_px=10.0, window=0)
+    assert wide[2] > tight[2]

@@ -91,11 +91,50 @@ def test_a_planted_random_observer_gets_the_lowest_weight_and_is_flagged(name):
     truth, est = _crowd(rng)
     est = np.vstack([est[:3], rng.random(len(truth)), est[3:]])
     names = ["a", "b", "c", "random", "d", "e", "f"]
-    # The robust pool flags only when asked (see its docstring).
-    pool = make_pool(name, **({"flag_ratio": 0.5} if name == "robust" else {})).fit(est, names)
+    # The robust pool flags only when asked (see its docstring); the weighted pool flags for
+    # disagreement only without a floor.
+    params = {"flag_ratio": 0.5} if name == "robust" else {"floor": 0.0}
+    pool = make_pool(name, **params).fit(est, names)
     assert min(pool.weights_, key=pool.weights_.get) == "random"
     assert pool.flagged_ == ["random"]
     assert "median" in pool.flag_reasons_["random"]
+
+
+def test_disagreeing_is_noted_not_punished_below_the_floor():
+    rng = np.random.default_rng(2)
+    truth, est = _crowd(rng)
+    est = np.vstack([est[:3], rng.random(len(truth)), est[3:]])
+    names = ["a", "b", "c", "random", "d", "e", "f"]
+    pool = WeightedPool(floor=0.5).fit(est, names)
+    assert min(pool.weights_, key=pool.weights_.get) == "random"
+    assert pool.flagged_ == [] and "disagrees with the others" in pool.notes_["random"]
+    # At least half the equal share before renormalising: never silenced by agreement alone.
+    assert pool.weights_["random"] >= 0.5 / 7 / sum(
+        max(w, 0.5 / 7) for w in WeightedPool(floor=0.0).fit(est, names).weights_.values()) - 1e-9
+    # Its own gaze showing it non-compliant is what may cut it.
+    cut = WeightedPool(floor=0.5).fit(est, names, noncompliant={"random": "eye lost"})
+    assert cut.flagged_ == ["random"] and "eye lost" in cut.flag_reasons_["random"]
+    assert cut.weights_["random"] < 0.01
+
+
+def test_an_accurate_minority_is_not_silenced_by_a_crowd_that_shares_a_mistake():
+    """Two observers see the object; five agree on a neighbouring structure instead."""
+    rng = np.random.default_rng(6)
+    n = 400
+    truth = np.zeros(n)
+    truth[:60] = 1.0
+    mistake = np.zeros(n)
+    mistake[60:140] = 1.0  # the wrong structure, beside the object
+    right = [np.clip(truth + rng.normal(0, 0.1, n), 0, 1) for _ in range(2)]
+    wrong = [np.clip(0.3 * truth + mistake + rng.normal(0, 0.1, n), 0, 1) for _ in range(5)]
+    est = np.array(right + wrong)
+    names = ["right-1", "right-2"] + [f"wrong-{k}" for k in range(5)]
+    old = WeightedPool(floor=0.0).fit(est, names)
+    assert max(old.weights_["right-1"], old.weights_["right-2"]) < 0.02  # agreement alone
+    for pool in (WeightedPool(), make_pool()):
+        pool.fit(est, names)
+        assert min(pool.weights_["right-1"], pool.weights_["right-2"]) >= 0.5 / 7 / 1.0 * 0.5
+        assert "right-1" not in pool.flagged_ and "right-2" not in pool.flagged_
 
 
 def test_weighted_pool_is_closer_to_the_truth_than_the_mean():
@@ -146,7 +185,7 @@ def test_weighted_pool_exposes_agreement_and_separation():
     rng = np.random.default_rng(5)
     truth, est = _crowd(rng)
     est = np.vstack([est, rng.random(len(truth))])
-    pool = WeightedPool().fit(est, list("abcdefg"))
+    pool = WeightedPool(floor=0.0).fit(est, list("abcdefg"))
     assert set(pool.agreement_) == set("abcdefg")
     assert pool.agreement_["g"] < 0.7 < min(v for k, v in pool.agreement_.items() if k != "g")
     assert pool.n_iter_ >= 1
@@ -165,16 +204,19 @@ def test_sample_weight_is_checked():
 
 @pytest.mark.slow
 def test_on_the_shipped_sample_the_worst_observer_gets_no_weight():
-    """brats-pat0001's shipped 16-slice crop: one observer's estimate is far off the tumour
-    (AUC against the reference about 0.2; the others 0.98-0.99). Without seeing the reference,
-    the weighted pool must give that observer the lowest weight and flag only them."""
+    """brats-pat0001's shipped 16-slice crop with the colour covariance floor (too tight for
+    grey) and no spatial prior: one observer's estimate is far off the tumour (AUC against the reference about 0.2;
+    the others 0.96-0.99). Without seeing the reference, the weighted pool must give that
+    observer the lowest weight."""
     from segmentation.engine.datasets import load_sample
+    from segmentation.engine.estimate import COLOUR_COV_FLOOR
     from segmentation.engine.pipeline import observer_estimate, prepare_sequence
     from segmentation.engine.quality import roc_metrics, truth_counts
 
     s = load_sample("brats-pat0001")
     prepared = prepare_sequence(s.frames, px_per_degree=s.px_per_degree)
-    estimates = [observer_estimate(prepared, s.frames, g) for g in s.gaze]
+    estimates = [observer_estimate(prepared, s.frames, g, cov_floor=COLOUR_COV_FLOOR,
+                                   spatial_deg=None) for g in s.gaze]
     est = np.array([e.scores for e in estimates])
     names = [e.observer for e in estimates]
     pos, neg = truth_counts(prepared.labels, s.truth, prepared.n_superpixels)
@@ -182,9 +224,13 @@ def test_on_the_shipped_sample_the_worst_observer_gets_no_weight():
     worst = min(auc, key=auc.get)
     assert auc[worst] < 0.5 < 0.95 < min(v for k, v in auc.items() if k != worst)
 
-    pool = WeightedPool().fit(est, names, sample_weight=prepared.sizes)
+    pool = WeightedPool(floor=0.0).fit(est, names, sample_weight=prepared.sizes)
     assert min(pool.weights_, key=pool.weights_.get) == worst
     assert pool.weights_[worst] < 0.02
     assert pool.flagged_ == [worst]
+    # With the floor (the default) it keeps a bounded weight and is noted, not flagged.
+    floored = WeightedPool().fit(est, names, sample_weight=prepared.sizes)
+    assert min(floored.weights_, key=floored.weights_.get) == worst
+    assert floored.weights_[worst] > 0.03 and worst in floored.notes_
     mean_auc = roc_metrics(est.mean(axis=0), pos, neg).auc
     assert roc_metrics(pool.pooled_, pos, neg).auc >= mean_auc - 1e-3

@@ -81,13 +81,21 @@ def test_agreement_and_flags_pick_out_a_random_observer():
     assert ag["random"] == pytest.approx(0.5, abs=0.1)
     # The others' pool is soft (it contains the random map), so even a perfect map scores < 1.
     assert all(ag[o] > ag["random"] + 0.25 for o in "abcde")
-    pool = WeightedPool().fit(est, names)
+    # Without a pool: flagged against the crowd.
+    alone = observer_quality(estimates=est, observers=names)
+    assert alone["flagged"].tolist() == [False] * 5 + [True]
+    assert "agreement with the others" in alone.loc["random", "flag_reason"]
+    # With a pool, the flags are the pool's: a pool without a floor flags for disagreement...
+    pool = WeightedPool(floor=0.0).fit(est, names)
     table = observer_quality(estimates=est, observers=names, pool=pool)
     assert list(table.index) == names
     assert table["flagged"].tolist() == [False] * 5 + [True]
-    reason = table.loc["random", "flag_reason"]
-    assert "agreement with the others" in reason and "pool 'weighted'" in reason
+    assert "agreement weight" in table.loc["random", "flag_reason"]
     assert table["weight"].sum() == pytest.approx(1.0)
+    # ... the default keeps it at its floor weight and only notes the disagreement.
+    table = observer_quality(estimates=est, observers=names, pool=WeightedPool().fit(est, names))
+    assert not table["flagged"].any()
+    assert "differs from the crowd" in table.loc["random", "note"]
 
 
 def test_agreement_leaves_out_all_repeats_of_an_observer():

@@ -161,7 +161,7 @@ def test_crowd_analysis_runs_single_observers_and_subsets_once_each(tmp_path):
     assert set(out["method_scores"]) == {"eel", "el"}
     assert set(out["pooled_scores"]) == {"eel (weighted)", "eel (mean)"}
     assert out["subsets"]["n_observers"].tolist() == [1, 2, 3, 4, 5]
-    assert out["pool"].flagged_ == ["random"]
+    assert "random" in out["pool"].notes_  # disagreement is noted; the floor keeps its weight
     assert ("eel", ("bob",), "mean") in calls  # an observer alone: their repeats averaged
     result = out.pop("result")
     assert result is not None
@@ -183,7 +183,9 @@ def test_write_run_report_from_a_finished_run(tmp_path):
                              svg=False)
     assert "report.html" in files and "observers.csv" in files
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["pool"]["flagged"] == ["random"] and "eel" in summary["pooled"]
+    assert summary["pool"]["flagged"] == [] and "eel" in summary["pooled"]
+    table = pd.read_csv(tmp_path / "observers.csv").set_index("observer")
+    assert "disagrees with the others" in table.loc["random", "note"]
 
 
 def test_report_command_end_to_end(tmp_path):

@@ -27,6 +27,17 @@ def test_coordinator_starts_a_run_and_follows_it(client_for, alice, study, seque
     assert detail["progress"] == 1.0
     assert detail["exports"] == ["coco", "csv", "nifti", "npz", "png"]
     assert "report.html" in detail["report_files"]
+    # The cut and its rule are part of the run; the scale was guessed and says so.
+    assert detail["delivered"]["threshold_rule"] == "gaze-contrast"
+    assert 0 < detail["delivered"]["threshold"] < 1
+    assert detail["parameters"]["px_per_degree_source"].startswith("guessed from the frame size")
+    from django.test import Client
+
+    web = Client()
+    web.force_login(alice)
+    page = web.get(f"/studies/{study.pk}/runs/{run['id']}/")
+    assert page.status_code == 200
+    assert b"data-scale-guessed" in page.content and b"data-delivered" in page.content
 
 
 def test_observer_and_outsider_cannot_start_runs(client_for, bob, charlie, study, sequence):
@@ -61,6 +72,15 @@ def test_researcher_downloads_results_observers_and_outsiders_cannot(
     seq_url = f"/api/studies/{study.pk}/sequences/{run.sequence_id}/ground-truth/npz/"
     latest = np.load(io.BytesIO(researcher.get(seq_url).content))
     np.testing.assert_array_equal(latest["masks"], npz["masks"])
+    # Another threshold, on both endpoints: the stored map cut again, recorded in the file.
+    higher = (float(npz["threshold"]) + 1) / 2
+    for endpoint in (url(study, "runs", run.pk, "export", "npz"), seq_url):
+        cut = np.load(io.BytesIO(researcher.get(endpoint, {"threshold": higher}).content))
+        np.testing.assert_array_equal(cut["masks"], npz["scores"] >= np.float32(higher))
+        assert float(cut["threshold"]) == pytest.approx(higher)
+        for bad in ("2", "-1", "nan", "1e400", "x"):
+            response = researcher.get(endpoint, {"threshold": bad})
+            assert response.status_code == 400 and "threshold" in response.json(), bad
 
     html = researcher.get(f"/api/studies/{study.pk}/runs/{run.pk}/report/report.html")
     assert html.status_code == 200 and b"<html" in html.content.lower()

@@ -62,14 +62,69 @@ def test_exports_open_and_agree(finished_run, small_sample):
     np.testing.assert_array_equal(np.moveaxis(np.asarray(img.dataobj), -1, 0), masks)
 
     with zipfile.ZipFile(io.BytesIO(exporting.run_export(run=run, fmt="png")[0])) as archive:
-        pngs = [np.asarray(Image.open(io.BytesIO(archive.read(n)))) > 0 for n in sorted(archive.namelist())]
+        names = sorted(n for n in archive.namelist() if n.endswith(".png"))
+        pngs = [np.asarray(Image.open(io.BytesIO(archive.read(n)))) > 0 for n in names]
+        meta = json.loads(archive.read("ground_truth.json"))
     np.testing.assert_array_equal(np.stack(pngs), masks > 0)
+    assert meta["threshold"] == run.ground_truth.threshold and meta["run"] == run.pk
 
     from segmentation.exports import coco_decode
 
     doc = json.loads(exporting.run_export(run=run, fmt="coco")[0])
     np.testing.assert_array_equal(coco_decode(doc, frames=N_FRAMES), masks)
     assert doc["categories"][0]["name"] == "tumour"
+
+
+def test_exports_at_two_thresholds_differ_as_expected_and_record_the_threshold(finished_run):
+    run = finished_run
+    gt = run.ground_truth
+    assert gt.threshold_rule == "gaze-contrast" and 0.0 < gt.threshold < 1.0
+    own = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz")[0]))
+    scores = own["scores"]
+    # The run's masks are its stored map cut at the threshold it recorded.
+    np.testing.assert_array_equal(own["masks"], scores >= np.float32(gt.threshold))
+    lo, hi = round(gt.threshold / 2, 4), round((gt.threshold + 1) / 2, 4)
+    at_lo = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz", threshold=lo)[0]))
+    at_hi = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz", threshold=hi)[0]))
+    np.testing.assert_array_equal(at_lo["masks"], scores >= np.float32(lo))
+    assert at_hi["masks"].sum() < own["masks"].sum() <= at_lo["masks"].sum()
+    assert not (at_hi["masks"] & ~at_lo["masks"]).any()  # a higher cut is a subset
+    assert float(at_lo["threshold"]) == lo
+    assert json.loads(str(at_hi["metadata"]))["threshold_rule"] == "user"
+    img = nib.Nifti1Image.from_bytes(gzip.decompress(
+        exporting.run_export(run=run, fmt="nifti", threshold=hi)[0]))
+    assert f"thr={hi:.4f} user".encode() in bytes(img.header["descrip"])
+    doc = json.loads(exporting.run_export(run=run, fmt="coco", threshold=lo)[0])
+    assert doc["info"]["gazecrowd"]["threshold"] == lo
+    assert doc["info"]["gazecrowd"]["run_threshold"] == gt.threshold
+    for bad in ("-0.1", "1.5", "nan", "inf", "abc"):
+        with pytest.raises(ValueError, match="threshold must be a number in"):
+            exporting.run_export(run=run, fmt="png", threshold=bad)
+
+
+def test_the_reference_never_decides(study, small_sample, finished_run):
+    """A sequence without reference masks gets exactly the masks of one with them."""
+    from annotation import services as annotation_services
+    from crowd import services as crowd_services
+    from segmentation import services as seg_services
+
+    blind = crowd_services.sequence_import(study=study, path=small_sample["frames"],
+                                           name="pat0001-blind")
+    for recording in finished_run.sequence.recordings.all():
+        annotation_services.recording_import_file(
+            sequence=blind, observer=recording.observer,
+            path=small_sample["gaze"][recording.observer.get_username()], fmt="csv",
+            ensure_member=True)
+    (run,) = seg_services.study_run_create(study=study, sequence=blind,
+                                           parameters={"compare": False})
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.metrics == {}  # nothing to score against
+    with_truth = np.load(io.BytesIO(exporting.run_export(run=finished_run, fmt="npz")[0]))
+    without = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz")[0]))
+    assert run.ground_truth.threshold == finished_run.ground_truth.threshold
+    np.testing.assert_array_equal(without["scores"], with_truth["scores"])
+    np.testing.assert_array_equal(without["masks"], with_truth["masks"])
 
 
 def test_a_run_executed_twice_gives_one_result(finished_run):

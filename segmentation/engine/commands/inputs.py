@@ -55,3 +55,29 @@ def read_inputs(args) -> CommandInputs:
             part.attrs["source"] = str(path)
             recordings.append((str(name), part))
     return CommandInputs(sequence=seq, frames=frames, truth=truth, recordings=recordings)
+
+
+PX_PER_DEGREE_HELP = ("image pixels per degree of visual angle on the observers' screen; "
+                      "superpixels are about 1 degree wide (default: guessed from the frame "
+                      "size, and said so)")
+
+
+def px_per_degree_arg(value: float | None, shape: tuple[int, int]) -> tuple[float, str]:
+    """``--px-per-degree``: the value given (checked), or a guess from the frame size.
+
+    Returns ``(px_per_degree, source)``; a guess is also said on stderr, even with ``--quiet``,
+    because a guessed scale changes the result.
+    """
+    import sys
+
+    from ..superpixels import guess_px_per_degree
+
+    if value is not None:
+        if not 1.0 <= value <= 500.0:
+            raise InputError(f"--px-per-degree must be in [1, 500], got {value}")
+        return float(value), "given"
+    guess = guess_px_per_degree(shape)
+    print(f"note: --px-per-degree not given; guessed {guess:.1f} from the frame size "
+          f"({shape[0]}x{shape[1]}). Give the observers' screen geometry for superpixels of "
+          "one degree.", file=sys.stderr)
+    return guess, "guessed from the frame size"

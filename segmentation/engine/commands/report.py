@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..estimate import ESTIMATES
     from ..pipeline import FEATURES, N_BAGS, N_ROUNDS
     from ..pooling import DEFAULT_POOL, POOLS
+    from .inputs import PX_PER_DEGREE_HELP
 
     parser.add_argument("--frames", required=True, metavar="PATH",
                         help="the sequence: a folder of images (sorted by name), a DICOM folder, "
@@ -44,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subsets", type=int, default=5, metavar="N",
                         help="with --truth: pooled EEL on up to N subsets of each size 1..all "
                              "(default 5; 0 skips the AUC-vs-observers curve)")
-    parser.add_argument("--px-per-degree", type=float, default=12.0, metavar="N",
-                        help="image pixels per degree of visual angle (default: 12)")
+    parser.add_argument("--px-per-degree", type=float, default=None, metavar="N",
+                        help=PX_PER_DEGREE_HELP)
     parser.add_argument("--estimate", default="default", choices=ESTIMATES,
                         help="per-observer estimate (default: 'default')")
     parser.add_argument("--features", default="hand", metavar="KIND",
@@ -64,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     from ..errors import InputError
     from ..pipeline import METHODS, observer_estimate, prepare_sequence
-    from ..report import build_report, crowd_analysis, write_report
+    from ..report import build_report, crowd_analysis, delivered_summary, write_report
     from .run import _Progress
 
     t0 = time.perf_counter()
@@ -74,11 +75,9 @@ def main(args) -> int:
     if bad:
         raise InputError(f"--methods: cannot run {', '.join(bad)} per observer; choose among "
                          f"{','.join(m for m in METHODS if m != 'probability')}")
-    if args.px_per_degree <= 0:
-        raise InputError(f"--px-per-degree must be positive, got {args.px_per_degree}")
     if args.subsets < 0:
         raise InputError(f"--subsets must be 0 or more, got {args.subsets}")
-    from .inputs import read_inputs
+    from .inputs import px_per_degree_arg, read_inputs
 
     inputs = read_inputs(args)
     seq, frames, truth, recordings = inputs.sequence, inputs.frames, inputs.truth, inputs.recordings
@@ -86,7 +85,8 @@ def main(args) -> int:
     progress.note(f"{seq.source}: {t_count} frames; {len(recordings)} recording(s) of "
                   f"{len({n for n, _ in recordings})} observer(s)")
 
-    prepared = prepare_sequence(frames, px_per_degree=args.px_per_degree,
+    ppd, _ = px_per_degree_arg(args.px_per_degree, frames.shape[1:3])
+    prepared = prepare_sequence(frames, px_per_degree=ppd,
                                 features=args.features, rng=args.seed, progress=progress)
     estimates = []
     for i, (name, part) in enumerate(recordings):
@@ -98,11 +98,11 @@ def main(args) -> int:
                               max_subsets=max(args.subsets, 1), rng=args.seed,
                               booster={"n_rounds": args.rounds, "n_bags": args.bags},
                               progress=progress)
-    analysis.pop("result")
+    result = analysis.pop("result")
     title = args.title or f"Crowd report: {Path(seq.source).name or seq.source}"
     report = build_report(**analysis, frames=frames, truth=truth,
                           gaze=[part for _, part in recordings],
-                          px_per_degree=args.px_per_degree, title=title)
+                          px_per_degree=ppd, title=title, delivered=delivered_summary(result, truth))
     files = write_report(report, args.out)
     s = report.summary
     progress.note(f"pool {s['pool']['method']}: weights "

@@ -2,13 +2,18 @@
 
 Writes into ``--out``:
 
-* ``scores_<method>.npy``: float32 (T, H, W) in [0, 1], one per method;
-* ``masks/00000.png ...``: the EEL result (or the first method when eel is not run) as 8-bit
-  PNGs {0, 255}, foreground where the score >= 0.5 (for eel and el: the booster's decision
-  boundary f = 0);
-* ``metrics.json``: ``{"methods": {m: {"auc", "f1", "f1_fpr5"}}, "observers": [...],
-  "timings_s": {"superpixels", "features", "estimate", "train", "predict", "total"},
-  "pool": {"method", "weights", "flagged"}, ...}`` (``methods`` scores only with ``--truth``).
+* ``scores_<method>.npy``: float32 (T, H, W) in [0, 1], one per method: the edge-aware pixel
+  score map (16-bit levels, as the platform stores it);
+* ``masks/00000.png ...``: the delivered masks of EEL (or of the first method when eel is not
+  run) as 8-bit PNGs {0, 255}: the score map cut at ``--threshold``, by default chosen from
+  the map and the gaze without any reference (``gaze-contrast``);
+* ``metrics.json``: ``{"methods": {m: {"dice", "iou", "threshold", "auc", "f1", ...}},
+  "mask_threshold", "threshold_rule", "observers": [...], "timings_s": {...},
+  "pool": {"method", "weights", "flagged"}, "parameters": {...}}`` (``methods`` scores only
+  with ``--truth``; ``dice``/``iou`` are those of the masks as written, ``f1`` the oracle
+  max-F1 over thresholds chosen with the reference).
+
+``python -m segmentation.engine export OUT --threshold T`` cuts the stored map again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ HELP = "Segment a sequence from observers' gaze (EEL and baselines); write score
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..estimate import ESTIMATES
     from ..pipeline import FEATURES, METHODS, N_BAGS, N_ROUNDS
+    from .inputs import PX_PER_DEGREE_HELP
 
     parser.add_argument("--frames", required=True, metavar="PATH",
                         help="the sequence: a folder of images (sorted by name), a DICOM folder, "
@@ -41,9 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default="eel,el,probability,vilarino", metavar="LIST",
                         help=f"comma-separated methods among {','.join(METHODS)} "
                              "(default: all)")
-    parser.add_argument("--px-per-degree", type=float, default=12.0, metavar="N",
-                        help="image pixels per degree of visual angle; superpixels are about "
-                             "1 degree wide (default: 12)")
+    parser.add_argument("--px-per-degree", type=float, default=None, metavar="N",
+                        help=PX_PER_DEGREE_HELP)
+    parser.add_argument("--threshold", default="auto", metavar="T",
+                        help="cut of the delivered masks: 'auto' (chosen from the score map "
+                             "and the gaze, never from --truth) or a number in [0, 1]")
     parser.add_argument("--seed", type=int, default=0, metavar="N",
                         help="random seed (training subsample, SVM, autoencoder; default 0)")
     parser.add_argument("--estimate", default="default", choices=ESTIMATES,
@@ -93,7 +101,30 @@ class _Progress:
 
 
 def _clean(d: dict) -> dict:
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
+    """JSON-safe: NaN and infinities become None, nested dicts included."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _clean(v)
+        elif isinstance(v, (float, np.floating)):
+            v = float(v) if np.isfinite(v) else None
+        out[k] = v
+    return out
+
+
+def _threshold_arg(value: str):
+    """``--threshold``: 'auto' or a number in [0, 1]."""
+    from ..errors import InputError
+
+    if str(value).strip().lower() == "auto":
+        return "auto"
+    try:
+        t = float(value)
+    except ValueError:
+        raise InputError(f"--threshold must be 'auto' or a number in [0, 1], got {value!r}") from None
+    if not np.isfinite(t) or not 0.0 <= t <= 1.0:
+        raise InputError(f"--threshold must be 'auto' or a number in [0, 1], got {value!r}")
+    return t
 
 
 def main(args) -> int:
@@ -108,17 +139,17 @@ def main(args) -> int:
     if bad or not methods:
         raise InputError(f"--methods: unknown {', '.join(bad) or '(empty)'}; choose among "
                          f"{','.join(METHODS)}")
-    if args.px_per_degree <= 0:
-        raise InputError(f"--px-per-degree must be positive, got {args.px_per_degree}")
-    from .inputs import read_inputs
+    threshold = _threshold_arg(args.threshold)
+    from .inputs import px_per_degree_arg, read_inputs
 
     inputs = read_inputs(args)
     seq, frames, truth, recordings = inputs.sequence, inputs.frames, inputs.truth, inputs.recordings
     t_count = frames.shape[0]
     progress.note(f"{seq.source}: {t_count} frames {frames.shape[1]}x{frames.shape[2]}"
                   f"{' colour' if frames.ndim == 4 else ''}; {len(recordings)} recording(s)")
+    ppd, ppd_source = px_per_degree_arg(args.px_per_degree, frames.shape[1:3])
 
-    prepared = prepare_sequence(frames, px_per_degree=args.px_per_degree, features=args.features,
+    prepared = prepare_sequence(frames, px_per_degree=ppd, features=args.features,
                                 temporal=args.temporal, rng=args.seed, progress=progress)
     progress.note(f"{prepared.n_superpixels} superpixels, {prepared.features.shape[1]} features")
     estimates = []
@@ -142,7 +173,8 @@ def main(args) -> int:
         result = segment(prepared, frames, estimates, method=m,
                          pool=fitted_pool if fitted_pool is not None else args.pool,
                          refit_pool=fitted_pool is None, rng=args.seed,
-                         n_rounds=args.rounds, n_bags=args.bags, progress=progress)
+                         n_rounds=args.rounds, n_bags=args.bags, threshold=threshold,
+                         progress=progress)
         fitted_pool = result.pool
         np.save(out / f"scores_{m}.npy", result.scores.astype(np.float32))
         per_method_timings[m] = {k: round(float(v), 4) for k, v in result.timings.items()}
@@ -150,9 +182,7 @@ def main(args) -> int:
             timings["train"] = result.timings["train"]
             timings["predict"] = result.timings["predict"]
         if truth is not None:
-            scores_out[m] = _clean({k: float(v) for k, v in
-                                    evaluate(result, truth, prepared).items()
-                                    if k in ("auc", "f1", "f1_fpr5")})
+            scores_out[m] = _clean(evaluate(result, truth))
         if m == "eel" or mask_result is None:
             mask_result = result
         if pool_info is None and result.pool is not None:
@@ -172,17 +202,23 @@ def main(args) -> int:
         "pool": pool_info,
         "mask_method": mask_result.method,
         "mask_threshold": float(mask_result.threshold),
+        "threshold_rule": mask_result.threshold_rule,
+        "threshold_details": mask_result.threshold_details,
         "method_timings_s": per_method_timings,
         "n_frames": int(t_count),
         "n_superpixels": int(prepared.n_superpixels),
-        "parameters": {"px_per_degree": args.px_per_degree, "seed": args.seed,
+        "parameters": {"px_per_degree": ppd, "px_per_degree_source": ppd_source,
+                       "seed": args.seed,
                        "estimate": args.estimate, "features": args.features,
                        "pool": pool_info["method"] if pool_info else args.pool,
                        "temporal": bool(args.temporal), "methods": methods},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    progress.note(f"masks ({mask_result.method}) at threshold {mask_result.threshold:.3f} "
+                  f"({mask_result.threshold_rule})")
     if truth is not None:
         for m, s in scores_out.items():
-            progress.note(f"{m:<12} AUC {s['auc']:.3f}  F1 {s['f1']:.3f}  F1@5%FPR {s['f1_fpr5']:.3f}")
+            progress.note(f"{m:<12} delivered Dice {s['dice']:.3f}  IoU {s['iou']:.3f}  "
+                          f"(AUC {s['auc']:.3f}, oracle max-F1 {s['f1']:.3f})")
     progress.note(f"wrote {out} in {timings['total']:.1f} s")
     return 0

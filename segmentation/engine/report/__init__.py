@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .analysis import crowd_analysis, estimate_matrix, recording_names
 from .data import ReportData, build_report
 from .figures import build_figures
@@ -28,6 +30,7 @@ __all__ = [
     "build_figures",
     "build_report",
     "crowd_analysis",
+    "delivered_summary",
     "render_html",
     "write_report",
     "write_run_report",
@@ -78,6 +81,7 @@ def write_run_report(
     pooled_scores = None
     if result is not None and getattr(result, "sp_scores", None) is not None:
         pooled_scores = {getattr(result, "method", None) or "eel": result.sp_scores}
+    delivered = delivered_summary(result, truth)
     report = build_report(
         estimates=estimate_matrix(estimates),
         observers=recording_names(estimates),
@@ -90,5 +94,28 @@ def write_run_report(
         pooled_scores=pooled_scores,
         px_per_degree=px_per_degree or getattr(prepared, "px_per_degree", None),
         title=f"Crowd report: {name}" if name else "Crowd report",
+        delivered=delivered,
     )
     return write_report(report, out_dir, svg=svg)
+
+
+def delivered_summary(result, truth) -> dict:
+    """The delivered masks' summary: their cut and, with reference masks, their scores.
+
+    ``truth``: (T, H, W) masks, or ((K, H, W) masks, K frame indices), or None. Empty for a
+    result without masks.
+    """
+    if result is None or getattr(result, "masks", None) is None:
+        return {}
+    from ..pipeline import evaluate
+
+    out = {"method": result.method, "threshold": float(result.threshold),
+           "threshold_rule": getattr(result, "threshold_rule", ""),
+           "predicted_fraction": float(np.count_nonzero(result.masks)) / result.masks.size}
+    if truth is not None:
+        if isinstance(truth, tuple):
+            masks, frames = truth
+            out.update(evaluate(result, masks, frames=list(frames)))
+        else:
+            out.update(evaluate(result, truth))
+    return out

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import quality as q
+from ..compliance import recording_compliance
 from ..pooling import DEFAULT_POOL, BasePool, make_pool
 
 #: Order of the single-observer methods in tables and figures.
@@ -42,7 +43,9 @@ class ReportData:
     summary : dict
         Scalars: ``pool`` (method, weights, flagged), counts, ``variance`` (within, between,
         within_share), per method ``single`` mean and SE of AUC/F1 over observers and
-        ``pooled`` AUC/F1.
+        ``pooled`` AUC/F1, and ``delivered``: what the user downloads (method, threshold and
+        its rule, predicted fraction; with reference masks its Dice and IoU, Dice at other
+        cuts and the calibration error of the score map).
     uncertainty : (N,) ndarray
         Per-superpixel variance of the observers' mean estimates.
     pooled : (N,) ndarray
@@ -139,6 +142,7 @@ def build_report(
     subsets: pd.DataFrame | None = None,
     px_per_degree: float | None = None,
     title: str = "Crowd report",
+    delivered: Mapping | None = None,
 ) -> ReportData:
     """Assemble the crowd report of one sequence.
 
@@ -173,6 +177,10 @@ def build_report(
     px_per_degree : float, optional
         Image pixels per degree (gaze statistics in degrees).
     title : str
+    delivered : mapping, optional
+        What the user downloads (see :func:`..pipeline.evaluate`): ``method``, ``threshold``,
+        ``threshold_rule``, ``predicted_fraction`` and, with reference masks, ``dice``,
+        ``iou``, ``auc``, ``f1``, ``dice_at``, ``calibration_error``. Shown first.
 
     Returns
     -------
@@ -199,10 +207,18 @@ def build_report(
                  else np.ones(n))
     sizes = np.asarray(sizes, dtype=np.float64)
 
-    if pool is None or isinstance(pool, str):
-        pool = make_pool(pool or DEFAULT_POOL).fit(est, names, sample_weight=sizes)
-    elif not hasattr(pool, "weights_"):
-        pool = pool.fit(est, names, sample_weight=sizes)
+    if pool is None or isinstance(pool, str) or not hasattr(pool, "weights_"):
+        # Fitted here: only the recordings' own gaze may cut a weight, as in a run.
+        noncompliant = {}
+        if gaze is not None and labels is not None:
+            for o, g in zip(names, gaze):
+                c = recording_compliance(g, n_frames=labels.shape[0], image_shape=labels.shape[1:],
+                                         px_per_degree=px_per_degree)
+                if c.reasons:
+                    noncompliant[o] = "; ".join(c.reasons)
+        if pool is None or isinstance(pool, str):
+            pool = make_pool(pool or DEFAULT_POOL)
+        pool = pool.fit(est, names, sample_weight=sizes, noncompliant=noncompliant)
     pooled = np.asarray(pool.pooled_, dtype=np.float64)
     obs_names = list(dict.fromkeys(names))
     notes = []
@@ -224,6 +240,7 @@ def build_report(
 
     curves = []
     summary: dict = {
+        "delivered": dict(delivered or {}),
         "title": title,
         "n_observers": len(obs_names),
         "n_recordings": len(names),
@@ -318,7 +335,7 @@ def _order_columns(table: pd.DataFrame) -> pd.DataFrame:
     """Name, weight, flag and scores first; gaze statistics after; the reason last."""
     first = ["observer", "recordings", "weight", "flagged", "agreement"]
     scores = [c for c in table.columns if c.startswith(("auc_", "f1_"))]
-    last = ["flag_reason"]
+    last = ["flag_reason", "note"]
     middle = [c for c in table.columns if c not in first + scores + last]
     return table[[c for c in first + scores + middle + last if c in table.columns]]
 

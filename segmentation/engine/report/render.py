@@ -65,9 +65,33 @@ def _table(df, *, flag_col: str | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _delivered_rows(d: dict) -> list[tuple[str, str]]:
+    """What the user downloads, first: the masks' cut and, with a reference, their Dice."""
+    if not d:
+        return []
+    rows = [(f"delivered masks ({d.get('method', '')})",
+             f"score map cut at {_fmt(d.get('threshold'))} ({d.get('threshold_rule', '')}, "
+             f"no reference used); {_fmt(100 * d.get('predicted_fraction', float('nan')))}% of "
+             "pixels")]
+    if d.get("dice") is not None:
+        rows.append(("delivered masks: Dice / IoU", f"{_fmt(d['dice'])} / {_fmt(d['iou'])}"
+                     f" (reference covers {_fmt(100 * d.get('true_fraction', float('nan')))}% "
+                     "of pixels)"))
+        rows.append(("score map: AUC / oracle max F1",
+                     f"{_fmt(d.get('auc'))} / {_fmt(d.get('f1'))} (the oracle picks its "
+                     "threshold with the reference: a user cannot)"))
+        at = d.get("dice_at") or {}
+        if at:
+            rows.append(("Dice at other thresholds",
+                         ", ".join(f"{k}: {_fmt(v)}" for k, v in at.items())))
+        if d.get("calibration_error") is not None:
+            rows.append(("calibration error of the score map", _fmt(d["calibration_error"])))
+    return rows
+
+
 def _summary_rows(report: ReportData) -> list[tuple[str, str]]:
     s = report.summary
-    rows = [
+    rows = _delivered_rows(s.get("delivered") or {}) + [
         ("observers / recordings", f"{s['n_observers']} / {s['n_recordings']}"),
         ("pool", s["pool"]["method"]),
         ("flagged observers", ", ".join(s["flagged"]) or "none"),

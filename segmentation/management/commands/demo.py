@@ -107,11 +107,14 @@ class Command(BaseCommand):
     def _summary(self, runs, out: Path) -> None:
         w = self.stdout.write
         w("")
-        w(f"{'sequence':18s} {'method':12s} {'AUC':>6s} {'F1':>6s} {'F1@5%FPR':>9s}")
+        w("Delivered masks (as exported, cut without the reference) beside the ranking and "
+          "oracle scores:")
+        w(f"{'sequence':18s} {'method':12s} {'Dice':>6s} {'IoU':>6s} {'cut':>6s} {'AUC':>6s} "
+          f"{'oracle F1':>9s}")
         for run in runs:
             for method, m in run.metrics.get("methods", {}).items():
-                w(f"{run.sequence.name:18s} {method:12s} {m['auc']:6.3f} {m['f1']:6.3f} "
-                  f"{m['f1_fpr5']:9.3f}")
+                w(f"{run.sequence.name:18s} {method:12s} {m['dice']:6.3f} {m['iou']:6.3f} "
+                  f"{m['threshold']:6.3f} {m['auc']:6.3f} {m['f1']:9.3f}")
         w("")
         for run in runs:
             weights = run.observers.get("weights", {})

@@ -1,4 +1,5 @@
-"""``python manage.py export_ground_truth STUDY_ID --format nifti|png|coco|npz|csv --out DIR``."""
+"""``python manage.py export_ground_truth STUDY_ID --format nifti|png|coco|npz|csv --out DIR
+[--threshold T]``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from crowd.models import Study
 from segmentation import exports, selectors
-from segmentation.exporting import run_export, safe_name
+from segmentation.exporting import parse_threshold, run_export, safe_name
 
 
 class Command(BaseCommand):
@@ -21,8 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("study_id", type=int)
         parser.add_argument("--format", required=True, choices=sorted(exports.FORMATS))
         parser.add_argument("--out", required=True, type=Path)
+        parser.add_argument("--threshold", default=None, metavar="T",
+                            help="cut each run's stored score map at T in [0, 1] instead of "
+                                 "the threshold the run chose (recorded in every export)")
 
-    def handle(self, *args, study_id, format, out, **options):
+    def handle(self, *args, study_id, format, out, threshold=None, **options):
+        try:
+            threshold = parse_threshold(threshold)
+        except ValueError as exc:
+            raise CommandError(f"--threshold: {exc}") from exc
         study = Study.objects.filter(pk=study_id).first()
         if study is None:
             raise CommandError(f"no study with id {study_id}")
@@ -32,7 +40,7 @@ class Command(BaseCommand):
             if run is None:
                 missing.append(sequence.name)
                 continue
-            data, file_name, _ = run_export(run=run, fmt=format)
+            data, file_name, _ = run_export(run=run, fmt=format, threshold=threshold)
             if format == "png":  # one folder of PNGs per sequence
                 folder = out / safe_name(sequence.name)
                 folder.mkdir(exist_ok=True)

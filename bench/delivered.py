@@ -1,0 +1,293 @@
+"""Benchmark of what a user downloads: the delivered masks, on every sequence and observer panel.
+
+For each sequence of ``../shared/data`` (development by default, ``--eval`` for the evaluation
+ones) and each observer panel: the shipped recordings (``real``, development only) and the
+simulated panels of :data:`segmentation.engine.simulate.PANELS` (placements, webcam-grade
+accuracy, two and three observers, a shared mistake) plus ``core-centre`` (frames whose object
+has a core unlike its rim, watched by centre-fixating observers), the engine runs with its
+defaults and no reference (prepare, estimate, pool, EEL, refine, cut) and the masks as
+delivered are scored: Dice, IoU, the threshold and its rule, predicted vs true fraction of
+pixels, and beside them the score map's AUC and the oracle max-F1 (threshold picked with the
+reference) and the gap between the two. The pooled estimate's AUC is given for the default
+pool, the plain mean and the agreement-weighted pool.
+
+Each (sequence, panel) writes ``<out>/<sequence>.<panel>.json`` and ``.npz`` (histograms of the
+refined map's log-odds over object / background pixels, and the rule's inputs), so runs resume
+and ``--loso`` can choose the cut rule's ``k`` by leave-one-sequence-out afterwards without
+rerunning anything.
+
+    nice .venv/bin/python bench/delivered.py                        # all dev sequences, panels
+    nice .venv/bin/python bench/delivered.py --panels real,webcam --seqs davis-dog
+    nice .venv/bin/python bench/delivered.py --loso                 # choose k, report held-out
+    nice .venv/bin/python bench/delivered.py --eval                 # measure, never tune
+    nice .venv/bin/python bench/delivered.py --ppd guess --panels real --tag guess
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATA = Path(os.environ.get("GAZECROWD_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DEV = ["brats-pat0001", "brats-pat0002", "brats-pat0003", "davis-blackswan", "davis-bmx-trees",
+       "davis-car-roundabout", "davis-dog", "davis-goat", "davis-parkour"]
+EVAL = ["brats-pat0004", "brats-pat0005", "brats-pat0006", "davis-camel", "davis-cows",
+        "davis-dance-twirl", "davis-horsejump-high", "davis-kite-surf", "davis-soapbox"]
+#: The development panel whose observers are simulated, per set (as bench/engine.py).
+BASE_PANELS = {"brats": "brats-pat0001", "davis": "davis-blackswan"}
+#: Log-odds bins of the stored histograms (the map is clipped to [1e-4, 1 - 1e-4]).
+EDGES = np.linspace(-9.3, 9.3, 2049)
+
+
+def all_panels(evaluation: bool) -> list[str]:
+    from segmentation.engine.simulate import PANELS
+
+    return ([] if evaluation else ["real"]) + list(PANELS) + ["core-centre"]
+
+
+def load(name: str):
+    from segmentation.engine import io
+
+    kind, seq = name.split("-", 1)
+    if kind == "brats":
+        frames = io.read_sequence(DATA / f"brats/{seq}/flair.nii.gz").frames
+        truth = io.read_masks(DATA / f"brats/{seq}/tumour.nii.gz")
+    else:
+        frames = io.read_sequence(DATA / f"davis/{seq}/frames").frames
+        truth = io.read_masks(DATA / f"davis/{seq}/masks")
+    return np.asarray(frames), np.asarray(truth).astype(bool)
+
+
+def panel_tables(name: str, panel: str, frames, truth):
+    """(frames, gaze tables, true px per degree) of a panel; core-centre changes the frames."""
+    from segmentation.engine import io
+    from segmentation.engine.simulate import (
+        core_unlike_rim,
+        make_panel,
+        object_radius_deg,
+        simulate_panel,
+    )
+
+    kind = name.split("-", 1)[0]
+    if panel == "real":
+        folder = DATA / "gaze" / name
+        ppd = json.loads((folder / "recording.json").read_text())["image_px_per_degree"]
+        return frames, [io.read_gaze_csv(p) for p in sorted(folder.glob("observer-*.csv"))], ppd
+    base = io.read_panel(DATA / "gaze" / BASE_PANELS[kind] / "recording.json")
+    if panel == "core-centre":
+        changed = core_unlike_rim(frames, truth)
+        frames = np.clip(changed, 0, 255).astype(np.uint8) if frames.dtype == np.uint8 else changed
+        panel = "centre"
+    p = make_panel(base, panel, object_radius_deg=object_radius_deg(truth, base.px_per_degree))
+    return frames, simulate_panel(truth, p, frames=frames), p.px_per_degree
+
+
+def run_sequence(name: str, panels: list[str], args) -> None:
+    """Every panel of one sequence; writes one JSON + NPZ per panel into ``args.out``."""
+    from segmentation.engine.masks import _logit
+    from segmentation.engine.metrics import segmentation_scores
+    from segmentation.engine.pipeline import (
+        evaluate,
+        gazed_pixels,
+        observer_estimate,
+        prepare_sequence,
+        segment,
+    )
+    from segmentation.engine.pooling import MeanPool, WeightedPool
+    from segmentation.engine.superpixels import guess_px_per_degree
+
+    frames0, truth = load(name)
+    prepared_cache = {}
+    for panel in panels:
+        json_path = Path(args.out) / f"{name}.{panel}.json"
+        npz_path = Path(args.out) / f"{name}.{panel}.npz"
+        if json_path.exists():
+            continue
+        t0 = time.perf_counter()
+        frames, tables, true_ppd = panel_tables(name, panel, frames0, truth)
+        ppd = {"true": true_ppd, "guess": guess_px_per_degree(frames.shape[1:3]),
+               "12": 12.0}[args.ppd]
+        key = (panel == "core-centre", ppd)
+        if key not in prepared_cache:
+            prepared_cache[key] = prepare_sequence(frames, px_per_degree=ppd)
+        prep = prepared_cache[key]
+        ests = [observer_estimate(prep, frames, g) for g in tables]
+        result = segment(prep, frames, ests, method=args.method)
+        out = {"sequence": name, "panel": panel, "method": result.method, "px_per_degree": ppd,
+               "true_px_per_degree": true_ppd, "observers": len(ests),
+               "pool": type(result.pool).__name__,
+               "flagged": list(result.pool.flagged_),
+               **{k: v for k, v in evaluate(result, truth).items()}}
+        names = [e.observer for e in ests]
+        est = np.array([e.scores for e in ests])
+        pooled = {"default": result.pooled,
+                  "mean": MeanPool().fit_predict(est, names),
+                  "weighted": WeightedPool().fit_predict(est, names)}
+        out["pooled_auc"] = {k: segmentation_scores(v, truth, labels=prep.labels)["auc"]
+                             for k, v in pooled.items()}
+        out["estimate_auc"] = [segmentation_scores(e.scores, truth, labels=prep.labels)["auc"]
+                               for e in ests]
+        out["seconds"] = time.perf_counter() - t0
+        logit = _logit(result.scores)
+        gz = gazed_pixels(prep, ests)
+        hist_pos, _ = np.histogram(logit[truth], EDGES)
+        hist_neg, _ = np.histogram(logit[~truth], EDGES)
+        np.savez_compressed(npz_path, hist_pos=hist_pos, hist_neg=hist_neg,
+                            background=np.median(logit[:, ::4, ::4]),
+                            gazed=np.median(logit[gz]) if gz.any() else np.nan)
+        json_path.write_text(json.dumps(_plain(out), indent=1))
+        print(f"{name} {panel}: Dice {out['dice']:.3f} (oracle {out['f1']:.3f}, AUC "
+              f"{out['auc']:.3f}) in {out['seconds']:.0f} s", file=sys.stderr, flush=True)
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def load_results(out: Path, names, panels):
+    rows = []
+    for name in names:
+        for panel in panels:
+            f = out / f"{name}.{panel}.json"
+            if f.exists():
+                rows.append(json.loads(f.read_text()))
+    return rows
+
+
+def print_table(rows) -> None:
+    print("\n| sequence | panel | delivered Dice | IoU | cut (rule) | predicted / true % | AUC | "
+          "oracle max-F1 | gap | pooled est. AUC default / mean / weighted |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        p = r["pooled_auc"]
+        print(f"| {r['sequence']} | {r['panel']} | **{r['dice']:.3f}** | {r['iou']:.3f} | "
+              f"{r['threshold']:.3f} ({r['threshold_rule']}) | "
+              f"{100 * r['predicted_fraction']:.1f} / {100 * r['true_fraction']:.1f} | "
+              f"{r['auc']:.3f} | {r['f1']:.3f} | {r['f1'] - r['dice']:+.3f} | "
+              f"{p['default']:.3f} / {p['mean']:.3f} / {p['weighted']:.3f} |")
+    print("\nPer panel (mean / worst over sequences): delivered Dice, oracle max-F1, gap; "
+          "BRATS and DAVIS apart")
+    print("| panel | BRATS Dice mean / worst | DAVIS Dice mean / worst | oracle mean | gap mean | "
+          "pooled est. AUC worst (default) | default pool below mean |")
+    print("|---|---|---|---|---|---|---|")
+    for panel in dict.fromkeys(r["panel"] for r in rows):
+        sub = [r for r in rows if r["panel"] == panel]
+        cells = []
+        for kind in ("brats", "davis"):
+            d = [r["dice"] for r in sub if r["sequence"].startswith(kind)]
+            cells.append(f"{np.mean(d):.3f} / {min(d):.3f}" if d else "-")
+        below = sum(r["pooled_auc"]["default"] < r["pooled_auc"]["mean"] - 1e-4 for r in sub)
+        print(f"| {panel} | {cells[0]} | {cells[1]} | {np.mean([r['f1'] for r in sub]):.3f} | "
+              f"{np.mean([r['f1'] - r['dice'] for r in sub]):+.3f} | "
+              f"{min(r['pooled_auc']['default'] for r in sub):.3f} | {below} of {len(sub)} |")
+
+
+def loso(out: Path, names, panels, ks) -> None:
+    """Choose the gaze-contrast k by leave-one-sequence-out; report held-out Dice."""
+    data = {}
+    for name in names:
+        for panel in panels:
+            f = out / f"{name}.{panel}.npz"
+            if f.exists():
+                with np.load(f) as z:
+                    data[(name, panel)] = {k: z[k] for k in z.files}
+
+    def dice(h, k):
+        cut = h["background"] + k * (h["gazed"] - h["background"])
+        i = np.searchsorted(EDGES, cut)
+        tp, fp, t = h["hist_pos"][i:].sum(), h["hist_neg"][i:].sum(), h["hist_pos"].sum()
+        return 2 * tp / (tp + fp + t)
+
+    table = {k: {key: dice(h, k) for key, h in data.items()} for k in ks}
+    held = []
+    print("\nLeave-one-sequence-out choice of the cut rule's k (mean delivered Dice over the "
+          "other sequences' panels)")
+    print("| held-out sequence | k chosen | held-out mean Dice | worst (panel) |")
+    print("|---|---|---|---|")
+    for name in names:
+        train = [key for key in data if key[0] != name]
+        test = [key for key in data if key[0] == name]
+        if not test or not train:
+            continue
+        k = max(ks, key=lambda v: np.mean([table[v][key] for key in train]))
+        vals = [table[k][key] for key in test]
+        held += vals
+        worst = test[int(np.argmin(vals))][1]
+        print(f"| {name} | {k:.2f} | {np.mean(vals):.3f} | {min(vals):.3f} ({worst}) |")
+    if not held:
+        print("(needs results of at least two sequences)")
+        return
+    k_all = max(ks, key=lambda v: np.mean(list(table[v].values())))
+    print(f"\nheld out over {len(held)} sequence-panels: mean {np.mean(held):.3f}, worst "
+          f"{min(held):.3f}; k chosen on all: {k_all:.2f}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seqs", default=None)
+    parser.add_argument("--panels", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--eval", action="store_true", help="evaluation sequences (measure only)")
+    parser.add_argument("--ppd", default="true", choices=("true", "guess", "12"),
+                        help="superpixel scale: the recording's geometry, the engine's guess "
+                             "from the frame size, or the old fixed 12")
+    parser.add_argument("--method", default="eel",
+                        help="what makes the masks (eel, el, probability, vilarino)")
+    parser.add_argument("--out", default=None, help="result folder (default bench/out/delivered"
+                                                     "[-TAG])")
+    parser.add_argument("--tag", default="", help="suffix of the default result folder")
+    parser.add_argument("--loso", action="store_true", help="analyse stored results only")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = args.seqs.split(",") if args.seqs else (EVAL if args.eval else DEV)
+    panels = args.panels.split(",") if args.panels else all_panels(args.eval)
+    if args.eval and "real" in panels:
+        panels.remove("real")  # the evaluation sequences have no recordings
+    tag = args.tag or "-".join(t for t in (
+        "" if args.ppd == "true" else f"ppd-{args.ppd}",
+        "" if args.method == "eel" else args.method) if t)
+    args.out = args.out or str(ROOT / "bench" / "out" / ("delivered" + (f"-{tag}" if tag else "")))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.one:
+        run_sequence(args.one, panels, args)
+        return 0
+    if not DATA.is_dir():
+        print(f"real data folder {DATA} is absent (set GAZECROWD_SHARED_DATA)", file=sys.stderr)
+        return 1
+    if not args.loso:
+        for name in names:  # one process per sequence: memory is returned between them
+            cmd = [sys.executable, __file__, "--one", name, "--panels", ",".join(panels),
+                   "--out", str(out), "--ppd", args.ppd, "--method", args.method]
+            if subprocess.run(cmd).returncode != 0:
+                print(f"{name}: failed", file=sys.stderr)
+    rows = load_results(out, names, panels)
+    print(f"machine: {platform.machine()} {os.cpu_count()} CPUs; command: python "
+          f"bench/delivered.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    if rows:
+        print_table(rows)
+    if not args.eval:
+        loso(out, names, panels, np.round(np.arange(0.45, 0.91, 0.05), 2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -96,7 +96,9 @@ def _download(data: bytes, file_name: str, content_type: str) -> HttpResponse:
 
 
 THRESHOLD_PARAMETER = OpenApiParameter(
-    "threshold", OpenApiTypes.FLOAT, OpenApiParameter.QUERY, required=False,
+    # Bounds declared as exporting.parse_threshold enforces them (tests/test_numeric_bounds.py).
+    "threshold", {"type": "number", "format": "double", "minimum": 0, "maximum": 1}, OpenApiParameter.QUERY,
+    required=False,
     description="Cut the stored score map at this value in [0, 1] instead of the run's own "
                 "threshold (chosen without the reference; see the run's metrics). The export "
                 "records the threshold and rule it used.")

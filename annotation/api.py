@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -20,11 +20,13 @@ from crowd import selectors as crowd_selectors
 from crowd.api import Conflict, PlatformApiView, PlatformListView, uploaded_path
 from crowd.models import StudyMembership
 from crowd.permissions import ANY, READERS, sequence_for, study_for
+from crowd.rest import JSONParser, attachment
 from crowd.serializers import StudyStatusSerializer
 from segmentation.engine.trackers import detect_format
 
 from . import samples as packed
 from . import selectors, services
+from .models import MAX_BATCHES
 from .serializers import (
     BatchResultSerializer,
     BatchSerializer,
@@ -62,9 +64,14 @@ class AnnotationApiView(PlatformApiView):
 
     def handle_exception(self, exc):
         if isinstance(exc, services.RecordingIncomplete):
-            return Response({"detail": "; ".join(exc.messages), "missing": exc.missing}, status=409)
+            return Response({"detail": "; ".join(exc.messages), "missing": exc.missing,
+                             "n_missing": exc.n_missing}, status=409)
         if isinstance(exc, services.BatchConflict):
             exc = Conflict("; ".join(exc.messages))
+        elif isinstance(exc, services.NotObserver):
+            # Removed from the study: as for any non-member, the recording does not exist.
+            # Still a member in another role: the role does not allow this.
+            exc = (exceptions.PermissionDenied if exc.role else exceptions.NotFound)("; ".join(exc.messages))
         return super().handle_exception(exc)
 
 
@@ -181,8 +188,9 @@ class GazeBatchApi(AnnotationApiView):
             raise exceptions.NotFound(str(exc)) from exc
         body = request.data
         number = body.get("batch") if isinstance(body, dict) else None
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            raise exceptions.ValidationError({"batch": "a non-negative integer batch number is required"})
+        if type(number) is not int or not 0 <= number < MAX_BATCHES:
+            raise exceptions.ValidationError(
+                {"batch": f"a whole batch number 0..{MAX_BATCHES - 1} is required, got {str(number)[:40]}"})
         try:
             samples = packed.validate(body.get("samples"), n_frames=n_frames)
         except ValueError as exc:
@@ -225,8 +233,7 @@ class RecordingGazeApi(AnnotationApiView):
         recording, _ = _recording(request, recording_id, (*READERS, Role.OBSERVER))
         gaze = selectors.recording_gaze(recording)
         response = HttpResponse(gaze.to_csv(index=False, na_rep=""), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="recording-{recording.pk}.csv"'
-        return response
+        return attachment(response, f"recording-{recording.pk}.csv")
 
 
 

@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
-from crowd.models import Sequence
+from crowd.models import MAX_FRAME_RATE, Sequence
+from segmentation.engine.io import MAX_ABS_T_MS
+from segmentation.engine.trackers import MAX_SAMPLING_RATE_HZ, MAX_SCREEN_PX
+
+# What a client may send, checked by the serializers, the forms and the services, and kept by
+# the constraints below (docs/reliability.md, "Security"). Generous for any real recording,
+# small enough that no number from outside can overflow a column or a computation.
+MAX_REPEAT = 1_000  # viewings of one sequence by one observer, aborted ones included
+MAX_BATCHES = 100_000  # batches of one recording: numbers 0..99,999 (27 h at one a second)
+MAX_BATCH_SAMPLES = 10_000  # samples of one batch (a live client sends about 60)
+# MAX_SCREEN_PX: screen width or height, pixels (the tracker readers' bound, also here)
+MAX_SCREEN_CM = 10_000.0  # screen width or height, centimetres (a 100 m video wall)
+MAX_DISTANCE_CM = 10_000.0  # viewing distance, centimetres
+# MAX_SAMPLING_RATE_HZ: the tracker readers' bound (the fastest trackers sample at 2 kHz)
+MAX_CALIBRATION_ERROR_DEG = 180.0
+MAX_RECT_PX = 1_000_000.0  # any value of image_rect (left, top, width, height), screen pixels
+# MAX_ABS_T_MS, MAX_ABS_COORDINATE: |t_ms| and |x|, |y| of a gaze sample, the canonical gaze
+# table's bounds (segmentation.engine.io)
+MAX_LABEL_SECONDS = 3600.0  # one label or one image visit
+MAX_IMAGE_FRAME = 10_000_000  # an image's index in a collection
+
+
+def _between(field: str, low, high, *, low_open: bool = False) -> Q:
+    """``low <= field <= high`` (``low < field`` when ``low_open``); NULL passes.
+
+    Both bounds also keep NaN and infinities out: every comparison with NaN is false on
+    SQLite, PostgreSQL sorts NaN above every number, and an infinity is beyond any bound.
+    """
+    lower = Q(**{f"{field}__gt" if low_open else f"{field}__gte": low})
+    return Q(**{f"{field}__isnull": True}) | (lower & Q(**{f"{field}__lte": high}))
 
 
 class Recording(models.Model):
@@ -30,25 +61,31 @@ class Recording(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recordings"
     )
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="recordings")
-    repeat = models.PositiveIntegerField(default=1)  # 1 for the first viewing, 2 for the next...
+    # 1 for the first viewing, 2 for the next...
+    repeat = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_REPEAT)])
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.EYE_TRACKER)
     tracker_format = models.CharField(max_length=16, blank=True)  # file format when imported
     source_file = models.CharField(max_length=255, blank=True)
-    screen_width_px = models.PositiveIntegerField(null=True, blank=True)
-    screen_height_px = models.PositiveIntegerField(null=True, blank=True)
-    screen_width_cm = models.FloatField(null=True, blank=True)
-    screen_height_cm = models.FloatField(null=True, blank=True)
-    viewing_distance_cm = models.FloatField(null=True, blank=True)
+    screen_width_px = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_SCREEN_PX)])
+    screen_height_px = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_SCREEN_PX)])
+    screen_width_cm = models.FloatField(null=True, blank=True, validators=[MaxValueValidator(MAX_SCREEN_CM)])
+    screen_height_cm = models.FloatField(null=True, blank=True, validators=[MaxValueValidator(MAX_SCREEN_CM)])
+    viewing_distance_cm = models.FloatField(null=True, blank=True, validators=[MaxValueValidator(MAX_DISTANCE_CM)])
     # [left, top, width, height] of the displayed image in screen pixels; null: fitted, centred.
     image_rect = models.JSONField(null=True, blank=True)
-    sampling_rate_hz = models.FloatField(null=True, blank=True)
-    calibration_error_deg = models.FloatField(null=True, blank=True)
-    playback_fps = models.FloatField()
+    sampling_rate_hz = models.FloatField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_SAMPLING_RATE_HZ)])
+    calibration_error_deg = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(MAX_CALIBRATION_ERROR_DEG)])
+    playback_fps = models.FloatField(validators=[MaxValueValidator(MAX_FRAME_RATE)])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECORDING)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Batches the client said it sent (given when finishing), to prove nothing was lost.
-    expected_batches = models.PositiveIntegerField(null=True, blank=True)
+    expected_batches = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_BATCHES)])
 
     class Meta:
         ordering = ["id"]
@@ -58,6 +95,39 @@ class Recording(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(repeat__gte=1), name="recording_repeat_positive"),
             models.CheckConstraint(condition=models.Q(playback_fps__gt=0), name="recording_fps_positive"),
+            models.CheckConstraint(condition=_between("repeat", 1, MAX_REPEAT), name="recording_repeat_bounded"),
+            models.CheckConstraint(
+                condition=_between("playback_fps", 0, MAX_FRAME_RATE, low_open=True), name="recording_fps_bounded"
+            ),
+            models.CheckConstraint(
+                condition=_between("screen_width_px", 1, MAX_SCREEN_PX), name="recording_screen_width_px_bounded"
+            ),
+            models.CheckConstraint(
+                condition=_between("screen_height_px", 1, MAX_SCREEN_PX), name="recording_screen_height_px_bounded"
+            ),
+            models.CheckConstraint(
+                condition=_between("screen_width_cm", 0, MAX_SCREEN_CM, low_open=True),
+                name="recording_screen_width_cm_bounded",
+            ),
+            models.CheckConstraint(
+                condition=_between("screen_height_cm", 0, MAX_SCREEN_CM, low_open=True),
+                name="recording_screen_height_cm_bounded",
+            ),
+            models.CheckConstraint(
+                condition=_between("viewing_distance_cm", 0, MAX_DISTANCE_CM, low_open=True),
+                name="recording_distance_bounded",
+            ),
+            models.CheckConstraint(
+                condition=_between("sampling_rate_hz", 0, MAX_SAMPLING_RATE_HZ, low_open=True),
+                name="recording_sampling_rate_bounded",
+            ),
+            models.CheckConstraint(
+                condition=_between("calibration_error_deg", 0, MAX_CALIBRATION_ERROR_DEG),
+                name="recording_calibration_error_bounded",
+            ),
+            models.CheckConstraint(
+                condition=_between("expected_batches", 1, MAX_BATCHES), name="recording_expected_batches_bounded"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -73,7 +143,9 @@ class GazeBatch(models.Model):
     """
 
     recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="batches")
-    number = models.PositiveIntegerField()
+    number = models.PositiveIntegerField(validators=[MaxValueValidator(MAX_BATCHES - 1)])
+    # Derived from ``samples``, whose count the services cap at MAX_BATCH_SAMPLES (older live
+    # batches had no cap, so the database keeps only the lower bound).
     n_samples = models.PositiveIntegerField()
     n_lost = models.PositiveIntegerField()
     t_first_ms = models.FloatField(null=True)
@@ -85,7 +157,18 @@ class GazeBatch(models.Model):
     class Meta:
         ordering = ["recording", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["recording", "number"], name="gaze_batch_unique_number")
+            models.UniqueConstraint(fields=["recording", "number"], name="gaze_batch_unique_number"),
+            models.CheckConstraint(condition=_between("number", 0, MAX_BATCHES - 1), name="gaze_batch_number_bounded"),
+            models.CheckConstraint(condition=Q(n_samples__gte=1), name="gaze_batch_n_samples_positive"),
+            models.CheckConstraint(
+                condition=Q(n_lost__gte=0, n_lost__lte=models.F("n_samples")), name="gaze_batch_n_lost_bounded"
+            ),
+            models.CheckConstraint(
+                condition=_between("t_first_ms", -MAX_ABS_T_MS, MAX_ABS_T_MS), name="gaze_batch_t_first_bounded"
+            ),
+            models.CheckConstraint(
+                condition=_between("t_last_ms", -MAX_ABS_T_MS, MAX_ABS_T_MS), name="gaze_batch_t_last_bounded"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -108,7 +191,8 @@ class ImageLabel(models.Model):
         GAZE = "gaze", "Gaze"
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="image_labels")
-    frame = models.PositiveIntegerField()  # the image's index in the collection
+    # the image's index in the collection
+    frame = models.PositiveIntegerField(validators=[MaxValueValidator(MAX_IMAGE_FRAME)])
     observer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="image_labels"
     )
@@ -116,13 +200,17 @@ class ImageLabel(models.Model):
     box = models.JSONField(null=True, blank=True)
     outline = models.JSONField(null=True, blank=True)
     point = models.JSONField(null=True, blank=True)
-    seconds = models.FloatField()
+    seconds = models.FloatField(validators=[MaxValueValidator(MAX_LABEL_SECONDS)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(seconds__gt=0), name="image_label_seconds_positive"),
+            models.CheckConstraint(
+                condition=_between("seconds", 0, MAX_LABEL_SECONDS, low_open=True), name="image_label_seconds_bounded"
+            ),
+            models.CheckConstraint(condition=_between("frame", 0, MAX_IMAGE_FRAME), name="image_label_frame_bounded"),
         ]
 
     def __str__(self) -> str:
@@ -137,7 +225,7 @@ class ImageVisit(models.Model):
     """
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="image_visits")
-    frame = models.PositiveIntegerField()
+    frame = models.PositiveIntegerField(validators=[MaxValueValidator(MAX_IMAGE_FRAME)])
     observer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="image_visits"
     )
@@ -145,13 +233,17 @@ class ImageVisit(models.Model):
     recording = models.ForeignKey(
         Recording, null=True, blank=True, on_delete=models.SET_NULL, related_name="image_visits"
     )
-    seconds = models.FloatField()
+    seconds = models.FloatField(validators=[MaxValueValidator(MAX_LABEL_SECONDS)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(seconds__gt=0), name="image_visit_seconds_positive"),
+            models.CheckConstraint(
+                condition=_between("seconds", 0, MAX_LABEL_SECONDS, low_open=True), name="image_visit_seconds_bounded"
+            ),
+            models.CheckConstraint(condition=_between("frame", 0, MAX_IMAGE_FRAME), name="image_visit_frame_bounded"),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from crowd.models import Sequence, Study, StudyMembership
@@ -17,7 +17,7 @@ from crowd.selectors import ALL_ROLES, Forbidden, NotFound, members_by_role, rol
 
 from . import samples as packed
 from .models import GazeBatch, ImageLabel, ImageVisit, Recording
-from .services import display_geometry
+from .services import display_geometry, recording_batch_gaps
 
 Role = StudyMembership.Role
 
@@ -122,17 +122,25 @@ def finished_recordings(*, sequence: Sequence) -> QuerySet[Recording]:
 
 
 def recording_counts(recording: Recording) -> dict:
-    """``{"batches", "samples", "lost", "batch_numbers_missing"}`` of a recording."""
-    rows = list(recording.batches.order_by("number").values_list("number", "n_samples", "n_lost"))
-    numbers = [r[0] for r in rows]
-    top = max(numbers) + 1 if numbers else 0
-    if recording.expected_batches:
-        top = max(top, recording.expected_batches)
+    """``{"batches", "samples", "lost", "batches_missing", "batch_numbers_missing"}`` of a recording.
+
+    Database aggregates only: counts and sums, the highest number stored, and the gaps below
+    it (or below ``expected_batches`` once given); ``batch_numbers_missing`` lists the first
+    :data:`annotation.services.MISSING_LISTED` missing numbers, ``batches_missing`` counts them.
+    """
+    totals = recording.batches.aggregate(
+        batches=Count("pk"), samples=Coalesce(Sum("n_samples"), 0), lost=Coalesce(Sum("n_lost"), 0),
+        highest=Max("number"),
+    )
+    top = totals["highest"] + 1 if totals["highest"] is not None else 0
+    top = max(top, recording.expected_batches or 0)
+    n_missing, missing = recording_batch_gaps(recording, top)
     return {
-        "batches": len(rows),
-        "samples": sum(r[1] for r in rows),
-        "lost": sum(r[2] for r in rows),
-        "batch_numbers_missing": sorted(set(range(top)) - set(numbers)),
+        "batches": totals["batches"],
+        "samples": int(totals["samples"]),
+        "lost": int(totals["lost"]),
+        "batches_missing": n_missing,
+        "batch_numbers_missing": missing,
     }
 
 

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from crowd.models import MAX_FRAME_RATE, MAX_ID
 from segmentation.engine.trackers import FORMATS
 
-from .models import ImageLabel, ImageVisit, Recording
+from .models import (
+    MAX_ABS_T_MS,
+    MAX_BATCH_SAMPLES,
+    MAX_BATCHES,
+    MAX_CALIBRATION_ERROR_DEG,
+    MAX_DISTANCE_CM,
+    MAX_IMAGE_FRAME,
+    MAX_LABEL_SECONDS,
+    MAX_RECT_PX,
+    MAX_REPEAT,
+    MAX_SAMPLING_RATE_HZ,
+    MAX_SCREEN_CM,
+    MAX_SCREEN_PX,
+    ImageLabel,
+    ImageVisit,
+    Recording,
+)
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -28,24 +45,25 @@ class RecordingSerializer(serializers.ModelSerializer):
 
 
 class _GeometryFields(serializers.Serializer):
-    screen_width_px = serializers.IntegerField(required=False, min_value=1)
-    screen_height_px = serializers.IntegerField(required=False, min_value=1)
-    screen_width_cm = serializers.FloatField(required=False, min_value=0.1)
-    screen_height_cm = serializers.FloatField(required=False, min_value=0.1)
-    viewing_distance_cm = serializers.FloatField(required=False, min_value=1)
+    screen_width_px = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SCREEN_PX)
+    screen_height_px = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SCREEN_PX)
+    screen_width_cm = serializers.FloatField(required=False, min_value=0.1, max_value=MAX_SCREEN_CM)
+    screen_height_cm = serializers.FloatField(required=False, min_value=0.1, max_value=MAX_SCREEN_CM)
+    viewing_distance_cm = serializers.FloatField(required=False, min_value=1, max_value=MAX_DISTANCE_CM)
     image_rect = serializers.ListField(
-        child=serializers.FloatField(), min_length=4, max_length=4, required=False,
+        child=serializers.FloatField(min_value=-MAX_RECT_PX, max_value=MAX_RECT_PX), min_length=4, max_length=4,
+        required=False,
         help_text="[left, top, width, height] of the image on screen, pixels (default: fitted, centred)",
     )
-    sampling_rate_hz = serializers.FloatField(required=False, min_value=0.1)
-    calibration_error_deg = serializers.FloatField(required=False, min_value=0)
-    playback_fps = serializers.FloatField(required=False, min_value=0.001)
+    sampling_rate_hz = serializers.FloatField(required=False, min_value=0.1, max_value=MAX_SAMPLING_RATE_HZ)
+    calibration_error_deg = serializers.FloatField(required=False, min_value=0, max_value=MAX_CALIBRATION_ERROR_DEG)
+    playback_fps = serializers.FloatField(required=False, min_value=0.001, max_value=MAX_FRAME_RATE)
 
 
 class RecordingCreateSerializer(_GeometryFields):
     source = serializers.ChoiceField(choices=Recording.Source.choices, default=Recording.Source.EYE_TRACKER)
     repeat = serializers.IntegerField(
-        required=False, min_value=1,
+        required=False, min_value=1, max_value=MAX_REPEAT,
         help_text="give it to make a retried start idempotent; default: the next repeat",
     )
 
@@ -54,21 +72,28 @@ class RecordingImportSerializer(_GeometryFields):
     file = serializers.FileField(help_text="a gaze file: csv, tobii (.tsv), eyelink (.asc), pupil (.csv), eyetribe (.json)")
     format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="default: from the file")
     observer = serializers.CharField(
-        required=False, help_text="username of an observer (coordinators only; default: yourself)"
+        required=False, max_length=150,
+        help_text="username of an observer (coordinators only; default: yourself)",
     )
     playback_start_ms = serializers.FloatField(
-        required=False, help_text="tracker time of frame 0 (default: sync marker, else first sample)"
+        required=False, min_value=-MAX_ABS_T_MS, max_value=MAX_ABS_T_MS,
+        help_text="tracker time of frame 0 (default: sync marker, else first sample)",
     )
 
 
 class BatchSerializer(serializers.Serializer):
     """Documents the batch body; the view validates it with numpy for speed."""
 
-    batch = serializers.IntegerField(min_value=0, help_text="client batch number, 0, 1, 2... per recording")
+    batch = serializers.IntegerField(min_value=0, max_value=MAX_BATCHES - 1,
+                                     help_text="client batch number, 0, 1, 2... per recording")
     samples = serializers.ListField(
-        child=serializers.ListField(child=serializers.FloatField(allow_null=True), min_length=4, max_length=4),
+        child=serializers.ListField(
+            child=serializers.FloatField(allow_null=True, min_value=-MAX_ABS_T_MS, max_value=MAX_ABS_T_MS),
+            min_length=4, max_length=4),
+        min_length=1, max_length=MAX_BATCH_SAMPLES,
         help_text="[[t_ms, frame, x, y], ...]: ms since playback start, frame shown, image pixels "
-        "(x = column, y = row); x, y null for a lost sample",
+        "(x = column, y = row); x, y null for a lost sample. Numbers only (no strings or booleans), "
+        "|t_ms| <= 1e12, |x|, |y| <= 1e7",
     )
 
 
@@ -80,7 +105,7 @@ class BatchResultSerializer(serializers.Serializer):
 
 class FinishSerializer(serializers.Serializer):
     expected_batches = serializers.IntegerField(
-        required=False, min_value=1,
+        required=False, min_value=1, max_value=MAX_BATCHES,
         help_text="how many batches the client sent (numbered 0..n-1); the server checks it has them all",
     )
 
@@ -89,7 +114,9 @@ class RecordingProgressSerializer(serializers.Serializer):
     batches = serializers.IntegerField()
     samples = serializers.IntegerField()
     lost = serializers.IntegerField()
-    batch_numbers_missing = serializers.ListField(child=serializers.IntegerField())
+    batches_missing = serializers.IntegerField(help_text="how many numbers below the highest are missing")
+    batch_numbers_missing = serializers.ListField(
+        child=serializers.IntegerField(), help_text="the first 1,000 missing numbers, ascending")
 
 
 class ImageLabelSerializer(serializers.ModelSerializer):
@@ -102,16 +129,24 @@ class ImageLabelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_COORDINATE = {"min_value": -MAX_RECT_PX, "max_value": MAX_RECT_PX}
+
+
 class ImageLabelCreateSerializer(serializers.Serializer):
-    frame = serializers.IntegerField(min_value=0, help_text="the image's index in the collection")
+    frame = serializers.IntegerField(min_value=0, max_value=MAX_IMAGE_FRAME,
+                                     help_text="the image's index in the collection")
     mode = serializers.ChoiceField(choices=ImageLabel.Mode.choices)
-    seconds = serializers.FloatField(help_text="time the label took, seconds (client-measured)")
-    box = serializers.ListField(child=serializers.FloatField(), required=False,
+    seconds = serializers.FloatField(min_value=0, max_value=MAX_LABEL_SECONDS,
+                                     help_text="time the label took, seconds (client-measured)")
+    box = serializers.ListField(child=serializers.FloatField(**_COORDINATE), required=False,
+                                min_length=4, max_length=4,
                                 help_text="[x, y, width, height], pixel edges (mode box)")
     outline = serializers.ListField(
-        child=serializers.ListField(child=serializers.FloatField()), required=False,
+        child=serializers.ListField(child=serializers.FloatField(**_COORDINATE), min_length=2, max_length=2),
+        required=False, max_length=10_000,
         help_text="[[x, y], ...] vertices at pixel centres, closed (mode freehand)")
-    point = serializers.ListField(child=serializers.FloatField(), required=False,
+    point = serializers.ListField(child=serializers.FloatField(**_COORDINATE), required=False,
+                                  min_length=2, max_length=2,
                                   help_text="[x, y] where the gaze or pointer was (mode gaze)")
 
 
@@ -125,8 +160,9 @@ class ImageVisitSerializer(serializers.ModelSerializer):
 
 
 class ImageVisitCreateSerializer(serializers.Serializer):
-    frame = serializers.IntegerField(min_value=0)
+    frame = serializers.IntegerField(min_value=0, max_value=MAX_IMAGE_FRAME)
     mode = serializers.ChoiceField(choices=ImageLabel.Mode.choices)
-    seconds = serializers.FloatField(help_text="time spent on the image, seconds")
-    recording = serializers.IntegerField(required=False, allow_null=True,
+    seconds = serializers.FloatField(min_value=0, max_value=MAX_LABEL_SECONDS,
+                                     help_text="time spent on the image, seconds")
+    recording = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID,
                                          help_text="your gaze recording of this collection (gaze mode)")

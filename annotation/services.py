@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -9,20 +10,39 @@ from pathlib import Path
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q, Window
+from django.db.models.functions import Lead
 from django.utils import timezone
 
 from crowd import services as crowd_services
-from crowd.models import Assignment, Sequence, StudyMembership
+from crowd.models import MAX_FRAME_RATE, Assignment, Sequence, StudyMembership
 from segmentation.engine.errors import InputError
 from segmentation.engine.trackers import DisplayGeometry, read_gaze_file
 
 from . import samples as packed
 from .hooks import recording_finished_hooks
-from .models import GazeBatch, ImageLabel, ImageVisit, Recording
+from .models import (
+    MAX_ABS_T_MS,
+    MAX_BATCH_SAMPLES,
+    MAX_BATCHES,
+    MAX_CALIBRATION_ERROR_DEG,
+    MAX_DISTANCE_CM,
+    MAX_LABEL_SECONDS,
+    MAX_RECT_PX,
+    MAX_REPEAT,
+    MAX_SAMPLING_RATE_HZ,
+    MAX_SCREEN_CM,
+    MAX_SCREEN_PX,
+    GazeBatch,
+    ImageLabel,
+    ImageVisit,
+    Recording,
+)
 
 # Samples per stored batch when a whole file is imported (a live client sends ~60).
-FILE_BATCH_SAMPLES = 10_000
+FILE_BATCH_SAMPLES = MAX_BATCH_SAMPLES
+# Missing batch numbers listed in a progress answer or a refused finish (all are counted).
+MISSING_LISTED = 1_000
 GEOMETRY_FIELDS = (
     "screen_width_px", "screen_height_px", "screen_width_cm", "screen_height_cm",
     "viewing_distance_cm", "image_rect",
@@ -35,11 +55,24 @@ class BatchConflict(ValidationError):
 
 
 class RecordingIncomplete(ValidationError):
-    """Finishing with ``expected_batches`` found batches missing; ``missing`` lists them."""
+    """Finishing with ``expected_batches`` found batches missing.
 
-    def __init__(self, message, missing):
+    ``missing`` lists the first :data:`MISSING_LISTED` of them, ``n_missing`` counts them all.
+    """
+
+    def __init__(self, message, missing, n_missing):
         super().__init__(message)
         self.missing = missing
+        self.n_missing = n_missing
+
+
+class NotObserver(ValidationError):
+    """The recording's observer is no longer an observer of its study: removed (``role`` None)
+    or given another role (``role``)."""
+
+    def __init__(self, message, role: str | None):
+        super().__init__(message)
+        self.role = role
 
 
 @dataclass(frozen=True)
@@ -51,17 +84,40 @@ class BatchResult:
     n_samples: int
 
 
-def _check_geometry(fields: dict) -> None:
+# Largest value of each number of a recording's display (the serializers and forms say the
+# same; the model's constraints keep the database to it).
+_GEOMETRY_MAX = {
+    "screen_width_px": MAX_SCREEN_PX, "screen_height_px": MAX_SCREEN_PX,
+    "screen_width_cm": MAX_SCREEN_CM, "screen_height_cm": MAX_SCREEN_CM,
+    "viewing_distance_cm": MAX_DISTANCE_CM, "sampling_rate_hz": MAX_SAMPLING_RATE_HZ,
+}
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_geometry(fields: dict, *, source: str = "") -> None:
+    """Every display number finite and within its bound; ``source`` prefixes the message."""
+    where = f"{source}: " if source else ""
     rect = fields.get("image_rect")
-    if rect is not None and (len(rect) != 4 or not rect[2] > 0 or not rect[3] > 0):
-        raise ValidationError(f"image_rect must be [left, top, width, height] with positive size, got {rect}")
-    for name in GEOMETRY_FIELDS[:5] + ("sampling_rate_hz",):
+    if rect is not None and (
+        not isinstance(rect, (list, tuple)) or len(rect) != 4 or not all(_number(v) for v in rect)
+        or not all(abs(v) <= MAX_RECT_PX for v in rect) or not rect[2] > 0 or not rect[3] > 0
+    ):
+        raise ValidationError(
+            f"{where}image_rect must be [left, top, width, height] with positive size, each at most "
+            f"{MAX_RECT_PX:g} pixels, got {rect!r}"
+        )
+    for name, high in _GEOMETRY_MAX.items():
         value = fields.get(name)
-        if value is not None and not value > 0:
-            raise ValidationError(f"{name} must be positive, got {value}")
+        if value is not None and not (_number(value) and 0 < value <= high):
+            raise ValidationError(f"{where}{name} must be a number in (0, {high:g}], got {value!r}")
     err = fields.get("calibration_error_deg")
-    if err is not None and err < 0:
-        raise ValidationError(f"calibration_error_deg must not be negative, got {err}")
+    if err is not None and not (_number(err) and 0 <= err <= MAX_CALIBRATION_ERROR_DEG):
+        raise ValidationError(
+            f"{where}calibration_error_deg must be a number in [0, {MAX_CALIBRATION_ERROR_DEG:g}], got {err!r}"
+        )
 
 
 def recording_start(
@@ -87,8 +143,10 @@ def recording_start(
     _check_geometry(fields)
     if not Assignment.objects.filter(sequence=sequence, observer=observer).exists():
         raise ValidationError(f"{observer} is not assigned to sequence {sequence.name!r}")
-    if playback_fps is not None and not playback_fps > 0:
-        raise ValidationError(f"playback_fps must be positive, got {playback_fps}")
+    if playback_fps is not None and not (_number(playback_fps) and 0 < playback_fps <= MAX_FRAME_RATE):
+        raise ValidationError(f"playback_fps must be a number in (0, {MAX_FRAME_RATE:g}], got {playback_fps!r}")
+    if repeat is not None and not (isinstance(repeat, int) and 1 <= repeat <= MAX_REPEAT):
+        raise ValidationError(f"repeat must be a whole number in 1..{MAX_REPEAT}, got {repeat!r}")
     if repeat is not None:
         existing = Recording.objects.filter(sequence=sequence, observer=observer, repeat=repeat).first()
         if existing is not None:
@@ -99,6 +157,11 @@ def recording_start(
         number = repeat or 1 + (
             Recording.objects.filter(sequence=sequence, observer=observer).aggregate(m=Max("repeat"))["m"] or 0
         )
+        if number > MAX_REPEAT:
+            raise ValidationError(
+                f"{observer} already has {MAX_REPEAT} recordings of {sequence.name!r}, the most one "
+                "observer may make of one sequence"
+            )
         try:
             with transaction.atomic():
                 recording = Recording.objects.create(
@@ -121,19 +184,28 @@ def gaze_batch_store(
 ) -> BatchResult:
     """Store one client batch exactly once.
 
-    One statement on the normal path: the row is inserted only if the recording is open (and,
-    given ``observer_id``, belongs to that observer), and only if its number is new. Then:
-    a number seen before with the same samples is a retry, acknowledged without writing
-    (``created`` False); the same number with other samples, or a new batch for a recording
-    that is not open, raises :class:`BatchConflict`. Batches may arrive in any order.
+    One statement on the normal path: the row is inserted only if the recording is open, its
+    observer is an observer of its study at this moment (a removed member or a changed role
+    takes effect on the next batch), given ``observer_id`` the recording is that observer's,
+    and its number is new. Then: a number seen before with the same samples is a retry,
+    acknowledged without writing (``created`` False); the same number with other samples, or a
+    new batch for a recording that is not open, raises :class:`BatchConflict`; an observer no
+    longer observing raises :class:`NotObserver`. Batches may arrive in any order.
 
     Parameters
     ----------
+    number : 0 .. :data:`~annotation.models.MAX_BATCHES` - 1.
     samples : (n, 4) float ndarray of t_ms, frame, x, y (validated by
-        :func:`annotation.samples.validate`).
+        :func:`annotation.samples.validate`), n <= :data:`~annotation.models.MAX_BATCH_SAMPLES`.
     """
-    if number < 0:
-        raise ValidationError(f"batch numbers start at 0, got {number}")
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < MAX_BATCHES:
+        raise ValidationError(f"batch numbers are whole numbers 0..{MAX_BATCHES - 1}, got {number!r}")
+    if not 1 <= len(samples) <= MAX_BATCH_SAMPLES:
+        raise ValidationError(f"a batch holds 1 to {MAX_BATCH_SAMPLES} samples, got {len(samples)}")
+    try:
+        packed.check_bounds(samples)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
     data, digest = packed.pack(samples)
     lost = np.isnan(samples[:, 2]) | np.isnan(samples[:, 3])
     row = (
@@ -142,33 +214,48 @@ def gaze_batch_store(
     )
     if _insert_batch(row, observer_id=observer_id):
         return BatchResult(number, True, len(samples))
+    recording = Recording.objects.filter(pk=recording_id).select_related("sequence").first()
+    if recording is not None:
+        role = StudyMembership.objects.filter(
+            study_id=recording.sequence.study_id, user_id=recording.observer_id
+        ).values_list("role", flat=True).first()
+        if role != StudyMembership.Role.OBSERVER:
+            raise NotObserver(
+                f"recording {recording_id}: its observer is no longer an observer of the study"
+                + (f" (now {role})" if role else ""),
+                role,
+            )
     stored = GazeBatch.objects.filter(recording_id=recording_id, number=number).values_list("digest", flat=True).first()
     if stored == digest:
         return BatchResult(number, False, len(samples))
     if stored is not None:
         raise BatchConflict(f"batch {number} was already stored with different samples")
-    status = Recording.objects.filter(pk=recording_id).values_list("status", flat=True).first()
-    raise BatchConflict(f"the recording is {status or 'gone'}; it accepts no new batches")
+    raise BatchConflict(f"the recording is {recording.status if recording else 'gone'}; it accepts no new batches")
 
 
 def _insert_batch(row: tuple, *, observer_id: int | None) -> bool:
-    """INSERT ... SELECT ... WHERE the recording is open ... ON CONFLICT DO NOTHING.
+    """INSERT ... SELECT ... WHERE the recording is open and observed ... ON CONFLICT DO NOTHING.
 
     The hot path of live ingestion: one statement in autocommit, no transaction round trips,
-    no read before the write (PostgreSQL and SQLite 3.35+ both run it). Returns False when
-    nothing was inserted: the number exists, or the recording is not open (or not the
-    observer's).
+    no read before the write (PostgreSQL and SQLite 3.35+ both run it). The recording's
+    observer must hold the observer role in the recording's study now (the membership is
+    joined by its unique (study, user) index). Returns False when nothing was inserted: the
+    number exists, or the recording is not open, not the observer's, or its observer no longer
+    observes the study.
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    owner = " AND observer_id = %s" if observer_id is not None else ""
+    owner = " AND r.observer_id = %s" if observer_id is not None else ""
     sql = (
         f"INSERT INTO {GazeBatch._meta.db_table} (recording_id, number, n_samples, n_lost, "
         "t_first_ms, t_last_ms, digest, samples, received_at) "
         "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s "
-        f"WHERE EXISTS (SELECT 1 FROM {Recording._meta.db_table} WHERE id = %s AND status = %s{owner}) "
+        f"WHERE EXISTS (SELECT 1 FROM {Recording._meta.db_table} r "
+        f"JOIN {Sequence._meta.db_table} s ON s.id = r.sequence_id "
+        f"JOIN {StudyMembership._meta.db_table} m ON m.study_id = s.study_id AND m.user_id = r.observer_id "
+        f"WHERE r.id = %s AND r.status = %s AND m.role = %s{owner}) "
         "ON CONFLICT (recording_id, number) DO NOTHING RETURNING id"
     )
-    params = [*row, now, row[0], Recording.Status.RECORDING]
+    params = [*row, now, row[0], Recording.Status.RECORDING, StudyMembership.Role.OBSERVER]
     if observer_id is not None:
         params.append(observer_id)
     with connection.cursor() as cursor:
@@ -176,8 +263,34 @@ def _insert_batch(row: tuple, *, observer_id: int | None) -> bool:
         return cursor.fetchone() is not None
 
 
-def recording_batch_numbers(recording: Recording) -> list[int]:
-    return list(recording.batches.order_by("number").values_list("number", flat=True))
+def recording_batch_gaps(recording: Recording | int, top: int, *, listed: int = MISSING_LISTED) -> tuple[int, list[int]]:
+    """How many of the batch numbers ``0 .. top - 1`` are missing, and the first ``listed`` of them.
+
+    Computed by the database: a count, and the gaps between consecutive stored numbers (a
+    window function), fetched until ``listed`` numbers are known. Neither the range nor the
+    stored numbers are ever materialised, so a far-off number costs nothing.
+    """
+    rid = recording.pk if isinstance(recording, Recording) else recording
+    below = GazeBatch.objects.filter(recording_id=rid, number__lt=top)
+    n_missing = max(0, top - below.count())
+    if n_missing == 0 or listed <= 0:
+        return n_missing, []
+    first = below.order_by("number").values_list("number", flat=True).first()
+    gaps = [(-1, first if first is not None else top)]  # (stored number, next stored) pairs
+    if first is not None:
+        after = (
+            below.annotate(after=Window(Lead("number"), order_by=F("number").asc()))
+            .filter(Q(after__isnull=True) | Q(after__gt=F("number") + 1))
+            .order_by("number")
+            .values_list("number", "after")
+        )
+        gaps += [(n, top if after is None else after) for n, after in after[:listed]]
+    out: list[int] = []
+    for stored, following in gaps:
+        out.extend(range(stored + 1, min(following, stored + 1 + listed - len(out))))
+        if len(out) >= listed:
+            break
+    return n_missing, out
 
 
 @transaction.atomic
@@ -194,16 +307,23 @@ def recording_finish(*, recording: Recording, expected_batches: int | None = Non
     if recording.status != Recording.Status.RECORDING:
         raise ValidationError(f"the recording is {recording.status}; it cannot be finished")
     if expected_batches is not None:
-        have = set(recording_batch_numbers(recording))
-        missing = sorted(set(range(expected_batches)) - have)
-        extra = sorted(n for n in have if n >= expected_batches)
-        if missing:
+        if isinstance(expected_batches, bool) or not isinstance(expected_batches, int) or not (
+            1 <= expected_batches <= MAX_BATCHES
+        ):
+            raise ValidationError(f"expected_batches must be a whole number in 1..{MAX_BATCHES}, got {expected_batches!r}")
+        n_missing, missing = recording_batch_gaps(recording, expected_batches)
+        if n_missing:
             raise RecordingIncomplete(
-                f"{len(missing)} batch(es) missing: {missing[:50]}; send them, then finish again",
-                missing,
+                f"{n_missing} batch(es) missing: {missing[:50]}{' ...' if n_missing > 50 else ''}; "
+                "send them, then finish again",
+                missing, n_missing,
             )
+        extra = list(
+            recording.batches.filter(number__gte=expected_batches).order_by("number")
+            .values_list("number", flat=True)[:50]
+        )
         if extra:
-            raise ValidationError(f"batches {extra[:50]} exceed expected_batches={expected_batches}")
+            raise ValidationError(f"batches {extra} exceed expected_batches={expected_batches}")
     if not recording.batches.exists():
         raise ValidationError("the recording has no gaze samples")
     recording.status = Recording.Status.FINISHED
@@ -261,8 +381,12 @@ def recording_import_file(
     """
     path = Path(path)
     source_name = source_name or path.name
-    crowd_services.check_upload_size(path.stat().st_size, source_name)
+    crowd_services.check_upload_size(path.stat().st_size, source_name, setting="GAZECROWD_MAX_GAZE_UPLOAD_MB")
     _check_geometry(fields)
+    if playback_start_ms is not None and not (_number(playback_start_ms) and abs(playback_start_ms) <= MAX_ABS_T_MS):
+        raise ValidationError(f"playback_start_ms must be a number within ±{MAX_ABS_T_MS:g}, got {playback_start_ms!r}")
+    if playback_fps is not None and not (_number(playback_fps) and 0 < playback_fps <= MAX_FRAME_RATE):
+        raise ValidationError(f"playback_fps must be a number in (0, {MAX_FRAME_RATE:g}], got {playback_fps!r}")
     fps = playback_fps or sequence.playback_fps()
     geometry = display_geometry(fields)
     try:
@@ -277,16 +401,29 @@ def recording_import_file(
             playback_start_ms=playback_start_ms,
         )
     except (InputError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"{source_name}: {str(exc).replace(str(path), path.name)}") from exc
+        message = crowd_services.scrub_paths(str(exc).replace(str(path), path.name))
+        raise ValidationError(message if message.startswith(source_name) else f"{source_name}: {message}") from exc
     if len(gaze) == 0:
         raise ValidationError(f"{source_name}: no gaze samples")
     if raw is not None:
+        stated = {}
         if geometry is None and raw.screen_px:
-            fields.setdefault("screen_width_px", int(raw.screen_px[0]))
-            fields.setdefault("screen_height_px", int(raw.screen_px[1]))
+            stated["screen_width_px"], stated["screen_height_px"] = raw.screen_px
         if raw.sampling_rate_hz and not fields.get("sampling_rate_hz"):
-            fields["sampling_rate_hz"] = raw.sampling_rate_hz
+            stated["sampling_rate_hz"] = raw.sampling_rate_hz
+        # The readers bound these where they read them (naming the line); checked again here,
+        # since they go into the recording's row.
+        _check_geometry(stated, source=f"{source_name} states")
+        for key, value in stated.items():
+            fields.setdefault(key, max(1, round(value)) if key.endswith("_px") else float(value))
     array = packed.from_frame(gaze)
+    try:
+        packed.check_bounds(array)
+    except ValueError as exc:
+        raise ValidationError(f"{source_name}: {exc}") from exc
+    if len(array) > MAX_BATCHES * FILE_BATCH_SAMPLES:
+        raise ValidationError(f"{source_name}: {len(array)} samples; one recording holds at most "
+                              f"{MAX_BATCHES * FILE_BATCH_SAMPLES}")
     with transaction.atomic():
         if ensure_member:
             crowd_services.membership_ensure(
@@ -312,9 +449,9 @@ def _detected(path: Path) -> str:
 
 # --- manual labels on image collections (docs/image_labelling.md) -----------------------------
 
-#: The longest time one label or one image visit may take; longer is taken for a unit error
-#: (milliseconds sent as seconds) or a client left open, and refused.
-MAX_LABEL_SECONDS = 3600.0
+# MAX_LABEL_SECONDS (annotation.models): the longest time one label or one image visit may
+# take; longer is taken for a unit error (milliseconds sent as seconds) or a client left open,
+# and refused.
 MAX_OUTLINE_VERTICES = 10_000
 
 

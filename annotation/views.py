@@ -29,7 +29,7 @@ from crowd.views import error_text, form_errors_text, sequence_or_404, uploaded_
 from segmentation.engine.trackers import FORMATS
 
 from . import selectors, services
-from .models import Recording
+from .models import MAX_ABS_T_MS, MAX_DISTANCE_CM, MAX_SCREEN_CM, MAX_SCREEN_PX, Recording
 
 Role = StudyMembership.Role
 READERS = (Role.COORDINATOR, Role.RESEARCHER)
@@ -155,13 +155,18 @@ class GazeUploadForm(forms.Form):
                                      "Pupil Labs surface CSV or The Eye Tribe JSON.")
     format = forms.ChoiceField(choices=[("", "Detect from the file")] + [(f, f) for f in FORMATS],
                                required=False)
-    screen_width_px = forms.IntegerField(required=False, min_value=1, label="Screen width (pixels)")
-    screen_height_px = forms.IntegerField(required=False, min_value=1, label="Screen height (pixels)")
-    screen_width_cm = forms.FloatField(required=False, min_value=0.1, label="Screen width (cm)")
-    screen_height_cm = forms.FloatField(required=False, min_value=0.1, label="Screen height (cm)")
-    viewing_distance_cm = forms.FloatField(required=False, min_value=1, label="Viewing distance (cm)")
+    screen_width_px = forms.IntegerField(required=False, min_value=1, max_value=MAX_SCREEN_PX,
+                                         label="Screen width (pixels)")
+    screen_height_px = forms.IntegerField(required=False, min_value=1, max_value=MAX_SCREEN_PX,
+                                          label="Screen height (pixels)")
+    screen_width_cm = forms.FloatField(required=False, min_value=0.1, max_value=MAX_SCREEN_CM,
+                                       label="Screen width (cm)")
+    screen_height_cm = forms.FloatField(required=False, min_value=0.1, max_value=MAX_SCREEN_CM,
+                                        label="Screen height (cm)")
+    viewing_distance_cm = forms.FloatField(required=False, min_value=1, max_value=MAX_DISTANCE_CM,
+                                           label="Viewing distance (cm)")
     playback_start_ms = forms.FloatField(
-        required=False, label="Playback start (tracker ms)",
+        required=False, min_value=-MAX_ABS_T_MS, max_value=MAX_ABS_T_MS, label="Playback start (tracker ms)",
         help_text="When the file has no sync marker: the tracker time at which playback began.")
 
 

@@ -21,13 +21,17 @@ from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .login import lockout_message
 from .models import Sequence, StudyMembership
 from .permissions import COORDINATOR, READERS, sequence_for, study_for
+from .rest import JSONParser, PayloadTooLarge, attachment
 from .serializers import (
     AssignmentCreateSerializer,
     AssignmentSerializer,
@@ -46,10 +50,28 @@ from .serializers import (
 Role = StudyMembership.Role
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "file too large"
-    default_code = "too_large"
+class AuthTokenApi(ObtainAuthToken):
+    """``POST /api/auth/token/`` (username, password): the user's API token.
+
+    Failed logins count towards django-axes' lockout (per account and per address, like the
+    web login); a locked-out client gets 429 with the time to wait. A request rate per
+    address (``GAZECROWD_LOGIN_RATE``) comes on top.
+    """
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            if getattr(request, "axes_locked_out", False) or getattr(request._request, "axes_locked_out", False):
+                message, retry_after = lockout_message()
+                response = Response({"detail": message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+                response["Retry-After"] = str(retry_after)
+                return response
+            raise exceptions.ValidationError(serializer.errors)
+        return super().post(request, *args, **kwargs)
 
 
 class Conflict(exceptions.APIException):
@@ -205,22 +227,13 @@ class SequenceDetailApi(PlatformApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _npy_response(array: np.ndarray, filename: str) -> HttpResponse:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(array), allow_pickle=False)
-    response = HttpResponse(buf.getvalue(), content_type="application/octet-stream")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 class SequenceFramesApi(PlatformApiView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
                    summary="All frames as a .npy array (T, H, W[, 3])")
     def get(self, request, study_id: int, sequence_id: int):
         sequence, _ = sequence_for(request, study_id, sequence_id)
-        response = FileResponse(sequence.frames_file.open("rb"), content_type="application/octet-stream")
-        response["Content-Disposition"] = f'attachment; filename="{sequence.name}.npy"'
-        return response
+        return FileResponse(sequence.frames_file.open("rb"), content_type="application/octet-stream",
+                            as_attachment=True, filename=f"{sequence.name}.npy")
 
 
 class SequenceFrameImageApi(PlatformApiView):
@@ -233,18 +246,19 @@ class SequenceFrameImageApi(PlatformApiView):
         if not 0 <= index < sequence.n_frames:
             raise exceptions.NotFound(f"frame {index} does not exist (0..{sequence.n_frames - 1})")
         frames = selectors.sequence_frames(sequence)
-        response = HttpResponse(iio.imwrite("<bytes>", _display(frames, index), extension=".png"),
+        value_range = selectors.sequence_value_range(sequence) if frames.dtype != np.uint8 else None
+        response = HttpResponse(iio.imwrite("<bytes>", _display(frames, index, value_range), extension=".png"),
                                 content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
 
-def _display(frames: np.ndarray, index: int) -> np.ndarray:
+def _display(frames: np.ndarray, index: int, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """Frame ``index`` as uint8; volumes scaled by the whole sequence's range (no flicker)."""
     frame = np.asarray(frames[index])
     if frames.dtype == np.uint8:
         return frame
-    lo, hi = float(np.nanmin(frames)), float(np.nanmax(frames))
+    lo, hi = value_range or (float(np.nanmin(frames)), float(np.nanmax(frames)))
     scaled = (frame.astype(float) - lo) / (hi - lo if hi > lo else 1.0)
     return np.clip(np.nan_to_num(scaled) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
@@ -262,8 +276,7 @@ class SequenceMasksApi(PlatformApiView):
         buf = io.BytesIO()
         np.savez_compressed(buf, frames=masks[0], masks=masks[1].astype(np.uint8))
         response = HttpResponse(buf.getvalue(), content_type="application/octet-stream")
-        response["Content-Disposition"] = f'attachment; filename="{sequence.name}-masks.npz"'
-        return response
+        return attachment(response, f"{sequence.name}-masks.npz")
 
     @extend_schema(request={"multipart/form-data": MasksUploadSerializer}, responses=SequenceSerializer,
                    summary="Attach reference masks (replaces earlier ones)")

@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
+
+# What a client may set, checked by the serializers, the forms and the services, and kept by
+# the constraints below (docs/reliability.md, "Security").
+MAX_FRAME_RATE = 1000.0  # frames per second at which a sequence is played (study or video)
+MAX_QUORUM = 10_000  # finished recordings per sequence before a run starts by itself
+MAX_REPEATS = 100  # times each observer records each sequence
+MAX_ID = 2**63 - 1  # the largest primary key (BigAutoField); a larger id names nothing
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def without_control_characters(text: str) -> str:
+    """``text`` with control characters removed (for names the platform keeps but did not choose,
+    such as an uploaded file's name)."""
+    return _CONTROL.sub("", text)
+
+
+def validate_name(value: str) -> None:
+    """A name shown in pages and sent in download headers: no control characters (CR, LF...)."""
+    if _CONTROL.search(value or ""):
+        raise ValidationError(
+            f"{value!r} holds a control character (line break, tab...); use printable characters only"
+        )
 
 
 class Study(models.Model):
@@ -20,17 +47,18 @@ class Study(models.Model):
         # Sequence, one frame per image, all of one size (docs/image_labelling.md).
         IMAGES = "images", "Image collection (still images)"
 
-    name = models.CharField(max_length=200)
-    target_structure = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=200, validators=[validate_name])
+    target_structure = models.CharField(max_length=200, blank=True, validators=[validate_name])
     instructions = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SEQUENCE)
     # Frames per second at which observers are shown the sequences (null: the sequence's own).
-    frame_rate = models.FloatField(null=True, blank=True)
+    frame_rate = models.FloatField(null=True, blank=True, validators=[MaxValueValidator(MAX_FRAME_RATE)])
     # Finished recordings per sequence after which a run may start automatically.
-    quorum = models.PositiveIntegerField(default=5)
+    quorum = models.PositiveIntegerField(default=5, validators=[MinValueValidator(1), MaxValueValidator(MAX_QUORUM)])
     # How many times each observer is asked to record each sequence.
-    repeats_per_observer = models.PositiveIntegerField(default=1)
+    repeats_per_observer = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_REPEATS)])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -47,6 +75,14 @@ class Study(models.Model):
             models.CheckConstraint(condition=models.Q(quorum__gte=1), name="study_quorum_positive"),
             models.CheckConstraint(
                 condition=models.Q(repeats_per_observer__gte=1), name="study_repeats_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(frame_rate__isnull=True) | Q(frame_rate__gt=0, frame_rate__lte=MAX_FRAME_RATE),
+                name="study_frame_rate_bounded",
+            ),
+            models.CheckConstraint(condition=Q(quorum__lte=MAX_QUORUM), name="study_quorum_bounded"),
+            models.CheckConstraint(
+                condition=Q(repeats_per_observer__lte=MAX_REPEATS), name="study_repeats_bounded"
             ),
         ]
 
@@ -69,7 +105,7 @@ class Sequence(models.Model):
         DICOM = "dicom", "DICOM series"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sequences")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_name])
     modality = models.CharField(max_length=16, choices=Modality.choices)
     source_name = models.CharField(max_length=255, blank=True)
     frames_file = models.FileField(upload_to="sequences/", max_length=255)
@@ -79,7 +115,8 @@ class Sequence(models.Model):
     channels = models.PositiveSmallIntegerField(default=1)
     dtype = models.CharField(max_length=16)
     spacing = models.JSONField(null=True, blank=True)  # voxel spacing, as read
-    fps = models.FloatField(null=True, blank=True)  # the video's own frame rate
+    # the video's own frame rate
+    fps = models.FloatField(null=True, blank=True, validators=[MaxValueValidator(MAX_FRAME_RATE)])
     affine = models.JSONField(null=True, blank=True)  # 4x4 list of lists (volumes)
     masks_file = models.FileField(upload_to="sequences/", max_length=255, blank=True)
     mask_frames = models.JSONField(default=list, blank=True)  # frame indices with a mask
@@ -91,7 +128,16 @@ class Sequence(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["study", "name"], name="sequence_name_unique_in_study")
+            models.UniqueConstraint(fields=["study", "name"], name="sequence_name_unique_in_study"),
+            # Sizes are read from the file and budgeted (GAZECROWD_MAX_SEQUENCE_PIXELS) before
+            # anything is decoded; these keep the row consistent with that.
+            models.CheckConstraint(
+                condition=Q(n_frames__gte=1, height__gte=1, width__gte=1), name="sequence_shape_positive"
+            ),
+            models.CheckConstraint(condition=Q(channels__in=[1, 3]), name="sequence_channels_1_or_3"),
+            models.CheckConstraint(
+                condition=Q(fps__isnull=True) | Q(fps__gt=0, fps__lte=MAX_FRAME_RATE), name="sequence_fps_bounded"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,11 +7,13 @@ user is not a member (a non-member cannot even learn that a study exists) and
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
 from django.core.files.storage import default_storage
 from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.http import Http404
 
 from .models import Assignment, Invitation, Sequence, Study, StudyMembership
 
@@ -20,8 +22,12 @@ ALL_ROLES = tuple(Role.values)
 READ_ALL = (Role.COORDINATOR, Role.RESEARCHER)  # roles that see every row of their study
 
 
-class NotFound(Exception):
-    """No such object, or the user is not a member of its study."""
+class NotFound(Http404):
+    """No such object, or the user is not a member of its study.
+
+    An ``Http404``, so that a page or an API view that meets it unexpectedly (a study deleted
+    by a concurrent request) answers 404 rather than 500.
+    """
 
 
 class Forbidden(Exception):
@@ -116,6 +122,22 @@ def sequence_frames(sequence: Sequence, *, mmap: bool = True) -> np.ndarray:
     Memory-mapped (read-only) when the storage is a local folder, else read into memory.
     """
     return _load_npy(sequence.frames_file.name, mmap=mmap)
+
+
+def sequence_value_range(sequence: Sequence) -> tuple[float, float]:
+    """(lowest, highest) value of the whole sequence, read once per process and file.
+
+    Every frame PNG of a volume is scaled by the whole volume's range: reading the whole
+    volume (up to the pixel budget, a gigabyte) for each of its frames would make playing it
+    cost the volume times its frame count. A sequence's frames file never changes.
+    """
+    return _value_range(sequence.frames_file.name)
+
+
+@functools.lru_cache(maxsize=64)
+def _value_range(name: str) -> tuple[float, float]:
+    frames = _load_npy(name, mmap=True)
+    return float(np.nanmin(frames)), float(np.nanmax(frames))
 
 
 def sequence_masks(sequence: Sequence) -> tuple[np.ndarray, np.ndarray] | None:

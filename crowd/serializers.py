@@ -5,7 +5,18 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import Assignment, Invitation, Sequence, Study, StudyMembership
+from .models import (
+    MAX_FRAME_RATE,
+    MAX_ID,
+    MAX_QUORUM,
+    MAX_REPEATS,
+    Assignment,
+    Invitation,
+    Sequence,
+    Study,
+    StudyMembership,
+    validate_name,
+)
 
 Role = StudyMembership.Role
 
@@ -29,13 +40,14 @@ class _StudyStatusField(serializers.ChoiceField):
 
 
 class StudyWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    target_structure = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    instructions = serializers.CharField(required=False, allow_blank=True)
-    frame_rate = serializers.FloatField(required=False, allow_null=True, min_value=0.001)
+    name = serializers.CharField(max_length=200, validators=[validate_name])
+    target_structure = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                             validators=[validate_name])
+    instructions = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    frame_rate = serializers.FloatField(required=False, allow_null=True, min_value=0.001, max_value=MAX_FRAME_RATE)
     # Bounded so that a huge number is a 400, not a database error (PostgreSQL integer).
-    quorum = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
-    repeats_per_observer = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    quorum = serializers.IntegerField(required=False, min_value=1, max_value=MAX_QUORUM)
+    repeats_per_observer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_REPEATS)
     status = _StudyStatusField(choices=Study.Status.choices, required=False)
     kind = serializers.ChoiceField(choices=Study.Kind.choices, required=False,
                                    help_text="sequence (default) or images; set at creation only")
@@ -77,23 +89,37 @@ class SequenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+MAX_FRAME_LIST = 100_000  # frame numbers in one list (masks of every frame of a long sequence)
+
+
 def _frame_list(text: str) -> list[int]:
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        frames = [int(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
         raise serializers.ValidationError("comma-separated frame numbers, e.g. 0,5,10") from exc
+    if len(frames) > MAX_FRAME_LIST or any(not 0 <= f <= MAX_ID for f in frames):
+        raise serializers.ValidationError(
+            f"at most {MAX_FRAME_LIST} frame numbers, each a frame of the sequence (0, 1, 2...)"
+        )
+    return frames
+
+
+# Frames are taken along this axis of a volume: -3..2 name the three axes of (rows, cols, slices).
+_AXIS = {"required": False, "default": -1, "min_value": -3, "max_value": 2,
+         "help_text": "for volumes: the axis frames are taken along (-1: the last, slices)"}
 
 
 class SequenceUploadSerializer(serializers.Serializer):
     file = serializers.FileField(
         help_text="a .zip of images or DICOM slices, a .nii/.nii.gz volume, or a video"
     )
-    name = serializers.CharField(max_length=200, required=False, help_text="default: the file name")
+    name = serializers.CharField(max_length=200, required=False, help_text="default: the file name",
+                                 validators=[validate_name])
     truth = serializers.FileField(required=False, help_text="reference masks (all frames or some)")
     truth_frames = serializers.CharField(
         required=False, help_text="frame numbers of the masks, comma-separated (default: file names)"
     )
-    axis = serializers.IntegerField(required=False, default=-1)
+    axis = serializers.IntegerField(**_AXIS)
 
     def validate_truth_frames(self, value):
         return _frame_list(value)
@@ -102,7 +128,7 @@ class SequenceUploadSerializer(serializers.Serializer):
 class MasksUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="masks in any form a sequence can take")
     frames = serializers.CharField(required=False, help_text="frame numbers, comma-separated")
-    axis = serializers.IntegerField(required=False, default=-1)
+    axis = serializers.IntegerField(**_AXIS)
 
     def validate_frames(self, value):
         return _frame_list(value)
@@ -118,7 +144,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipCreateSerializer(serializers.Serializer):
-    username = serializers.CharField(help_text="an existing user")
+    username = serializers.CharField(help_text="an existing user", max_length=150)
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -155,7 +181,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 
 class AssignmentCreateSerializer(serializers.Serializer):
-    observer = serializers.CharField(help_text="username of an observer of the study")
+    observer = serializers.CharField(help_text="username of an observer of the study", max_length=150)
     sequence = serializers.IntegerField(
-        required=False, help_text="a sequence id; omitted: every sequence of the study"
+        required=False, min_value=1, max_value=MAX_ID,
+        help_text="a sequence id; omitted: every sequence of the study",
     )

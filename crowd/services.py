@@ -8,6 +8,7 @@ media storage are removed again when the transaction does not commit.
 from __future__ import annotations
 
 import io
+import math
 import re
 import secrets
 import shutil
@@ -26,9 +27,22 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from segmentation.engine.errors import InputError
+from segmentation.engine.errors import InputError, InputTooLarge
 
-from .models import Assignment, Invitation, Sequence, Study, StudyMembership, WorkerHeartbeat
+from .models import (
+    MAX_FRAME_RATE,
+    MAX_QUORUM,
+    MAX_REPEATS,
+    Assignment,
+    Invitation,
+    Sequence,
+    Study,
+    StudyMembership,
+    WorkerHeartbeat,
+    validate_name,
+    without_control_characters,
+)
+from .selectors import NotFound
 
 Role = StudyMembership.Role
 INVITATION_VALID_FOR = timedelta(days=14)
@@ -64,13 +78,32 @@ def user_get_or_create(*, username: str, password: str | None = None, email: str
 # --- studies --------------------------------------------------------------------------------
 
 
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 def _check_study_numbers(*, frame_rate, quorum, repeats_per_observer) -> None:
-    if frame_rate is not None and not frame_rate > 0:
-        raise ValidationError(f"frame_rate must be a positive number of frames per second, got {frame_rate}")
-    if quorum is not None and quorum < 1:
-        raise ValidationError(f"quorum must be at least 1 recording per sequence, got {quorum}")
-    if repeats_per_observer is not None and repeats_per_observer < 1:
-        raise ValidationError(f"repeats_per_observer must be at least 1, got {repeats_per_observer}")
+    if frame_rate is not None and not (
+        isinstance(frame_rate, (int, float)) and not isinstance(frame_rate, bool)
+        and 0 < frame_rate <= MAX_FRAME_RATE
+    ):
+        raise ValidationError(
+            f"frame_rate must be a positive number of frames per second, at most {MAX_FRAME_RATE:g}, got {frame_rate!r}"
+        )
+    if quorum is not None and not _whole(quorum, 1, MAX_QUORUM):
+        raise ValidationError(f"quorum must be at least 1 recording per sequence and at most {MAX_QUORUM}, got {quorum!r}")
+    if repeats_per_observer is not None and not _whole(repeats_per_observer, 1, MAX_REPEATS):
+        raise ValidationError(f"repeats_per_observer must be at least 1 and at most {MAX_REPEATS}, got {repeats_per_observer!r}")
+
+
+def _check_names(**names) -> None:
+    for field, value in names.items():
+        if value is None:
+            continue
+        try:
+            validate_name(value)
+        except ValidationError as exc:
+            raise ValidationError(f"{field}: {'; '.join(exc.messages)}") from exc
 
 
 @transaction.atomic
@@ -89,6 +122,7 @@ def study_create(
     """Create a study; its creator (when given) becomes its coordinator."""
     if not name.strip():
         raise ValidationError("a study needs a name")
+    _check_names(name=name, target_structure=target_structure)
     _check_study_numbers(frame_rate=frame_rate, quorum=quorum, repeats_per_observer=repeats_per_observer)
     study = Study.objects.create(
         name=name.strip(),
@@ -118,6 +152,9 @@ def study_update(*, study: Study, **fields) -> Study:
     unknown = set(fields) - set(STUDY_EDITABLE)
     if unknown:
         raise ValidationError(f"cannot change {', '.join(sorted(unknown))}")
+    _check_names(name=fields.get("name"), target_structure=fields.get("target_structure"))
+    if "name" in fields and not (fields["name"] or "").strip():
+        raise ValidationError("a study needs a name")
     _check_study_numbers(
         frame_rate=fields.get("frame_rate"),
         quorum=fields.get("quorum"),
@@ -142,11 +179,23 @@ def study_delete(*, study: Study) -> None:
 # --- members, invitations, assignments ------------------------------------------------------
 
 
+def _lock_study(study_id: int) -> None:
+    """Lock the study's row for this transaction; NotFound when it was deleted meanwhile.
+
+    A membership, invitation or assignment written for a study that a concurrent request is
+    deleting would fail at commit (a foreign key to a row gone): the lock makes the delete
+    wait for this write, or this write see that the study is gone.
+    """
+    if not Study.objects.select_for_update().filter(pk=study_id).exists():
+        raise NotFound(f"no study {study_id}")
+
+
 @transaction.atomic
 def membership_set(*, study: Study, user, role: str) -> StudyMembership:
     """Make ``user`` a member of ``study`` with ``role`` (changing the role of a member)."""
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}, got {role!r}")
+    _lock_study(study.pk)
     membership = StudyMembership.objects.select_for_update().filter(study=study, user=user).first()
     if membership is None:
         return StudyMembership.objects.create(study=study, user=user, role=role)
@@ -183,14 +232,16 @@ def invitation_create(
     """A single-use invitation token to join ``study`` as ``role``, valid for ``valid_for``."""
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}, got {role!r}")
-    return Invitation.objects.create(
-        study=study,
-        role=role,
-        email=email,
-        created_by=created_by,
-        token=secrets.token_urlsafe(32),
-        expires_at=timezone.now() + valid_for,
-    )
+    with transaction.atomic():
+        _lock_study(study.pk)
+        return Invitation.objects.create(
+            study=study,
+            role=role,
+            email=email,
+            created_by=created_by,
+            token=secrets.token_urlsafe(32),
+            expires_at=timezone.now() + valid_for,
+        )
 
 
 @transaction.atomic
@@ -222,13 +273,16 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
 
 def assignment_create(*, sequence: Sequence, observer) -> Assignment:
     """Ask ``observer`` (an observer of the study) to record ``sequence``; idempotent."""
-    is_observer = StudyMembership.objects.filter(
-        study_id=sequence.study_id, user=observer, role=Role.OBSERVER
-    ).exists()
-    if not is_observer:
-        raise ValidationError(f"{observer} is not an observer of this study")
     try:
         with transaction.atomic():
+            _lock_study(sequence.study_id)
+            if not Sequence.objects.filter(pk=sequence.pk).exists():
+                raise NotFound(f"no sequence {sequence.pk}")
+            is_observer = StudyMembership.objects.filter(
+                study_id=sequence.study_id, user=observer, role=Role.OBSERVER
+            ).exists()
+            if not is_observer:
+                raise ValidationError(f"{observer} is not an observer of this study")
             assignment, _ = Assignment.objects.get_or_create(sequence=sequence, observer=observer)
     except IntegrityError:  # a concurrent request created it
         assignment = Assignment.objects.get(sequence=sequence, observer=observer)
@@ -246,21 +300,37 @@ def max_upload_bytes() -> int:
     return int(settings.GAZECROWD_MAX_UPLOAD_MB) * 1024 * 1024
 
 
-def check_upload_size(size: int, name: str) -> None:
-    """Raise :class:`UploadTooLarge` when ``size`` bytes exceed the configured limit."""
-    if size > max_upload_bytes():
-        raise UploadTooLarge(
-            f"{name}: {size / 2**20:.1f} MB exceeds the limit of "
-            f"{settings.GAZECROWD_MAX_UPLOAD_MB} MB (GAZECROWD_MAX_UPLOAD_MB)"
-        )
+def max_sequence_pixels() -> int:
+    """The pixel budget of one sequence (frames x rows x columns), GAZECROWD_MAX_SEQUENCE_PIXELS."""
+    return int(settings.GAZECROWD_MAX_SEQUENCE_PIXELS)
+
+
+_TEMP_FOLDER = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/gazecrowd-[^/\s'\"]*/?")
+
+
+def scrub_paths(message: str) -> str:
+    """A message without the server's temporary folders (``/tmp/gazecrowd-zip-ab12/``)."""
+    return _TEMP_FOLDER.sub("", message)
+
+
+def check_upload_size(size: int, name: str, *, setting: str = "GAZECROWD_MAX_UPLOAD_MB") -> None:
+    """Raise :class:`UploadTooLarge` when ``size`` bytes exceed the limit named by ``setting``
+    (megabytes): ``GAZECROWD_MAX_UPLOAD_MB``, or ``GAZECROWD_MAX_GAZE_UPLOAD_MB`` for tracker
+    files, whose readers hold about five times a file's size in memory."""
+    limit_mb = int(getattr(settings, setting))
+    if size > limit_mb * 1024 * 1024:
+        raise UploadTooLarge(f"{name}: {size / 2**20:.1f} MB exceeds the limit of {limit_mb} MB ({setting})")
 
 
 @contextmanager
 def materialized(path: Path):
     """Yield a path ``read_sequence`` can read: a zip becomes a folder (or its one file).
 
-    Archives are checked before extraction: no absolute or ``..`` member names, total
-    uncompressed size within the upload limit (a zip bomb is refused, not unpacked).
+    Archives are checked before extraction: at most ``GAZECROWD_MAX_ARCHIVE_FILES`` members
+    (counted from the end record, before the central directory is read into memory), no
+    absolute or ``..`` member names, total uncompressed size within the upload limit (a zip
+    bomb is refused, not unpacked). The images inside are then budgeted by
+    :func:`segmentation.engine.io.read_sequence` from their headers.
     """
     path = Path(path)
     if not path.exists():
@@ -270,12 +340,13 @@ def materialized(path: Path):
     if not (path.is_file() and path.suffix.lower() == ".zip"):
         yield path
         return
+    _check_archive_members(path)
     tmp = Path(tempfile.mkdtemp(prefix="gazecrowd-zip-"))
     try:
         try:
             archive = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as exc:
-            raise ValidationError(f"{path.name}: not a valid zip archive ({exc})") from exc
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise ValidationError(f"{path.name}: not a valid zip archive ({scrub_paths(str(exc))})") from exc
         with archive:
             members = [m for m in archive.infolist() if not m.is_dir() and not _junk(m.filename)]
             for m in members:
@@ -287,8 +358,9 @@ def materialized(path: Path):
             try:
                 for m in members:
                     archive.extract(m, tmp)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-                raise ValidationError(f"{path.name}: damaged archive ({exc})") from exc
+            except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as exc:
+                # The message may name the folder it was unpacking into: never show it.
+                raise ValidationError(f"{path.name}: damaged archive ({scrub_paths(str(exc))})") from exc
         files = [p for p in tmp.rglob("*") if p.is_file() and not _junk(p.name)]
         folders = {p.parent for p in files}
         if len(files) == 1 and (files[0].name.lower().endswith((".nii", ".nii.gz")) or files[0].suffix.lower() in _VIDEO):
@@ -307,6 +379,28 @@ def materialized(path: Path):
 _VIDEO = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".ogv"}
 
 
+def _check_archive_members(path: Path) -> None:
+    """Refuse a zip declaring more members than GAZECROWD_MAX_ARCHIVE_FILES, from its end record.
+
+    ``zipfile.ZipFile`` reads the whole central directory into memory (about half a kilobyte a
+    member): a small file listing millions of empty members is refused before that.
+    """
+    limit = int(settings.GAZECROWD_MAX_ARCHIVE_FILES)
+    try:
+        with path.open("rb") as fh:
+            end = zipfile._EndRecData(fh)  # the end-of-central-directory record (zip64 aware)
+    except OSError as exc:
+        raise ValidationError(f"{path.name}: not a valid zip archive ({scrub_paths(str(exc))})") from exc
+    if end is None:
+        raise ValidationError(f"{path.name}: not a valid zip archive (no end-of-archive record)")
+    members = int(end[zipfile._ECD_ENTRIES_TOTAL])
+    if members > limit:
+        raise UploadTooLarge(
+            f"{path.name}: the archive declares {members:,} files; at most {limit:,} are accepted "
+            "(GAZECROWD_MAX_ARCHIVE_FILES)"
+        )
+
+
 def _junk(name: str) -> bool:
     """Files archivers add that are not frames (macOS resource forks, Thumbs.db...)."""
     parts = Path(name).parts
@@ -320,7 +414,15 @@ def _clean(message: str, path: Path) -> str:
     for folder in {str(path.parent), str(path)}:
         if folder.startswith(tempfile.gettempdir()):
             message = message.replace(folder + "/", "").replace(folder, path.name)
-    return message
+    return scrub_paths(message)
+
+
+def _read_error(exc: InputError, label: str, readable: Path) -> ValidationError:
+    """The service error for an engine error: 413 for a budget exceeded, else 400."""
+    message = _named(label, _clean(str(exc), readable))
+    if isinstance(exc, InputTooLarge):
+        return UploadTooLarge(message + " (GAZECROWD_MAX_SEQUENCE_PIXELS)")
+    return ValidationError(message)
 
 
 def _named(name: str, message: str) -> str:
@@ -385,21 +487,24 @@ def sequence_import(
     from segmentation.engine.io import read_sequence
 
     path = Path(path)
-    source_name = source_name or path.name
+    source_name = without_control_characters(source_name or path.name)
     name = (name or _stem(source_name)).strip()
     if not name:
         raise ValidationError("a sequence needs a name")
+    _check_names(name=name)
+    if len(name) > 200:
+        raise ValidationError(f"a sequence name has at most 200 characters, got {len(name)}")
     if Sequence.objects.filter(study=study, name=name).exists():
         raise ValidationError(f"this study already has a sequence named {name!r}")
     with materialized(path) as readable:
         try:
-            data = read_sequence(readable, axis=axis)
+            data = read_sequence(readable, axis=axis, max_pixels=max_sequence_pixels())
         except InputError as exc:
             if study.kind == Study.Kind.IMAGES and "has shape" in str(exc):
                 raise ValidationError(_named(source_name, _clean(str(exc), readable)) + (
                     "; the images of a collection must all have one size and colour mode: "
                     "resize them, or upload each size as its own collection")) from exc
-            raise ValidationError(_named(source_name, _clean(str(exc), readable))) from exc
+            raise _read_error(exc, source_name, readable) from exc
         frame_names = _image_names(readable) if data.kind == "images" else []
     frames = np.asarray(data.frames)
     if frames.ndim not in (3, 4) or (frames.ndim == 4 and frames.shape[-1] != 3):
@@ -419,14 +524,31 @@ def sequence_import(
             width=frames.shape[2],
             channels=frames.shape[3] if frames.ndim == 4 else 1,
             dtype=str(frames.dtype),
-            spacing=[float(s) for s in data.spacing] if data.spacing is not None else None,
-            fps=float(data.fps) if data.fps else None,
-            affine=np.asarray(data.affine, dtype=float).tolist() if data.affine is not None else None,
+            spacing=_finite_list(data.spacing),
+            # A video's own rate, when it is a sensible one (the study's rate overrides it).
+            fps=float(data.fps) if data.fps and math.isfinite(data.fps) and 0 < data.fps <= MAX_FRAME_RATE else None,
+            affine=_finite_list(data.affine),
             frame_names=frame_names if len(frame_names) == frames.shape[0] else [],
         )
         if truth is not None:
             _attach_masks(sequence, Path(truth), truth_frames, axis, written)
     return sequence
+
+
+def _finite_list(values) -> list | None:
+    """A JSON-ready list of finite floats (nested for an affine; None entries kept as null),
+    or None when absent or when any value is NaN or infinite.
+
+    NaN or infinity must never reach a JSONField: both databases refuse it, and the insert
+    failed with a 500 (a NIfTI header with a NaN voxel size did that).
+    """
+    if values is None:
+        return None
+    array = np.asarray(values, dtype=object)
+    known = np.asarray([v for v in array.ravel() if v is not None], dtype=float)
+    if not np.isfinite(known).all():
+        return None
+    return np.vectorize(lambda v: None if v is None else float(v), otypes=[object])(array).tolist()
 
 
 def _image_names(readable: Path) -> list[str]:
@@ -469,9 +591,9 @@ def _attach_masks(sequence, path: Path, frames, axis, written, *, source_name=No
     label = source_name or path.name
     with materialized(path) as readable:
         try:
-            masks = np.asarray(read_masks(readable, axis=axis), dtype=bool)
+            masks = np.asarray(read_masks(readable, axis=axis, max_pixels=max_sequence_pixels()), dtype=bool)
         except InputError as exc:
-            raise ValidationError(_named(label, _clean(str(exc), readable))) from exc
+            raise _read_error(exc, label, readable) from exc
         if frames is None and len(masks) != sequence.n_frames:
             frames = _frames_from_names(readable, len(masks), label)
     if masks.shape[1:] != (sequence.height, sequence.width):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "crowd",
     "annotation",
     "segmentation",
@@ -79,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crowd.urls"
@@ -121,6 +125,37 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Login throttling (django-axes): failed logins are counted per account and per client
+# address, in the database (shared by every process); past AXES_FAILURE_LIMIT failures within
+# the cool-off the web login and the token endpoint answer 429 until it has passed. The same
+# counts cover /accounts/login/, /api/auth/token/ and /admin/login/. nginx limits the request
+# rate of both login URLs per address too (deploy/nginx.conf).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = _env("bool", "AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = _env("int", "AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=_env("int", "AXES_COOLOFF_MINUTES", 15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be positive")
+# Either one locks: an account under attack from many addresses, or an address guessing
+# many accounts.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every manage.py command
+AXES_LOCKOUT_CALLABLE = "crowd.login.login_locked_out"
+# Behind N reverse proxies (nginx: 1) the client's address is the N-th from the right of
+# X-Forwarded-For; without a proxy, REMOTE_ADDR. Never trust the header with no proxy: a
+# client could then pick any address, and its own lockout with it.
+GAZECROWD_PROXY_COUNT = _env("int", "GAZECROWD_PROXY_COUNT", 0)
+if GAZECROWD_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("GAZECROWD_PROXY_COUNT must be 0 or more (reverse proxies in front)")
+AXES_CLIENT_IP_CALLABLE = "crowd.login.client_address"
+# The token endpoint also has a request rate per client address (DRF's throttle, counted in
+# each process's cache).
+GAZECROWD_LOGIN_RATE = _env("str", "GAZECROWD_LOGIN_RATE", "30/min")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -185,6 +220,21 @@ elif MEDIA_STORAGE != "filesystem":
 GAZECROWD_MAX_UPLOAD_MB = _env("int", "GAZECROWD_MAX_UPLOAD_MB", 2048)
 if GAZECROWD_MAX_UPLOAD_MB <= 0:
     raise ImproperlyConfigured("GAZECROWD_MAX_UPLOAD_MB must be a positive number of megabytes")
+# Budget of one sequence in pixels (frames x rows x columns; masks too): read from the file's
+# headers (NIfTI header, the video stream's metadata, image headers, DICOM Rows/Columns/
+# NumberOfFrames) and refused (413) before anything is decoded. Default: a 512x512x1000
+# volume (1 GiB as float32), or 1,000 frames of 512x512, or 126 frames of 1920x1080.
+GAZECROWD_MAX_SEQUENCE_PIXELS = _env("int", "GAZECROWD_MAX_SEQUENCE_PIXELS", 512 * 512 * 1000)
+# Largest tracker file (gaze export) accepted, megabytes: its reader holds up to about five
+# times the file in memory (256 MB: 9 million samples, 2.5 hours at 1 kHz).
+GAZECROWD_MAX_GAZE_UPLOAD_MB = _env("int", "GAZECROWD_MAX_GAZE_UPLOAD_MB", 256)
+# Files in one uploaded zip (frames or DICOM slices), counted before its directory is read.
+GAZECROWD_MAX_ARCHIVE_FILES = _env("int", "GAZECROWD_MAX_ARCHIVE_FILES", 10_000)
+if min(GAZECROWD_MAX_SEQUENCE_PIXELS, GAZECROWD_MAX_ARCHIVE_FILES, GAZECROWD_MAX_GAZE_UPLOAD_MB) <= 0:
+    raise ImproperlyConfigured(
+        "GAZECROWD_MAX_SEQUENCE_PIXELS, GAZECROWD_MAX_ARCHIVE_FILES and GAZECROWD_MAX_GAZE_UPLOAD_MB "
+        "must be positive numbers"
+    )
 DATA_UPLOAD_MAX_MEMORY_SIZE = _env("int", "DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 * 1024)
 # Uploads larger than this go to a temporary file instead of memory (bytes).
 FILE_UPLOAD_MAX_MEMORY_SIZE = _env("int", "FILE_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
@@ -197,9 +247,19 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "crowd.rest.JSONParser",  # DRF's, with deep nesting a 400 instead of a RecursionError
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # ?limit= is capped (max_limit): a huge limit is a page of at most 1,000 rows.
+    "DEFAULT_PAGINATION_CLASS": "crowd.rest.Pagination",
     "PAGE_SIZE": 100,
+    # Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE: a JSON 413, not Django's HTML 400 page.
+    "EXCEPTION_HANDLER": "crowd.rest.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"login": GAZECROWD_LOGIN_RATE},
+    "NUM_PROXIES": GAZECROWD_PROXY_COUNT,  # the throttle's client address, as for django-axes
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "GazeCrowd API",
@@ -320,5 +380,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": _env("str", "LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Lockouts are logged as warnings; every login's bookkeeping stays out of the log.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -3,12 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from . import api
 
 api_patterns = [
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", api.AuthTokenApi.as_view(), name="auth-token"),
     path("studies/", api.StudyListApi.as_view(), name="study-list"),
     path("studies/<int:study_id>/", api.StudyDetailApi.as_view(), name="study-detail"),
     path("studies/<int:study_id>/sequences/", api.SequenceListApi.as_view(), name="sequence-list"),

@@ -27,7 +27,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
-from .models import Invitation, Study, StudyMembership
+from .models import (
+    MAX_FRAME_RATE,
+    MAX_QUORUM,
+    MAX_REPEATS,
+    Invitation,
+    Study,
+    StudyMembership,
+    validate_name,
+)
 
 Role = StudyMembership.Role
 COORDINATOR = (Role.COORDINATOR,)
@@ -106,24 +114,25 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class StudyForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, validators=[validate_name])
     target_structure = forms.CharField(
-        max_length=200, required=False, help_text="What observers look at, e.g. 'whole tumour'."
+        max_length=200, required=False, help_text="What observers look at, e.g. 'whole tumour'.",
+        validators=[validate_name],
     )
     instructions = forms.CharField(
         widget=forms.Textarea, required=False,
         help_text="Shown to observers before each recording.",
     )
     frame_rate = forms.FloatField(
-        required=False, min_value=0.1, max_value=240, label="Playback frame rate (frames/s)",
+        required=False, min_value=0.1, max_value=MAX_FRAME_RATE, label="Playback frame rate (frames/s)",
         help_text="Empty: each video's own rate (10 frames/s for image series and volumes).",
     )
     quorum = forms.IntegerField(
-        min_value=1, initial=5, label="Quorum",
+        min_value=1, max_value=MAX_QUORUM, initial=5, label="Quorum",
         help_text="Finished recordings per sequence after which a run starts by itself.",
     )
     repeats_per_observer = forms.IntegerField(
-        min_value=1, initial=1, label="Repeats per observer",
+        min_value=1, max_value=MAX_REPEATS, initial=1, label="Repeats per observer",
         help_text="How many times each observer records each sequence.",
     )
     status = forms.ChoiceField(choices=Study.Status.choices, initial=Study.Status.ACTIVE)
@@ -176,7 +185,8 @@ class SequenceUploadForm(forms.Form):
         label="Sequence file",
         help_text="A zip of images or of a DICOM series, a video (mp4, avi...), or a NIfTI volume (.nii, .nii.gz).",
     )
-    name = forms.CharField(max_length=200, required=False, help_text="Default: the file name.")
+    name = forms.CharField(max_length=200, required=False, help_text="Default: the file name.",
+                           validators=[validate_name])
     truth = forms.FileField(
         required=False, label="Reference masks (optional)",
         help_text="Same forms as the sequence; a zip of mask images is matched to frames by the number in each name.",

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from crowd import selectors as crowd_selectors
 from crowd.models import Sequence, StudyMembership
+from crowd.rest import attachment
 
 from . import exports, selectors, services, storage
 from .exporting import run_export
@@ -91,13 +92,13 @@ class RunRetryApi(APIView):
 
 
 def _download(data: bytes, file_name: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
-    return response
+    return attachment(HttpResponse(data, content_type=content_type), file_name)
 
 
 THRESHOLD_PARAMETER = OpenApiParameter(
-    "threshold", OpenApiTypes.FLOAT, OpenApiParameter.QUERY, required=False,
+    # Bounds declared as exporting.parse_threshold enforces them (tests/test_numeric_bounds.py).
+    "threshold", {"type": "number", "format": "double", "minimum": 0, "maximum": 1}, OpenApiParameter.QUERY,
+    required=False,
     description="Cut the stored score map at this value in [0, 1] instead of the run's own "
                 "threshold (chosen without the reference; see the run's metrics). The export "
                 "records the threshold and rule it used.")
@@ -140,7 +141,7 @@ class RunReportFileApi(APIView):
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         response = HttpResponse(storage.read_bytes(f"{report.folder}/{name}"), content_type=content_type)
         if not name.endswith((".html", ".png", ".svg")):
-            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            attachment(response, name)
         return response
 
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from crowd.api import PlatformApiView
 from crowd.permissions import COORDINATOR, READERS, study_for
+from crowd.rest import attachment
 
 from . import image_labels
 from .models import GazeBoxesJob
@@ -76,9 +77,7 @@ class GazeBoxesFileApi(PlatformApiView):
         if data is None:
             raise NotFound("gaze boxes not computed yet: POST to the gaze-boxes endpoint first")
         name, ctype = ("boxes.json", "application/json") if kind == "coco" else ("masks.zip", "application/zip")
-        response = HttpResponse(data, content_type=ctype)
-        response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-{name}"'
-        return response
+        return attachment(HttpResponse(data, content_type=ctype), f"study-{study.pk}-{name}")
 
 
 class LabellingTimesApi(PlatformApiView):

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
 PREPARE_KEYS = ("px_per_degree", "features", "temporal", "seed")
 ESTIMATE_KEYS = PREPARE_KEYS + ("estimate",)
 METHODS = ("eel", "el", "probability", "vilarino")
+MAX_SEED = 2**32 - 1  # what numpy's legacy seeding takes too
 
 
 class ParameterError(ValueError):
@@ -52,6 +53,8 @@ def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ParameterError(f"rounds must be in [1, 2000], got {params['rounds']}")
     if not 1 <= params["bags"] <= 20:
         raise ParameterError(f"bags must be in [1, 20], got {params['bags']}")
+    if not 0 <= params["seed"] <= MAX_SEED:
+        raise ParameterError(f"seed must be in [0, {MAX_SEED}], got {params['seed']}")
     if params["method"] not in METHODS:
         raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {params['method']!r}")
     params["temporal"] = _flag(params["temporal"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from crowd.models import MAX_ID
+
 from . import exports
 from .models import Run
-from .parameters import DEFAULTS
+from .parameters import DEFAULTS, MAX_SEED
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -46,12 +48,12 @@ class RunParametersSerializer(serializers.Serializer):
     px_per_degree = serializers.FloatField(
         required=False, min_value=1, max_value=500,
         help_text="image pixels per degree of visual angle; default: from the recordings")
-    features = serializers.CharField(required=False)
+    features = serializers.CharField(required=False, max_length=100)
     temporal = serializers.BooleanField(required=False)
-    estimate = serializers.CharField(required=False)
-    pool = serializers.CharField(required=False)
+    estimate = serializers.CharField(required=False, max_length=100)
+    pool = serializers.CharField(required=False, max_length=100)
     method = serializers.ChoiceField(choices=["eel", "el", "probability", "vilarino"], required=False)
-    seed = serializers.IntegerField(required=False)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SEED)
     compare = serializers.BooleanField(required=False, help_text="also score the baselines")
 
     def to_internal_value(self, data):
@@ -63,5 +65,6 @@ class RunParametersSerializer(serializers.Serializer):
 
 
 class RunCreateSerializer(serializers.Serializer):
-    sequence = serializers.IntegerField(required=False, help_text="one sequence; default: all")
+    sequence = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                        help_text="one sequence; default: all")
     parameters = RunParametersSerializer(required=False)

@@ -152,7 +152,7 @@ def test_time_per_image_through_the_api(collection, bob, alice, client_for):
     r = client_for(bob).post(url, {"frame": 1, "mode": "gaze", "seconds": 4.5}, format="json")
     assert r.status_code == 201, r.content
     r = client_for(bob).post(url, {"frame": 1, "mode": "gaze", "seconds": -1}, format="json")
-    assert r.status_code == 400 and "seconds must be" in r.json()["detail"]
+    assert r.status_code == 400 and "seconds" in r.json()
     assert ImageVisit.objects.count() == 1
     assert client_for(alice).get(url).json()["results"][0]["seconds"] == 4.5
 

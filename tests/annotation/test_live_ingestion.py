@@ -71,7 +71,8 @@ def test_finish_with_missing_batches_names_them_and_keeps_the_recording_open(rec
     for k in (3, 1):
         assert _post(client, recording, batches[k]).status_code == 201
     assert client.post(f"/api/recordings/{recording.pk}/finish/", {"expected_batches": 5}, format="json").status_code == 200
-    assert selectors.recording_counts(recording) == {"batches": 5, "samples": 300, "lost": 5, "batch_numbers_missing": []}
+    assert selectors.recording_counts(recording) == {"batches": 5, "samples": 300, "lost": 5, "batches_missing": 0,
+                                                     "batch_numbers_missing": []}
 
 
 def test_same_batch_number_with_other_samples_is_a_conflict(recording, bob, client_for):

@@ -199,3 +199,50 @@ def test_nginx_site_config_is_valid(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "syntax is ok" in done.stderr
     assert "client_max_body_size 2g;" in site and "X-Forwarded-Proto $scheme" in site
+    # Login URLs are rate-limited per address (the lockout itself is django-axes').
+    for url in ("/accounts/login/", "/api/auth/token/", "/admin/login/"):
+        assert f"location = {url} {{\n        limit_req zone=gazecrowd_login" in site
+
+
+def test_nginx_limits_the_login_rate_per_address(tmp_path):
+    """deploy/nginx.conf's login rule, live: plain HTTP on free ports, a stub behind it."""
+    import http.server
+    import socket
+    import threading
+    import urllib.error
+    import urllib.request
+
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        pytest.skip("nginx is not installed here")
+    stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site = (DEPLOY / "nginx.conf").read_text()
+    site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{stub.server_address[1]};")
+    site = site[:site.index("server {\n    listen 80;")] + site[site.index("server {\n    listen 443"):]
+    site = site.replace("listen 443 ssl http2;\n    listen [::]:443 ssl http2;", f"listen 127.0.0.1:{port};")
+    site = re.sub(r"\n    ssl_[^\n]*", "", site)
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"error_log {tmp_path}/error.log;\npid {tmp_path}/nginx.pid;\nevents {{}}\n"
+        f"http {{\n  access_log off;\n  include {tmp_path}/site.conf;\n}}\n")
+    subprocess.run([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")], check=True)
+
+    def status(path):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        logins = [status("/api/auth/token/") for _ in range(10)]
+        others = [status("/api/studies/") for _ in range(10)]
+    finally:
+        subprocess.run([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-s", "stop"])
+        stub.shutdown()
+    # The stub answers 501 to everything; nginx lets 1 + a burst of 5 through, then says 429.
+    assert logins == [501] * 6 + [429] * 4, logins
+    assert others == [501] * 10, others

@@ -126,7 +126,7 @@ def _core_unlike_rim_scene(t=6, size=96):
     frames = np.where(rim, 0.8, 0.3) + rng.normal(0, 0.03, (t, size, size))
     frames = np.clip(frames, 0, 1).astype(np.float32)
     gaze = []
-    for k, name in enumerate(("a", "b", "c")):
+    for _k, name in enumerate(("a", "b", "c")):
         for f in range(t):
             for s in range(6):
                 x, y = size / 2 + rng.normal(0, 2), size / 2 + rng.normal(0, 2)

@@ -137,7 +137,7 @@ def test_restart_web_server_while_clients_stream_gaze_nothing_lost_or_duplicated
         assert reply.status == 200, reply.body
         counts = client.request("GET", f"/api/recordings/{recording}/progress/").json()
         assert counts == {"batches": N_BATCHES, "samples": N_BATCHES * PER_BATCH,
-                          "lost": lost_per_recording, "batch_numbers_missing": []}
+                          "lost": lost_per_recording, "batches_missing": 0, "batch_numbers_missing": []}
         _assert_same_samples(client, recording, k, study)
 
     rows = stack.services.sql(

@@ -7,13 +7,24 @@ Readers of commercial eye-tracker formats live in :mod:`segmentation.engine.trac
 return the same canonical gaze table as :func:`read_gaze_csv`.
 """
 
-from .gaze_csv import GAZE_COLUMNS, check_gaze_frames, read_gaze_csv, validate_gaze
+from .gaze_csv import (
+    GAZE_COLUMNS,
+    MAX_ABS_COORDINATE,
+    MAX_ABS_T_MS,
+    MAX_FRAME,
+    check_gaze_frames,
+    read_gaze_csv,
+    validate_gaze,
+)
 from .panel import read_panel
 from .prepared import load_prepared, save_prepared
 from .sequences import SequenceData, read_masks, read_sequence, write_mask_pngs
 
 __all__ = [
     "GAZE_COLUMNS",
+    "MAX_ABS_COORDINATE",
+    "MAX_ABS_T_MS",
+    "MAX_FRAME",
     "SequenceData",
     "check_gaze_frames",
     "load_prepared",

@@ -1,13 +1,21 @@
-"""Read a sequence of frames (or a reference mask) from images, NIfTI, DICOM or a video."""
+"""Read a sequence of frames (or a reference mask) from images, NIfTI, DICOM or a video.
+
+Every reader can be given a pixel budget (``max_pixels``: frames x rows x columns): it reads
+the size the file declares from its header (Pillow and tifffile for images, the NIfTI header,
+the video stream's metadata through PyAV, DICOM Rows/Columns/NumberOfFrames) and raises
+:class:`~segmentation.engine.errors.InputTooLarge` before decoding any pixel when the declared
+size exceeds it. A few bytes that promise a huge volume are refused in milliseconds.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputTooLarge
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".ogv"}
@@ -84,7 +92,46 @@ def _squeeze_channels(frame: np.ndarray) -> np.ndarray:
     raise InputError(f"unsupported image shape {frame.shape}: expected (H, W) or (H, W, 3)")
 
 
-def _read_images(folder: Path) -> SequenceData:
+def _over_budget(source, pixels: int, budget: int | None, what: str) -> None:
+    """Raise :class:`InputTooLarge` when ``pixels`` exceed ``budget`` (None: no budget)."""
+    if budget is not None and pixels > budget:
+        raise InputTooLarge(
+            f"{source}: {what} {pixels:,} pixels (frames x rows x columns), more than the "
+            f"budget of {budget:,}; send a smaller or shorter sequence",
+            pixels=pixels, budget=budget,
+        )
+
+
+def _image_pixels(path: Path, budget: int | None) -> int:
+    """Pixels an image file declares (every image it holds), from its header only.
+
+    Pillow reads the header without decoding (and refuses sizes beyond its own
+    ``MAX_IMAGE_PIXELS`` guard); TIFFs Pillow cannot open are measured with tifffile.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            pixels = width * height * max(1, int(getattr(im, "n_frames", 1)))
+    except Image.DecompressionBombError as exc:  # beyond twice Pillow's MAX_IMAGE_PIXELS
+        raise InputTooLarge(f"{path}: the image declares too many pixels ({exc})",
+                            pixels=2 * int(Image.MAX_IMAGE_PIXELS or 0) + 1, budget=budget or 0) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if path.suffix.lower() not in {".tif", ".tiff"}:
+            raise InputError(f"{path}: not a readable image ({exc})") from exc
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                pixels = sum(int(p.imagewidth) * int(p.imagelength) * max(1, int(p.imagedepth))
+                             for p in tif.pages)
+        except Exception as exc2:  # tifffile raises many types; name the file
+            raise InputError(f"{path}: not a readable image ({exc2})") from exc2
+    return pixels
+
+
+def _read_images(folder: Path, max_pixels: int | None = None) -> SequenceData:
     import imageio.v3 as iio
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -93,6 +140,11 @@ def _read_images(folder: Path) -> SequenceData:
             f"{folder}: no image files (expected {', '.join(sorted(IMAGE_SUFFIXES))}), "
             "no DICOM files either"
         )
+    if max_pixels is not None:
+        total = 0
+        for p in files:
+            total += _image_pixels(p, max_pixels)
+            _over_budget(folder, total, max_pixels, f"{len(files)} images; the headers alone declare")
     frames = []
     for p in files:
         try:
@@ -107,43 +159,80 @@ def _read_images(folder: Path) -> SequenceData:
     return SequenceData(arr, "images", source=str(folder))
 
 
-def _read_nifti(path: Path, axis: int) -> SequenceData:
+def _read_nifti(path: Path, axis: int, max_pixels: int | None = None) -> SequenceData:
     import nibabel as nib
 
     try:
-        img = nib.load(str(path))
+        img = nib.load(str(path))  # the header only: pixel data is read below, on demand
+        shape = tuple(int(n) for n in img.shape)
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable NIfTI volume ({exc})") from exc
+    if len(shape) not in (2, 3):
+        raise InputError(f"{path}: volume has {len(shape)} dimensions, expected 3 (rows, cols, slices)")
+    _over_budget(path, math.prod(shape), max_pixels, f"the header declares a {'x'.join(map(str, shape))} volume,")
+    try:
+        affine = np.asarray(img.affine, dtype=float)
+        zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
+    except Exception as exc:
+        raise InputError(f"{path}: unreadable NIfTI header ({exc})") from exc
+    if not (np.isfinite(affine).all() and all(math.isfinite(z) for z in zooms)):
+        raise InputError(f"{path}: the header's voxel sizes or affine hold NaN or infinity; fix the header")
+    try:
         vol = np.asarray(img.dataobj)
     except Exception as exc:
         raise InputError(f"{path}: not a readable NIfTI volume ({exc})") from exc
     if vol.ndim == 2:
         vol = vol[:, :, None]
-    if vol.ndim != 3:
-        raise InputError(f"{path}: volume has {vol.ndim} dimensions, expected 3 (rows, cols, slices)")
     if vol.shape[axis] == 0:
         raise InputError(f"{path}: no slices along axis {axis}")
     frames = np.ascontiguousarray(np.moveaxis(vol, axis, 0))
     if frames.dtype == np.float64:  # scaled integers come back as float64; float32 is plenty
         frames = frames.astype(np.float32)
-    zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
+    _check_finite(frames, path)
     in_plane = tuple(z for i, z in enumerate(zooms) if i != axis % 3)
     spacing = in_plane + (zooms[axis % 3],)
-    return SequenceData(frames, "nifti", affine=np.asarray(img.affine), spacing=spacing,
-                        source=str(path))
+    return SequenceData(frames, "nifti", affine=affine, spacing=spacing, source=str(path))
 
 
-def _read_dicom(folder: Path) -> SequenceData:
+def _check_finite(frames: np.ndarray, source) -> None:
+    """Float frames must be finite: a NaN or an infinity in a voxel breaks every later step."""
+    if frames.dtype.kind == "f" and not np.isfinite(frames).all():
+        bad = int(np.size(frames) - np.count_nonzero(np.isfinite(frames)))
+        raise InputError(
+            f"{source}: {bad:,} voxel value(s) are NaN or infinite (after any scaling); "
+            "replace them (e.g. by 0) before uploading"
+        )
+
+
+def _dicom_pixels(p: Path, ds) -> int:
+    """Pixels a DICOM dataset declares: Rows x Columns x NumberOfFrames (header only)."""
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        n = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InputError(f"{p}: DICOM pixel data without valid Rows/Columns/NumberOfFrames ({exc})") from exc
+    if rows < 1 or cols < 1 or n < 1:
+        raise InputError(f"{p}: DICOM declares {n} frame(s) of {rows}x{cols} pixels")
+    return rows * cols * n
+
+
+def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
     import pydicom
 
     datasets = []
+    total = 0
     for p in sorted(folder.iterdir()):
         if not p.is_file():
             continue
         try:
-            ds = pydicom.dcmread(p)
+            # Large elements (the pixel data) stay on disk until used: only headers are read.
+            ds = pydicom.dcmread(p, defer_size="64 KB")
         except Exception:
             continue  # not DICOM: the caller names the folder if nothing remains
         if "PixelData" not in ds:
             continue
+        total += _dicom_pixels(p, ds)
+        _over_budget(folder, total, max_pixels, "the DICOM headers (Rows x Columns x NumberOfFrames) declare")
         datasets.append((p, ds))
     if not datasets:
         raise InputError(f"{folder}: no DICOM files with pixel data")
@@ -162,35 +251,88 @@ def _read_dicom(folder: Path) -> SequenceData:
             arr = ds.pixel_array.astype(np.float32)
         except Exception as exc:
             raise InputError(f"{p}: cannot decode DICOM pixel data ({exc})") from exc
-        slope = float(getattr(ds, "RescaleSlope", 1) or 1)
-        intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
-        frames.append(arr * slope + intercept)
+        try:
+            slope = float(getattr(ds, "RescaleSlope", 1) or 1)
+            intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{p}: RescaleSlope/RescaleIntercept are not numbers ({exc})") from exc
+        if not (math.isfinite(slope) and math.isfinite(intercept)):
+            raise InputError(f"{p}: RescaleSlope/RescaleIntercept hold NaN or infinity")
+        with np.errstate(over="ignore", invalid="ignore"):
+            frames.append(arr * np.float32(slope) + np.float32(intercept))
         names.append(p.name)
     vol = _stack(frames, names, str(folder))
+    _check_finite(vol, folder)
     ds0 = datasets[0][1]
     spacing = None
-    if getattr(ds0, "PixelSpacing", None) is not None:
-        spacing = (float(ds0.PixelSpacing[0]), float(ds0.PixelSpacing[1]),
-                   float(getattr(ds0, "SliceThickness", 0) or 0) or None)
+    try:
+        if getattr(ds0, "PixelSpacing", None) is not None:
+            spacing = (float(ds0.PixelSpacing[0]), float(ds0.PixelSpacing[1]),
+                       float(getattr(ds0, "SliceThickness", 0) or 0) or None)
+    except (TypeError, ValueError, IndexError):
+        spacing = None
+    if spacing is not None and not all(s is None or (math.isfinite(s) and s > 0) for s in spacing):
+        spacing = None  # a broken spacing is dropped, never stored
     return SequenceData(vol, "dicom", spacing=spacing, source=str(folder))
 
 
-def _read_video(path: Path) -> SequenceData:
+def _video_frames_declared(path: Path) -> tuple[int, int, int, float | None]:
+    """(frames, rows, columns, fps) of the first video stream, from the container's metadata.
+
+    Frames come from the stream's frame count when the container stores one, else from its
+    duration times its frame rate (rounded up); 0 when neither is known.
+    """
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise InputError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        rows, cols = int(stream.codec_context.height), int(stream.codec_context.width)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else None
+        n = int(stream.frames or 0)
+        if not n and fps:
+            seconds = None
+            if stream.duration and stream.time_base:
+                seconds = float(stream.duration * stream.time_base)
+            elif container.duration:
+                seconds = container.duration / 1_000_000  # av.time_base: microseconds
+            if seconds is not None and math.isfinite(seconds) and seconds > 0:
+                n = math.ceil(seconds * fps)
+    return n, rows, cols, fps
+
+
+def _read_video(path: Path, max_pixels: int | None = None) -> SequenceData:
     import imageio.v3 as iio
 
     try:
-        frames = [_squeeze_channels(np.asarray(f)) for f in iio.imiter(path, plugin="pyav")]
-        meta = iio.immeta(path, plugin="pyav")
+        declared, rows, cols, fps = _video_frames_declared(path)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable video ({exc})") from exc
+    if rows < 1 or cols < 1:
+        raise InputError(f"{path}: the video stream declares {cols}x{rows} pixels")
+    _over_budget(path, declared * rows * cols, max_pixels,
+                 f"the video declares {declared:,} frames of {cols}x{rows},")
+    frames = []
+    try:
+        for f in iio.imiter(path, plugin="pyav"):
+            frames.append(_squeeze_channels(np.asarray(f)))
+            # Metadata can lie (or be missing): the decoded frames are counted too.
+            _over_budget(path, len(frames) * rows * cols, max_pixels, "decoding the video gave more than")
     except InputError:
         raise
     except Exception as exc:
         raise InputError(f"{path}: not a readable video ({exc})") from exc
     arr = _stack(frames, [f"frame {k}" for k in range(len(frames))], str(path))
-    fps = meta.get("fps")
-    return SequenceData(arr, "video", fps=float(fps) if fps else None, source=str(path))
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        fps = None
+    return SequenceData(arr, "video", fps=fps, source=str(path))
 
 
-def read_sequence(path, *, axis: int = -1) -> SequenceData:
+def read_sequence(path, *, axis: int = -1, max_pixels: int | None = None) -> SequenceData:
     """Read frames from a folder of images, a DICOM folder, a NIfTI volume or a video file.
 
     Parameters
@@ -201,7 +343,10 @@ def read_sequence(path, *, axis: int = -1) -> SequenceData:
         ``.nii.gz`` volume, or a video file (any format PyAV reads).
     axis : int, default -1
         For volumes, the axis along which frames are taken: frame k is ``vol[:, :, k]`` for
-        ``axis=-1``.
+        ``axis=-1``. One of -3..2.
+    max_pixels : int, optional
+        Budget of frames x rows x columns. The size the file's header declares is checked
+        against it before any pixel is decoded. None: no budget (trusted local files).
 
     Returns
     -------
@@ -211,39 +356,47 @@ def read_sequence(path, *, axis: int = -1) -> SequenceData:
     ------
     InputError
         The path is missing or unreadable, holds no frame, or its frames differ in shape.
+    InputTooLarge
+        (an InputError) the file declares more pixels than ``max_pixels``.
     """
     path = Path(path)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -3 <= axis <= 2:
+        raise InputError(f"axis must be one of -3..2 (the three axes of a volume), got {axis!r}")
     if not path.exists():
         raise InputError(f"{path}: no such file or folder (expected images, a volume or a video)")
     if path.is_dir():
         has_images = any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
-        return _read_images(path) if has_images else _read_dicom(path)
+        return _read_images(path, max_pixels) if has_images else _read_dicom(path, max_pixels)
     if _is_nifti(path):
-        return _read_nifti(path, axis)
+        return _read_nifti(path, int(axis), max_pixels)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         import imageio.v3 as iio
 
+        if max_pixels is not None:
+            _over_budget(path, _image_pixels(path, max_pixels), max_pixels, "the image's header declares")
         try:
             im = _squeeze_channels(np.asarray(iio.imread(path)))
         except Exception as exc:
             raise InputError(f"{path}: not a readable image ({exc})") from exc
         return SequenceData(im[None], "images", source=str(path))
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return _read_video(path)
+        return _read_video(path, max_pixels)
     raise InputError(
         f"{path}: unknown format (expected a folder of images or DICOM files, .nii/.nii.gz, "
         "or a video such as .mp4)"
     )
 
 
-def read_masks(path, *, axis: int = -1) -> np.ndarray:
+def read_masks(path, *, axis: int = -1, max_pixels: int | None = None) -> np.ndarray:
     """Read reference masks in any form :func:`read_sequence` reads; nonzero is foreground.
+
+    ``axis`` and ``max_pixels`` as for :func:`read_sequence`.
 
     Returns
     -------
     (T, H, W) bool ndarray
     """
-    seq = read_sequence(path, axis=axis)
+    seq = read_sequence(path, axis=axis, max_pixels=max_pixels)
     m = seq.frames
     if m.ndim == 4:
         m = m.max(axis=-1)

@@ -19,7 +19,15 @@ from .eyelink import read_eyelink_asc
 from .eyetribe import read_eyetribe_json
 from .geometry import DisplayGeometry, fit_image_rect
 from .pupil import read_pupil_surface_csv
-from .raw import GAZE_COLUMNS, TrackerSamples, to_gaze_frame
+from .raw import (
+    GAZE_COLUMNS,
+    MAX_ABS_SCREEN,
+    MAX_ABS_TRACKER_MS,
+    MAX_SAMPLING_RATE_HZ,
+    MAX_SCREEN_PX,
+    TrackerSamples,
+    to_gaze_frame,
+)
 from .timing import align_to_playback
 from .tobii import read_tobii_tsv
 
@@ -48,7 +56,7 @@ def detect_format(path) -> str:
         return "eyetribe"
     if suffix == ".csv":
         with path.open(encoding="utf-8-sig", errors="replace") as fh:
-            header = fh.readline()
+            header = fh.readline(64 * 1024)  # a header line, not a whole file without newlines
         return "pupil" if "x_norm" in header else "csv"
     raise InputError(
         f"{path.name}: cannot tell the gaze format from the name; pass one of {', '.join(FORMATS)}"
@@ -122,6 +130,10 @@ def read_gaze_file(
 __all__ = [
     "FORMATS",
     "GAZE_COLUMNS",
+    "MAX_ABS_SCREEN",
+    "MAX_ABS_TRACKER_MS",
+    "MAX_SAMPLING_RATE_HZ",
+    "MAX_SCREEN_PX",
     "READERS",
     "DisplayGeometry",
     "TrackerSamples",

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .raw import TrackerSamples, parse_float
+from .raw import TrackerSamples, check_position, check_rate, check_screen, check_time, parse_float
 
 DEFAULT_SYNC_MARKERS = ("PLAYBACK_START", "SYNCTIME")
 _MSG = re.compile(r"^MSG\s+(\d+(?:\.\d+)?)\s+(?:-?\d+\s+)?(.*)$")
@@ -35,16 +35,23 @@ def read_eyelink_asc(path, *, sync_markers=DEFAULT_SYNC_MARKERS) -> TrackerSampl
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8", errors="strict").splitlines()
+        with path.open(encoding="utf-8", errors="strict", newline=None) as fh:
+            return _parse(path, fh, sync_markers)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path.name}: not a text .asc file ({exc.reason} at byte {exc.start})") from exc
+        raise InputError(f"{path.name}: not a text .asc file ({exc.reason})") from exc
+
+
+def _parse(path: Path, lines, sync_markers) -> TrackerSamples:
+    """Parse the lines of an open ``.asc`` file, one at a time (the file is never held whole)."""
     t, xs, ys = [], [], []
     sync = screen = rate = None
     binocular = None
     saw_header = False
     for lineno, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
         if not line.strip():
             continue
+        where = f"{path.name}, line {lineno}"
         head = line[0]
         if head.isdigit():
             fields = line.split()
@@ -63,6 +70,8 @@ def read_eyelink_asc(path, *, sync_markers=DEFAULT_SYNC_MARKERS) -> TrackerSampl
                     f"{path.name}, line {lineno}: expected a sample 'time x y pupil ...', got "
                     f"{line[:80]!r}"
                 ) from exc
+            check_time(ts, where)
+            check_position(x, y, where)
             t.append(ts)
             xs.append(x)
             ys.append(y)
@@ -73,18 +82,18 @@ def read_eyelink_asc(path, *, sync_markers=DEFAULT_SYNC_MARKERS) -> TrackerSampl
                 continue
             text = m.group(2).strip()
             if sync is None and any(text.startswith(s) for s in sync_markers):
-                sync = float(m.group(1))
+                sync = check_time(float(m.group(1)), where)
             d = _DISPLAY.search(text)
             if d:
                 left, top, right, bottom = (float(d.group(i)) for i in range(1, 5))
-                screen = (right - left + 1, bottom - top + 1)
+                screen = check_screen(right - left + 1, bottom - top + 1, where)
         elif line.startswith(("SAMPLES", "START")):
             saw_header = True
             if "LEFT" in line or "RIGHT" in line:  # which eyes the samples carry
                 binocular = "LEFT" in line and "RIGHT" in line
             r = _RATE.search(line)
             if r:
-                rate = float(r.group(1))
+                rate = check_rate(float(r.group(1)), where)
         elif line.startswith(("**", "E", "S", "P", "V", "I", "B", "N")):
             saw_header = True  # header, events (EFIX, SSACC, EBLINK...), PRESCALER... : skipped
         else:

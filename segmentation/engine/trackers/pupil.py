@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .raw import TrackerSamples
+from .raw import MAX_ABS_SCREEN, MAX_ABS_TRACKER_MS, TrackerSamples
 
 REQUIRED = ("gaze_timestamp", "x_norm", "y_norm")
 # Pupil Labs' own guidance: samples under 0.6 confidence are unreliable.
@@ -26,7 +26,7 @@ def read_pupil_surface_csv(path, *, min_confidence: float = MIN_CONFIDENCE) -> T
     path = Path(path)
     try:
         table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OverflowError) as exc:
         raise InputError(f"{path.name}: not a readable CSV file ({exc})") from exc
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
@@ -47,9 +47,22 @@ def read_pupil_surface_csv(path, *, min_confidence: float = MIN_CONFIDENCE) -> T
             )
         numeric[col] = values.to_numpy(dtype=float)
     t = numeric["gaze_timestamp"] * 1000.0
-    if not np.isfinite(t).all():
-        row = int(np.flatnonzero(~np.isfinite(t))[0])
+    if np.isnan(t).any():
+        row = int(np.flatnonzero(np.isnan(t))[0])
         raise InputError(f"{path.name}, line {row + 2}: a sample without gaze_timestamp")
+    bad = ~(np.abs(t) <= MAX_ABS_TRACKER_MS)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path.name}, line {row + 2}: gaze_timestamp {table['gaze_timestamp'].iloc[row]!r} is not "
+                         f"a finite time within ±{MAX_ABS_TRACKER_MS / 1000:g} s")
+    for col in ("x_norm", "y_norm", "confidence"):
+        if col in numeric:
+            values = numeric[col]
+            bad = ~np.isnan(values) & ~(np.abs(values) <= MAX_ABS_SCREEN)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise InputError(f"{path.name}, line {row + 2}: {col} {table[col].iloc[row]!r} is not a finite "
+                                 "number in range")
     x, y = numeric["x_norm"].copy(), numeric["y_norm"].copy()
     lost = np.zeros(len(t), dtype=bool)
     if "on_surf" in table.columns:

@@ -13,6 +13,46 @@ from .timing import align_to_playback
 
 GAZE_COLUMNS = ["observer", "t_ms", "frame", "x", "y"]
 
+# What a tracker file may state. Every reader checks its numbers against these where it reads
+# them and names the line of the first one outside (or not finite): nothing infinite, NaN
+# (except a lost sample's coordinates) or absurd leaves a reader.
+MAX_SCREEN_PX = 100_000  # screen width or height, pixels
+MAX_SAMPLING_RATE_HZ = 10_000.0  # the fastest trackers sample at 2 kHz
+MAX_ABS_TRACKER_MS = 1e15  # |tracker clock| in milliseconds (epoch milliseconds are ~1.7e12)
+MAX_ABS_SCREEN = 1e7  # |x|, |y| of a sample in screen pixels (fractions of the screen: 1e7 too)
+
+
+def check_time(value: float, where: str) -> float:
+    """``value`` (tracker ms) if finite and within :data:`MAX_ABS_TRACKER_MS`, else InputError."""
+    if not abs(value) <= MAX_ABS_TRACKER_MS:
+        raise InputError(f"{where}: timestamp {value!r} is not a finite number of milliseconds "
+                         f"within ±{MAX_ABS_TRACKER_MS:g}")
+    return value
+
+
+def check_position(x: float, y: float, where: str) -> tuple[float, float]:
+    """``(x, y)`` if each is NaN (lost) or finite within :data:`MAX_ABS_SCREEN`, else InputError."""
+    for name, v in (("x", x), ("y", y)):
+        if not (np.isnan(v) or abs(v) <= MAX_ABS_SCREEN):
+            raise InputError(f"{where}: gaze {name} {v!r} is not a finite screen position "
+                             f"(within ±{MAX_ABS_SCREEN:g}; empty for a lost sample)")
+    return x, y
+
+
+def check_screen(width: float, height: float, where: str) -> tuple[float, float]:
+    """A screen size the file states: 1..:data:`MAX_SCREEN_PX` pixels each way, else InputError."""
+    if not (1 <= width <= MAX_SCREEN_PX and 1 <= height <= MAX_SCREEN_PX):
+        raise InputError(f"{where}: screen size {width!r} x {height!r} pixels is not a screen "
+                         f"(1 to {MAX_SCREEN_PX} pixels each way)")
+    return width, height
+
+
+def check_rate(rate: float, where: str) -> float:
+    """A sampling rate the file states: in (0, :data:`MAX_SAMPLING_RATE_HZ`] Hz, else InputError."""
+    if not 0 < rate <= MAX_SAMPLING_RATE_HZ:
+        raise InputError(f"{where}: sampling rate {rate!r} Hz is not a rate (0 to {MAX_SAMPLING_RATE_HZ:g} Hz)")
+    return rate
+
 
 @dataclass
 class TrackerSamples:

@@ -262,6 +262,7 @@ def main(argv=None) -> int:
     if args.eval and "real" in panels:
         panels.remove("real")  # the evaluation sequences have no recordings
     tag = args.tag or "-".join(t for t in (
+        "eval" if args.eval else "",
         "" if args.ppd == "true" else f"ppd-{args.ppd}",
         "" if args.method == "eel" else args.method) if t)
     args.out = args.out or str(ROOT / "bench" / "out" / ("delivered" + (f"-{tag}" if tag else "")))

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI and Redoc served from the package (pinned in pyproject), never from a CDN.
+    "drf_spectacular_sidecar",
     "axes",
     "crowd",
     "annotation",
@@ -274,6 +276,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Studies, sequences, gaze recordings and gaze-derived ground truth.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Runs and gaze-boxes jobs share one set of states: one enum in the schema.
     "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "segmentation.models.JobStatus"},
 }

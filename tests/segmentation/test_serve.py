@@ -140,3 +140,44 @@ def test_the_embedded_broker_keeps_work_queued_while_the_worker_is_down(tmp_path
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
+
+
+@pytest.fixture
+def not_eager():
+    """The embedded default as a user has it: tasks go to the broker (no eager mode)."""
+    from crowd.celery import app
+
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    yield
+    app.conf.task_always_eager = old
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit fires as in production
+def test_run_study_queues_without_wait_and_runs_here_with_it(
+        study, sequence, import_recordings, not_eager, monkeypatch, capsys):
+    """On the embedded default a command never blocks on a worker that may not be running."""
+    from types import SimpleNamespace
+
+    from django.core.management import call_command
+
+    from crowd.celery import app
+    from segmentation import tasks
+    from segmentation.models import Run
+
+    app.conf.task_always_eager = True
+    import_recordings()
+    app.conf.task_always_eager = False
+    sent = []
+    # The broker itself is tested above with a real worker; here only what the command sends.
+    monkeypatch.setattr(tasks, "run_execute", SimpleNamespace(delay=sent.append))
+    call_command("run_study", study.pk, "--compare", "False")
+    (queued,) = Run.objects.all()
+    assert sent == [queued.pk] and queued.status == Run.Status.QUEUED
+    assert "manage.py serve" in capsys.readouterr().err
+
+    monkeypatch.undo()
+    call_command("run_study", study.pk, "--compare", "False", "--wait", "--timeout", "300")
+    done = Run.objects.exclude(pk=queued.pk).get()
+    assert done.status == Run.Status.SUCCEEDED, done.error
+    assert app.conf.task_always_eager is False  # restored after the command

@@ -20,13 +20,12 @@ import logging
 import time
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation import services as annotation_services
 from crowd import services
-from crowd.celery import app
+from crowd.batch import jobs_in_this_process
 from crowd.models import Study
 from segmentation.models import Run
 
@@ -117,14 +116,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Study #{study.pk} {study.name!r}: {len(names)} sequences, "
                           f"{len(observers)} observers")
 
-        # A batch command runs its jobs itself on the embedded default (no worker is running
-        # yet); with a broker server, the workers do and we wait for them.
-        eager = app.conf.task_always_eager
-        app.conf.task_always_eager = eager or settings.GAZECROWD_EMBEDDED_BROKER
-        try:
+        # No worker runs yet on the embedded default: the demo runs its jobs itself.
+        with jobs_in_this_process():
             self._import(study, loaded, observer_users)
-        finally:
-            app.conf.task_always_eager = eager
         self._wait_for_runs(study, len(loaded), timeout)
         return study
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 from django.core.management.base import BaseCommand, CommandError
 
+from crowd.batch import jobs_in_this_process, queued_note
 from crowd.models import Sequence, Study
 from segmentation import services
 from segmentation.models import Run
@@ -37,10 +39,14 @@ class Command(BaseCommand):
                 raise CommandError(f"study {study_id} has no sequence with id {sequence}")
         overrides = {k: options[k] for k in DEFAULTS if options.get(k) is not None}
         try:
-            runs = services.study_run_create(study=study, sequence=seq, parameters=overrides)
+            # --wait on the embedded default: no worker may be running, so run them here.
+            with jobs_in_this_process() if wait else nullcontext():
+                runs = services.study_run_create(study=study, sequence=seq, parameters=overrides)
         except (ParameterError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if not wait:
+            if queued_note():
+                self.stderr.write(f"{len(runs)} run(s) {queued_note()}")
             for run in runs:
                 self.stdout.write(str(run.pk))
             return

@@ -20,14 +20,15 @@ import numpy as np
 import pandas as pd
 
 from .compliance import recording_compliance
+from .defaults import DEFAULT_PX_PER_DEGREE, METHODS, N_BAGS, N_ROUNDS
 from .errors import InputError
-from .estimate import ESTIMATES, ObserverEstimate, estimate_params, probability_estimate
+from .estimate import ESTIMATES, EstimateResult, estimate_params, probability_estimate
 from .features import autoencoder_features, backbone_features, hand_features, superpixel_statistics
 from .gaze import gaze_points, gazed_superpixels
 from .io.gaze_csv import check_gaze_frames, validate_gaze
 from .masks import ThresholdChoice, choose_threshold, masks_at, refine_scores
 from .metrics import dequantise, quantise
-from .prepared import PreparedSequence
+from .prepared import PreparedFrames
 from .superpixels import (
     WORK_SIDE_PX,
     normalise_frames,
@@ -41,8 +42,8 @@ __all__ = [
     "FEATURES",
     "METHODS",
     "MASK_THRESHOLD",
-    "ObserverEstimate",
-    "PreparedSequence",
+    "EstimateResult",
+    "PreparedFrames",
     "SegmentationResult",
     "evaluate",
     "observer_estimate",
@@ -50,7 +51,6 @@ __all__ = [
     "segment",
 ]
 
-METHODS = ("eel", "el", "probability", "vilarino")
 FEATURES = ("hand", "autoencoder", "hand+autoencoder", "backbone:PATH")
 #: The ``fixed`` threshold rule: for eel and el f >= 0 (the booster's decision boundary,
 #: score = 1 / (1 + e^-2f)); for probability an even chance; for vilarino the SVM margin 0.
@@ -62,14 +62,6 @@ MASK_THRESHOLD = 0.5
 REFINE_RADIUS = 1.0
 REFINE_EPS = 1e-4
 REFINE_TEMPORAL = 1
-#: Boosting rounds and bags of the default EEL (the paper: 50 rounds, one sample). Soft targets
-#: give EEL smaller Newton steps than hard labels, so it needs more rounds to fit; averaging
-#: boosters trained on different 10% samples removes much of the sample's luck. Measured on
-#: the development sequences in docs/method.md ("The booster").
-N_ROUNDS = 200
-N_BAGS = 3
-#: The paper's booster: ``segment(..., **PAPER_BOOSTER)``.
-PAPER_BOOSTER = {"n_rounds": 50, "n_bags": 1}
 
 
 def _report(progress, stage):
@@ -88,16 +80,16 @@ def _check_frames(frames) -> np.ndarray:
     return frames
 
 
-def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "hand",
+def prepare_sequence(frames, *, px_per_degree: float = DEFAULT_PX_PER_DEGREE, features: str = "hand",
                      temporal: bool = False, flow: bool = False, size_degrees: float = 1.0,
-                     compactness: float = 10.0, rng=0, progress=None) -> PreparedSequence:
+                     compactness: float = 10.0, rng=0, progress=None) -> PreparedFrames:
     """Superpixels, features and colour models of a sequence (no gaze needed).
 
     Parameters
     ----------
     frames : (T, H, W) or (T, H, W, 3) ndarray
         Grey or RGB frames (uint8, or float of any range: scaled by its percentiles).
-    px_per_degree : float, default 12
+    px_per_degree : float, default :data:`DEFAULT_PX_PER_DEGREE` (12)
         Image pixels per degree of visual angle; superpixels are ``size_degrees`` wide.
     features : str, default "hand"
         ``hand``, ``autoencoder``, ``hand+autoencoder`` or ``backbone:PATH`` (a local
@@ -114,7 +106,7 @@ def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "ha
 
     Returns
     -------
-    PreparedSequence
+    PreparedFrames
     """
     frames = _check_frames(frames)
     if features not in ("hand", "autoencoder", "hand+autoencoder") and not str(
@@ -164,7 +156,7 @@ def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "ha
         feats = np.column_stack([feats, bb])
         names = names + [f"resnet{i}" for i in range(bb.shape[1])]
     timings["features"] = time.perf_counter() - t1
-    return PreparedSequence(
+    return PreparedFrames(
         labels=labels, features=np.asarray(feats, np.float32), feature_names=list(names),
         frame_of=stats["frame_of"], centroids=stats["centroids"], sizes=stats["sizes"],
         colour_mean=stats["colour_mean"], colour_cov=stats["colour_cov"],
@@ -177,14 +169,14 @@ def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "ha
     )
 
 
-def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
+def observer_estimate(prepared: PreparedFrames, frames, gaze: pd.DataFrame, *,
                       estimate: str = "default", observer: str | None = None, progress=None,
-                      **options) -> ObserverEstimate:
+                      **options) -> EstimateResult:
     """One recording's object probability per superpixel.
 
     Parameters
     ----------
-    prepared : PreparedSequence
+    prepared : PreparedFrames
     frames : (T, H, W[, 3]) ndarray
         The sequence (only its shape is used; may be None).
     gaze : DataFrame
@@ -198,7 +190,7 @@ def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
 
     Returns
     -------
-    ObserverEstimate
+    EstimateResult
     """
     t0 = time.perf_counter()
     params = estimate_params(estimate, **options)
@@ -220,7 +212,7 @@ def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
                                       px_per_degree=prepared.px_per_degree)
     if progress is not None:
         progress("estimate", 1.0)
-    return ObserverEstimate(scores=scores, gazed=gazed, gaze_points=points, observer=observer,
+    return EstimateResult(scores=scores, gazed=gazed, gaze_points=points, observer=observer,
                             gazed_all=gazed_all, params={"estimate": estimate, **params},
                             timings={"estimate": time.perf_counter() - t0},
                             compliance=compliance.to_dict())
@@ -292,7 +284,7 @@ def _pool_estimates(estimates, pool, refit: bool = True):
     return pool_obj, np.asarray(pool_obj.pooled_, dtype=np.float64)
 
 
-def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str = "eel",
+def segment(prepared: PreparedFrames, frames, estimates: list, *, method: str = "eel",
             pool=None, rng=0, train_fraction: float = 0.1, n_rounds: int = N_ROUNDS,
             n_bags: int = N_BAGS, backend: str = "numpy", refit_pool: bool = True,
             refine: bool = True, threshold="auto", threshold_rule: str = "gaze-contrast",
@@ -301,10 +293,10 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
 
     Parameters
     ----------
-    prepared : PreparedSequence
+    prepared : PreparedFrames
     frames : (T, H, W[, 3]) ndarray
         Needed by ``vilarino`` only (may be None otherwise).
-    estimates : list of ObserverEstimate
+    estimates : list of EstimateResult
         One per recording (at least one).
     method : {"eel", "el", "probability", "vilarino"}
         ``eel``: boosting with the expected exponential loss on the pooled estimate;
@@ -429,7 +421,7 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
                               threshold_details=choice.details, refined=bool(refine and frames is not None))
 
 
-def gazed_pixels(prepared: PreparedSequence, estimates: list) -> np.ndarray:
+def gazed_pixels(prepared: PreparedFrames, estimates: list) -> np.ndarray:
     """(T, H, W) bool: pixels of superpixels under any recording's trusted gaze."""
     gazed = np.zeros(prepared.n_superpixels, bool)
     for e in estimates:
@@ -449,7 +441,7 @@ def _threshold_choice(scores, prepared, estimates, threshold, rule) -> Threshold
     return ThresholdChoice(value, "user", {})
 
 
-def evaluate(result, truth, prepared: PreparedSequence | None = None, *,
+def evaluate(result, truth, prepared: PreparedFrames | None = None, *,
              frames=None) -> dict:
     """Pixel-wise scores against reference masks, the delivered masks' first.
 
@@ -457,7 +449,7 @@ def evaluate(result, truth, prepared: PreparedSequence | None = None, *,
     ----------
     result : SegmentationResult, (N,) superpixel scores, or (T, H, W) pixel scores
     truth : (T, H, W) bool ndarray, or (K, H, W) with ``frames``
-    prepared : PreparedSequence, optional
+    prepared : PreparedFrames, optional
         Needed for superpixel scores.
     frames : sequence of K int, optional
         Score only these frames of a SegmentationResult (the frames that have a reference).

@@ -32,9 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from ..errors import InputError
-    from ..io import write_mask_pngs
-    from ..masks import masks_at
+    from .. import InputError, masks_at, write_mask_pngs
     from .run import _threshold_arg
 
     run = Path(args.run)

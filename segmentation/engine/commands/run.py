@@ -31,8 +31,7 @@ HELP = "Segment a sequence from observers' gaze (EEL and baselines); write score
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..estimate import ESTIMATES
-    from ..pipeline import FEATURES, METHODS, N_BAGS, N_ROUNDS
+    from .. import ESTIMATES, FEATURES, METHODS, N_BAGS, N_ROUNDS
     from .inputs import PX_PER_DEGREE_HELP
 
     parser.add_argument("--frames", required=True, metavar="PATH",
@@ -114,7 +113,7 @@ def _clean(d: dict) -> dict:
 
 def _threshold_arg(value: str):
     """``--threshold``: 'auto' or a number in [0, 1]."""
-    from ..errors import InputError
+    from .. import InputError
 
     if str(value).strip().lower() == "auto":
         return "auto"
@@ -128,9 +127,15 @@ def _threshold_arg(value: str):
 
 
 def main(args) -> int:
-    from .. import io
-    from ..errors import InputError
-    from ..pipeline import METHODS, evaluate, observer_estimate, prepare_sequence, segment
+    from .. import (
+        METHODS,
+        InputError,
+        evaluate,
+        observer_estimate,
+        prepare_sequence,
+        segment,
+        write_mask_pngs,
+    )
 
     t0 = time.perf_counter()
     progress = _Progress(not args.quiet)
@@ -193,7 +198,7 @@ def main(args) -> int:
     if "eel" not in methods:
         timings["train"] = sum(t["train"] for t in per_method_timings.values())
         timings["predict"] = sum(t["predict"] for t in per_method_timings.values())
-    io.write_mask_pngs(mask_result.masks, out / "masks")
+    write_mask_pngs(mask_result.masks, out / "masks")
     timings["total"] = time.perf_counter() - t0
     metrics = {
         "methods": scores_out,

@@ -18,10 +18,11 @@ from .gaze_csv import (
 )
 from .panel import read_panel
 from .prepared import load_prepared, save_prepared
-from .sequences import SequenceData, read_masks, read_sequence, write_mask_pngs
+from .sequences import IMAGE_SUFFIXES, SequenceData, read_masks, read_sequence, write_mask_pngs
 
 __all__ = [
     "GAZE_COLUMNS",
+    "IMAGE_SUFFIXES",
     "MAX_ABS_COORDINATE",
     "MAX_ABS_T_MS",
     "MAX_FRAME",

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import quality as q
+from ..agreement import observer_means, variance_components
 from ..compliance import recording_compliance
+from ..metrics import mean_roc, mean_se, roc_metrics, truth_counts
 from ..pooling import DEFAULT_POOL, BasePool, make_pool
+from ..quality import observer_quality
 
 #: Order of the single-observer methods in tables and figures.
 METHOD_ORDER = ("probability", "el", "eel", "vilarino")
@@ -39,7 +41,7 @@ class ReportData:
     curves : pandas.DataFrame
         Long table (``curves.csv``): ``curve`` ("roc", "roc_mean", "roc_pooled",
         "auc_vs_observers"), ``method``, ``observer`` ("" for aggregates), ``x``, ``y``, ``se``.
-        ROC curves are resampled on :data:`~segmentation.engine.quality.ROC_GRID` (FPR).
+        ROC curves are resampled on :data:`~segmentation.engine.metrics.ROC_GRID` (FPR).
     summary : dict
         Scalars: ``pool`` (method, weights, flagged), counts, ``variance`` (within, between,
         within_share), per method ``single`` mean and SE of AUC/F1 over observers and
@@ -55,7 +57,7 @@ class ReportData:
     truth : (T, H, W) bool ndarray or None
         Reference masks painted on the frames that have one (False elsewhere).
     subsets : pandas.DataFrame or None
-        :func:`~segmentation.engine.quality.subset_curve` output, if computed.
+        :func:`~segmentation.engine.agreement.subset_curve` output, if computed.
     notes : list of str
         Sentences shown under the summary (what was and was not computed).
     """
@@ -78,19 +80,19 @@ def _scorer(labels, truth, mask_frames, n):
     scored on the frames ``mask_frames`` that have reference masks ``truth`` (K, H, W)."""
     pos = neg = None
     if labels is not None:
-        pos, neg = q.truth_counts(labels[mask_frames], truth, n)
+        pos, neg = truth_counts(labels[mask_frames], truth, n)
 
     def score(values):
         v = np.asarray(values, dtype=np.float64)
         if pos is not None and v.shape == (n,):
-            return q.roc_metrics(v, pos, neg)
+            return roc_metrics(v, pos, neg)
         if v.ndim != 3 or v[mask_frames].shape != truth.shape:
             raise ValueError(
                 f"scores of shape {v.shape} fit neither the {n} superpixels nor the reference "
                 f"masks {truth.shape} on frames {mask_frames[:5]}..."
             )
         t = truth.ravel()
-        return q.roc_metrics(v[mask_frames].ravel(), t, ~t)
+        return roc_metrics(v[mask_frames].ravel(), t, ~t)
 
     return score
 
@@ -173,7 +175,7 @@ def build_report(
         Scores of methods run on the whole crowd (e.g. pooled "eel").
     subsets : pandas.DataFrame, optional
         A metric against the number of observers pooled
-        (:func:`~segmentation.engine.quality.subset_curve`).
+        (:func:`~segmentation.engine.agreement.subset_curve`).
     px_per_degree : float, optional
         Image pixels per degree (gaze statistics in degrees).
     title : str
@@ -223,19 +225,19 @@ def build_report(
     obs_names = list(dict.fromkeys(names))
     notes = []
 
-    table = q.observer_quality(
+    table = observer_quality(
         gaze=gaze, estimates=est, observers=names,
         n_frames=None if labels is None else labels.shape[0],
         image_shape=None if labels is None else labels.shape[1:],
         px_per_degree=px_per_degree, sample_weight=sizes, pool=pool,
     )
     table = table.reindex(obs_names)
-    var = q.variance_components(est, names, sample_weight=sizes)
+    var = variance_components(est, names, sample_weight=sizes)
     table["within_variance"] = pd.Series(var["per_observer_within"])
     if var["n_repeated"] == 0:
         notes.append("No observer has repeated recordings: the within-observer variance is "
                      "not defined.")
-    _, means = q.observer_means(est, names)
+    _, means = observer_means(est, names)
     uncertainty = means.var(axis=0)
 
     curves = []
@@ -279,12 +281,12 @@ def build_report(
             for key in ("auc", "f1", "f1_fpr5"):
                 table[f"{key}_{m}"] = pd.Series({o: getattr(r, key) for o, r in results.items()})
             if results:
-                grid, mean, se = q.mean_roc([(r.fpr, r.tpr) for r in results.values()])
+                grid, mean, se = mean_roc([(r.fpr, r.tpr) for r in results.values()])
                 curves.append(pd.DataFrame({"curve": "roc_mean", "method": m, "observer": "",
                                             "x": grid, "y": mean, "se": se}))
                 summary["single"][m] = {
                     key: dict(zip(("mean", "se"),
-                                  q.mean_se([getattr(r, key) for r in results.values()])))
+                                  mean_se([getattr(r, key) for r in results.values()])))
                     for key in ("auc", "f1", "f1_fpr5")
                 }
                 summary["single"][m]["n"] = len(results)
@@ -324,9 +326,9 @@ def build_report(
 
 
 def _resampled(curve: str, method: str, observer: str, r) -> pd.DataFrame:
-    """One ROC curve on :data:`~segmentation.engine.quality.ROC_GRID` (a pixel ROC has up to
+    """One ROC curve on :data:`~segmentation.engine.metrics.ROC_GRID` (a pixel ROC has up to
     one point per superpixel: tens of thousands per curve)."""
-    grid, tpr, _ = q.mean_roc([(r.fpr, r.tpr)])
+    grid, tpr, _ = mean_roc([(r.fpr, r.tpr)])
     return pd.DataFrame({"curve": curve, "method": method, "observer": observer,
                          "x": grid, "y": tpr, "se": np.nan})
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ __all__ = [
     "MASK_THRESHOLD",
     "EstimateResult",
     "PreparedFrames",
+    "SEGMENTERS",
     "SegmentationResult",
     "evaluate",
     "observer_estimate",
@@ -284,6 +286,90 @@ def _pool_estimates(estimates, pool, refit: bool = True):
     return pool_obj, np.asarray(pool_obj.pooled_, dtype=np.float64)
 
 
+def _probability(prepared, frames, estimates, pooled, *, timings, **_) -> np.ndarray:
+    """The pooled estimate itself."""
+    timings["train"] = 0.0
+    timings["predict"] = 0.0
+    return pooled.copy()
+
+
+def _boosted(prepared, frames, estimates, pooled, *, soft: bool, gen, train_fraction, n_rounds,
+             n_bags, backend, report, timings) -> np.ndarray:
+    """Stump boosting on the pooled estimate: EEL on its soft values (``soft``), EL on it
+    thresholded at 0.5; the mean of ``n_bags`` boosters' raw scores."""
+    from .eel import ExpectedExponentialLoss, ExponentialLoss, StumpBooster
+
+    if int(n_bags) < 1 or int(n_rounds) < 1:
+        raise InputError(f"n_bags and n_rounds must be >= 1; got {n_bags} and {n_rounds}")
+    n = prepared.n_superpixels
+    positive = np.zeros(n, bool)
+    for e in estimates:
+        positive |= np.asarray(e.gazed, bool)
+    others = np.flatnonzero(~positive)
+    n_sample = int(round(train_fraction * others.size))
+    s = pooled.copy()
+    s[positive] = 1.0
+    loss = ExpectedExponentialLoss() if soft else ExponentialLoss()
+    f = np.zeros(n)
+    timings["train"] = timings["predict"] = 0.0
+    for bag in range(int(n_bags)):
+        t = time.perf_counter()
+        sampled = gen.choice(others, size=n_sample, replace=False) if n_sample else others[:0]
+        train = np.concatenate([np.flatnonzero(positive), np.sort(sampled)])
+        target = s[train] if soft else (s[train] >= 0.5).astype(np.float64)
+        booster = StumpBooster(loss, n_rounds=int(n_rounds), backend=backend)
+        booster.fit(prepared.features[train], target)
+        timings["train"] += time.perf_counter() - t
+        t = time.perf_counter()
+        f += booster.decision_function(prepared.features)
+        timings["predict"] += time.perf_counter() - t
+        report(0.1 + 0.8 * (bag + 1) / n_bags)
+    # The mean raw score through the exponential loss's link, as predict_proba does.
+    return StumpBooster.proba_from_decision(f / n_bags)
+
+
+def _vilarino(prepared, frames, estimates, pooled, *, gen, report, timings, **_) -> np.ndarray:
+    """The gaze-patch RBF SVM baseline (needs the frames)."""
+    from .baselines import VilarinoSVM, vilarino_grey
+
+    if frames is None:
+        raise InputError("method 'vilarino' needs the frames")
+    t = time.perf_counter()
+    grey = vilarino_grey(normalise_frames(_check_frames(frames)))
+    patch = max(3, int(round(prepared.params.get("side_px", prepared.px_per_degree))))
+    svm = VilarinoSVM(patch=patch, rng=gen).fit(grey, [e.gaze_points for e in estimates])
+    timings["train"] = time.perf_counter() - t
+    report(0.6)
+    t = time.perf_counter()
+    sp_scores = svm.score(grey, prepared.frame_of, prepared.centroids)
+    timings["predict"] = time.perf_counter() - t
+    return sp_scores
+
+
+#: The methods of :func:`segment`: name -> function(prepared, frames, estimates, pooled,
+#: **options) returning (N,) superpixel scores in [0, 1]. Its keys are :data:`METHODS`.
+SEGMENTERS = {
+    "eel": partial(_boosted, soft=True),
+    "el": partial(_boosted, soft=False),
+    "probability": _probability,
+    "vilarino": _vilarino,
+}
+
+
+def _paint(prepared, frames, sp_scores, *, refine: bool, report) -> np.ndarray:
+    """(T, H, W) float32 pixel scores: the edge-aware refinement of the superpixel scores when
+    ``refine`` and the frames are given, else each superpixel's score on its pixels."""
+    if refine and frames is not None:
+        scores = refine_scores(normalise_frames(_check_frames(frames)), sp_scores, prepared.labels,
+                               radius_px=REFINE_RADIUS * prepared.params.get("side_px", 12.0),
+                               eps=REFINE_EPS, temporal=REFINE_TEMPORAL,
+                               progress=lambda f: report(0.8 + 0.15 * f))
+    else:
+        scores = prepared.to_pixels(sp_scores)
+    # The map as it is stored (16-bit levels): masks, metrics and exports all see these values.
+    return dequantise(quantise(scores))
+
+
 def segment(prepared: PreparedFrames, frames, estimates: list, *, method: str = "eel",
             pool=None, rng=0, train_fraction: float = 0.1, n_rounds: int = N_ROUNDS,
             n_bags: int = N_BAGS, backend: str = "numpy", refit_pool: bool = True,
@@ -351,66 +437,14 @@ def segment(prepared: PreparedFrames, frames, estimates: list, *, method: str = 
     timings["pool"] = time.perf_counter() - t
     report(0.1)
 
-    if method == "probability":
-        sp_scores = pooled.copy()
-        timings["train"] = 0.0
-        timings["predict"] = 0.0
-    elif method in ("eel", "el"):
-        from .eel import ExpectedExponentialLoss, ExponentialLoss, StumpBooster
-
-        if int(n_bags) < 1 or int(n_rounds) < 1:
-            raise InputError(f"n_bags and n_rounds must be >= 1; got {n_bags} and {n_rounds}")
-        positive = np.zeros(n, bool)
-        for e in estimates:
-            positive |= np.asarray(e.gazed, bool)
-        others = np.flatnonzero(~positive)
-        n_sample = int(round(train_fraction * others.size))
-        s = pooled.copy()
-        s[positive] = 1.0
-        loss = ExpectedExponentialLoss() if method == "eel" else ExponentialLoss()
-        f = np.zeros(n)
-        timings["train"] = timings["predict"] = 0.0
-        for bag in range(int(n_bags)):
-            t = time.perf_counter()
-            sampled = gen.choice(others, size=n_sample, replace=False) if n_sample else others[:0]
-            train = np.concatenate([np.flatnonzero(positive), np.sort(sampled)])
-            target = s[train] if method == "eel" else (s[train] >= 0.5).astype(np.float64)
-            booster = StumpBooster(loss, n_rounds=int(n_rounds), backend=backend)
-            booster.fit(prepared.features[train], target)
-            timings["train"] += time.perf_counter() - t
-            t = time.perf_counter()
-            f += booster.decision_function(prepared.features)
-            timings["predict"] += time.perf_counter() - t
-            report(0.1 + 0.8 * (bag + 1) / n_bags)
-        # The mean raw score through the exponential loss's link, as predict_proba does.
-        sp_scores = StumpBooster.proba_from_decision(f / n_bags)
-    else:  # vilarino
-        from .baselines import VilarinoSVM, vilarino_grey
-
-        if frames is None:
-            raise InputError("method 'vilarino' needs the frames")
-        t = time.perf_counter()
-        grey = vilarino_grey(normalise_frames(_check_frames(frames)))
-        patch = max(3, int(round(prepared.params.get("side_px", prepared.px_per_degree))))
-        svm = VilarinoSVM(patch=patch, rng=gen).fit(grey, [e.gaze_points for e in estimates])
-        timings["train"] = time.perf_counter() - t
-        report(0.6)
-        t = time.perf_counter()
-        sp_scores = svm.score(grey, prepared.frame_of, prepared.centroids)
-        timings["predict"] = time.perf_counter() - t
+    options = dict(gen=gen, train_fraction=train_fraction, n_rounds=n_rounds, n_bags=n_bags,
+                   backend=backend, report=report, timings=timings)
+    sp_scores = SEGMENTERS[method](prepared, frames, estimates, pooled, **options)
     # float32 like the pixel scores written to disk, so that scoring per superpixel and per
     # pixel see the same ties.
     sp_scores = np.clip(np.asarray(sp_scores, dtype=np.float64), 0.0, 1.0).astype(np.float32)
     t = time.perf_counter()
-    if refine and frames is not None:
-        scores = refine_scores(normalise_frames(_check_frames(frames)), sp_scores, prepared.labels,
-                               radius_px=REFINE_RADIUS * prepared.params.get("side_px", 12.0),
-                               eps=REFINE_EPS, temporal=REFINE_TEMPORAL,
-                               progress=lambda f: report(0.8 + 0.15 * f))
-    else:
-        scores = prepared.to_pixels(sp_scores)
-    # The map as it is stored (16-bit levels): masks, metrics and exports all see these values.
-    scores = dequantise(quantise(scores))
+    scores = _paint(prepared, frames, sp_scores, refine=refine, report=report)
     timings["paint"] = time.perf_counter() - t
     choice = _threshold_choice(scores, prepared, estimates, threshold, threshold_rule)
     masks = masks_at(scores, choice.threshold)

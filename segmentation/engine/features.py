@@ -16,6 +16,8 @@ computed in the same pass (:func:`superpixel_statistics`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from skimage.color import rgb2lab
@@ -259,8 +261,9 @@ def autoencoder_features(frames01: np.ndarray, labels: np.ndarray, *, rng=0, n_c
     """
     import torch
 
+    # The seed also drives a local torch.Generator for the weights (never torch.manual_seed:
+    # the process's global RNG is not the engine's to set).
     seed = rng if isinstance(rng, int | np.integer) else int(np.random.default_rng(rng).integers(2**31))
-    torch.manual_seed(int(seed))
     # Small convolutions: extra intra-op threads only fight over shared cores.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -268,6 +271,39 @@ def autoencoder_features(frames01: np.ndarray, labels: np.ndarray, *, rng=0, n_c
         return _train_and_pool(frames01, labels, seed, n_channels, steps, max_side, progress)
     finally:
         torch.set_num_threads(threads)
+
+
+def _autoencoder(cin: int, n_channels: int):
+    """Encoder (two stride-2 convolutions) and decoder of the feature autoencoder."""
+    from torch import nn
+
+    enc = nn.Sequential(
+        nn.Conv2d(cin, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(32, n_channels, 3, padding=1),
+    )
+    dec = nn.Sequential(
+        nn.ReLU(), nn.ConvTranspose2d(n_channels, 32, 4, stride=2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, cin, 3, padding=1),
+    )
+    return enc, dec
+
+
+def _init_conv_weights(model, generator) -> None:
+    """Draw every convolution's weights and biases from ``generator``, as PyTorch's default
+    initialisation does from the global RNG (Kaiming-uniform with a = sqrt(5), bias uniform
+    in +-1/sqrt(fan_in)), module by module in order: the same numbers as seeding globally."""
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                fan_in = m.weight.shape[1] * math.prod(m.weight.shape[2:])
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
 
 
 def _train_and_pool(frames01, labels, seed, n_channels, steps, max_side, progress):
@@ -280,17 +316,12 @@ def _train_and_pool(frames01, labels, seed, n_channels, steps, max_side, progres
     step = max(1, int(np.ceil(max(h, w) / max_side)))
     small = np.ascontiguousarray(x[:, ::step, ::step].transpose(0, 3, 1, 2), dtype=np.float32)
     cin = small.shape[1]
-    enc = nn.Sequential(
-        nn.Conv2d(cin, 16, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(32, n_channels, 3, padding=1),
-    )
-    dec = nn.Sequential(
-        nn.ReLU(), nn.ConvTranspose2d(n_channels, 32, 4, stride=2, padding=1), nn.ReLU(),
-        nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(16, cin, 3, padding=1),
-    )
+    # Built under fork_rng: the default initialisation draws from the global RNG, which is
+    # left as it was; the weights are then drawn again from the local generator.
+    with torch.random.fork_rng(devices=[]):
+        enc, dec = _autoencoder(cin, n_channels)
     model = nn.Sequential(enc, dec)
+    _init_conv_weights(model, torch.Generator().manual_seed(int(seed)))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     data = torch.from_numpy(small)
     sh, sw = small.shape[2], small.shape[3]

@@ -372,12 +372,9 @@ def backbone_features(frames01: np.ndarray, labels: np.ndarray, weights_path: st
     import torchvision
 
     from .errors import InputError
+    from .io import load_torch_state
 
-    try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"{weights_path}: cannot read ResNet-18 weights ({exc}); pass a local "
-                         "state_dict file saved with torch.save") from exc
+    state = load_torch_state(weights_path, what="ResNet-18 weights")
     model = torchvision.models.resnet18(weights=None)
     try:
         model.load_state_dict(state)

@@ -57,9 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    import json
 
-    from .. import InputError
+    from .. import InputError, write_json
     from ..detection import (
         BoxDetector,
         average_precision,
@@ -136,6 +135,6 @@ def main(args) -> int:
                        "weights": args.weights, "seed": args.seed,
                        "boxes": str(args.boxes), "eval_boxes": str(args.eval_boxes)},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "metrics.json", metrics, final_newline=True)
     print(f"mAP@0.5 = {ap:.3f} on {len(eval_images)} images -> {out / 'metrics.json'}")
     return 0

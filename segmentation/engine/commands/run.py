@@ -19,7 +19,6 @@ Writes into ``--out``:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -133,7 +132,9 @@ def main(args) -> int:
         evaluate,
         observer_estimate,
         prepare_sequence,
+        save_score_map,
         segment,
+        write_json,
         write_mask_pngs,
     )
 
@@ -181,7 +182,7 @@ def main(args) -> int:
                          n_rounds=args.rounds, n_bags=args.bags, threshold=threshold,
                          progress=progress)
         fitted_pool = result.pool
-        np.save(out / f"scores_{m}.npy", result.scores.astype(np.float32))
+        save_score_map(out / f"scores_{m}.npy", result.scores)
         per_method_timings[m] = {k: round(float(v), 4) for k, v in result.timings.items()}
         if m == "eel":
             timings["train"] = result.timings["train"]
@@ -218,7 +219,7 @@ def main(args) -> int:
                        "pool": pool_info["method"] if pool_info else args.pool,
                        "temporal": bool(args.temporal), "methods": methods},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_json(out / "metrics.json", metrics)
     progress.note(f"masks ({mask_result.method}) at threshold {mask_result.threshold:.3f} "
                   f"({mask_result.threshold_rule})")
     if truth is not None:

@@ -31,8 +31,8 @@ _API: dict[str, tuple[str, ...]] = {
     "detector": ("BoxDetector", "TinyBackbone", "build_detector"),
     "metrics": ("average_precision", "best_match_iou", "box_iou", "dice"),
     "timing": ("MODES", "TimingReport", "timing_report"),
-    "io": ("FIXATION_COLUMNS", "IMAGE_EXTENSIONS", "list_images", "read_fixations_csv",
-           "read_image", "read_mask", "write_mask"),
+    "io": ("FIXATION_COLUMNS", "IMAGE_EXTENSIONS", "list_images", "load_model_file",
+           "read_fixations_csv", "read_image", "read_mask", "save_model_file", "write_mask"),
     "coco": ("DEFAULT_CATEGORY", "ImageInfo", "coco_from_boxes", "read_coco", "write_coco"),
 }
 

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from .io import load_model_file, save_model_file
 from .metrics import average_precision
 from .params import ARCHITECTURES, DETECTOR_DEFAULTS
 
@@ -107,9 +108,7 @@ def build_detector(architecture: str = "tiny", *, image_size: int = 256,
                          f"{', '.join(ARCHITECTURES)})")
     if weights is not None:
         path = Path(weights)
-        if not path.is_file():
-            raise InputError(f"{path}: weights file not found")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_model_file(path, what="weights file")
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:
@@ -347,19 +346,15 @@ class BoxDetector:
     def save(self, path: str | Path) -> None:
         """Write the weights and the parameters needed to rebuild the model (a torch file)."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}
-        torch.save({"architecture": self.architecture, "image_size": self.image_size,
-                    "score_threshold": self.score_threshold, "state_dict": state}, path)
+        save_model_file(path, {"architecture": self.architecture, "image_size": self.image_size,
+                               "score_threshold": self.score_threshold, "state_dict": state})
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto") -> BoxDetector:
         """A trained detector from a file written by :meth:`save`."""
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: detector file not found")
-        meta = torch.load(path, map_location="cpu", weights_only=True)
+        meta = load_model_file(path, what="detector file")
         if not isinstance(meta, dict) or "architecture" not in meta:
             raise InputError(f"{path}: not a file written by BoxDetector.save")
         det = cls(architecture=meta["architecture"], image_size=int(meta["image_size"]),

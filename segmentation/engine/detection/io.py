@@ -1,4 +1,4 @@
-"""Reading the inputs of gaze-on-still-images labelling: fixation tables and image folders.
+"""Files of gaze-on-still-images labelling: fixation tables, image folders, masks, models.
 
 Kept apart from the algorithms (which take arrays) so that the platform can hand in what it
 read from its own storage. The fixation table is the format of ``kvasir/fixations.csv``::
@@ -189,3 +189,29 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(path, (np.asarray(mask, dtype=bool) * np.uint8(255)))
+
+
+def save_model_file(path, data: dict) -> Path:
+    """Write a detector's weights and parameters (``data``) as a torch file; returns the path."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, path)
+    return path
+
+
+def load_model_file(path, *, what: str = "weights file") -> object:
+    """A torch file of tensors and plain values, loaded on the CPU without unpickling code.
+
+    Raises
+    ------
+    InputError
+        When the file does not exist.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found")
+    return torch.load(path, map_location="cpu", weights_only=True)

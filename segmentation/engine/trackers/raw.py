@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+
+# The canonical gaze table is io's (the shared CSV format): one definition of its columns.
+from ..io.gaze_csv import GAZE_COLUMNS
 from .geometry import DisplayGeometry
 from .timing import align_to_playback
-
-GAZE_COLUMNS = ["observer", "t_ms", "frame", "x", "y"]
 
 # What a tracker file may state. Every reader checks its numbers against these where it reads
 # them and names the line of the first one outside (or not finite): nothing infinite, NaN

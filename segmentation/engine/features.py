@@ -43,6 +43,50 @@ def _bincount_cols(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _colour_histograms(x: np.ndarray, idx: np.ndarray, m: int) -> np.ndarray:
+    """(m, C * N_HIST_BINS) counts of each superpixel's Lab values (lightness over 0-100, a
+    and b over +-AB_RANGE); ``x`` is (P, C), ``idx`` the superpixel of each of the P pixels."""
+    c = x.shape[1]
+    out = np.zeros((m, c * N_HIST_BINS))
+    for ch in range(c):
+        v = x[:, ch]
+        v01 = v / 100.0 if ch == 0 else (v + AB_RANGE) / (2 * AB_RANGE)
+        b = np.clip((v01 * N_HIST_BINS).astype(np.int64), 0, N_HIST_BINS - 1)
+        out[:, ch * N_HIST_BINS:(ch + 1) * N_HIST_BINS] = np.bincount(
+            idx * N_HIST_BINS + b, minlength=m * N_HIST_BINS).reshape(m, N_HIST_BINS)
+    return out
+
+
+def _frame_flow(grey_seq: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
+    """(2, H, W) optical flow (row, column) from frame ``k`` to the next (the last frame: the
+    reversed flow from the one before; a single frame: zeros)."""
+    from skimage.registration import optical_flow_ilk
+
+    h, w = shape
+    t_count = grey_seq.shape[0]
+    nxt = k + 1 if k + 1 < t_count else k - 1
+    if nxt < 0:
+        return np.zeros((2, h, w), np.float32)
+    # Flow on a half-size frame is enough for a mean direction per superpixel.
+    a = grey_seq[k][::2, ::2]
+    b = grey_seq[nxt][::2, ::2]
+    fr_small = optical_flow_ilk(a, b, radius=7)
+    if nxt < k:
+        fr_small = -fr_small
+    # (Displacements are in units of 2 * stride pixels: only their direction is used.)
+    return np.repeat(np.repeat(fr_small, 2, axis=1), 2, axis=2)[:, :h, :w]
+
+
+def _adjacency(edges: list[np.ndarray], n: int) -> sp.csr_matrix:
+    """(n, n) symmetric 0/1 matrix of the label pairs in ``edges`` (each an (E, 2) array)."""
+    if not edges:
+        return sp.csr_matrix((n, n))
+    e = np.concatenate(edges)
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    adj = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
+    return ((adj + adj.T) > 0).astype(np.float64)
+
+
 def superpixel_statistics(frames01: np.ndarray, labels: np.ndarray, *, flow: bool = False,
                           stride: int = 1, progress=None) -> dict:
     """Colour, gradient, geometry and adjacency of every superpixel, one frame at a time.
@@ -127,33 +171,14 @@ def superpixel_statistics(frames01: np.ndarray, labels: np.ndarray, *, flow: boo
         ob = np.minimum((ang / np.pi * N_ORIENT_BINS).astype(np.int64), N_ORIENT_BINS - 1)
         ohist[lo:hi + 1] += np.bincount(idx * N_ORIENT_BINS + ob, weights=mag,
                                         minlength=m * N_ORIENT_BINS).reshape(m, N_ORIENT_BINS)
-        # Colour histograms (lightness 0-100, a/b over +-AB_RANGE).
-        for ch in range(c):
-            v = x[:, ch]
-            v01 = v / 100.0 if ch == 0 else (v + AB_RANGE) / (2 * AB_RANGE)
-            b = np.clip((v01 * N_HIST_BINS).astype(np.int64), 0, N_HIST_BINS - 1)
-            chist[lo:hi + 1, ch * N_HIST_BINS:(ch + 1) * N_HIST_BINS] += np.bincount(
-                idx * N_HIST_BINS + b, minlength=m * N_HIST_BINS).reshape(m, N_HIST_BINS)
+        chist[lo:hi + 1] += _colour_histograms(x, idx, m)
         # Adjacency: label changes between horizontal and vertical neighbours.
         for a, b in ((lab_k[:, :-1], lab_k[:, 1:]), (lab_k[:-1, :], lab_k[1:, :])):
             diff = a != b
             if diff.any():
                 edges.append(np.stack([a[diff], b[diff]], 1))
         if flow:
-            from skimage.registration import optical_flow_ilk
-
-            nxt = k + 1 if k + 1 < t_count else k - 1
-            if nxt < 0:
-                fr = np.zeros((2, h, w), np.float32)
-            else:
-                # Flow on a half-size frame is enough for a mean direction per superpixel.
-                a = grey_seq[k][::2, ::2]
-                b = grey_seq[nxt][::2, ::2]
-                fr_small = optical_flow_ilk(a, b, radius=7)
-                if nxt < k:
-                    fr_small = -fr_small
-                fr = np.repeat(np.repeat(fr_small, 2, axis=1), 2, axis=2)[:, :h, :w]
-                # (Displacements are in units of 2 * stride pixels: only their direction is used.)
+            fr = _frame_flow(grey_seq, k, (h, w))
             fsum[lo:hi + 1] += _bincount_cols(idx, np.stack([fr[0].ravel(), fr[1].ravel()], 1), m)
         grey_prev = lab
         if progress is not None:
@@ -173,13 +198,7 @@ def superpixel_statistics(frames01: np.ndarray, labels: np.ndarray, *, flow: boo
             # flow[0] is the row (y) component, flow[1] the column (x) component.
             theta_f = np.arctan(fm[:, 0] / fm[:, 1]) / np.pi
             theta_f = np.where(np.isfinite(theta_f), theta_f, 0.0).astype(np.float32)
-    if edges:
-        e = np.concatenate(edges)
-        e = np.unique(np.sort(e, axis=1), axis=0)
-        adj = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
-        adj = ((adj + adj.T) > 0).astype(np.float64)
-    else:
-        adj = sp.csr_matrix((n, n))
+    adj = _adjacency(edges, n)
     ohist = ohist / np.maximum(ohist.sum(1, keepdims=True), 1e-9)
     chist = chist / sizes_safe[:, None]
     return {

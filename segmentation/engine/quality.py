@@ -32,6 +32,28 @@ def _frame_centres(df: pd.DataFrame) -> pd.DataFrame:
     return df.groupby("frame")[["x", "y"]].median().reset_index()
 
 
+def _recording_tables(recordings) -> list[pd.DataFrame]:
+    """One checked gaze table per recording (a single table is split by recording or observer)."""
+    if isinstance(recordings, pd.DataFrame):
+        key = "recording" if "recording" in recordings.columns else "observer"
+        recordings = [g for _, g in recordings.groupby(key, sort=False)]
+    recs = []
+    for i, df in enumerate(recordings):
+        missing = {"observer", "frame", "x", "y"} - set(df.columns)
+        if missing:
+            raise ValueError(
+                f"gaze recording {i} lacks column(s) {sorted(missing)}; expected observer, "
+                f"t_ms, frame, x, y"
+            )
+        if df["observer"].nunique() > 1:
+            raise ValueError(
+                f"gaze recording {i} mixes observers {sorted(df['observer'].unique())}; give "
+                f"one table per recording"
+            )
+        recs.append(df)
+    return recs
+
+
 def gaze_quality(
     recordings,
     *,
@@ -66,23 +88,7 @@ def gaze_quality(
         frame; NaN without another observer) and, with ``px_per_degree``, ``dispersion_deg``
         and ``offset_deg``.
     """
-    if isinstance(recordings, pd.DataFrame):
-        key = "recording" if "recording" in recordings.columns else "observer"
-        recordings = [g for _, g in recordings.groupby(key, sort=False)]
-    recs = []
-    for i, df in enumerate(recordings):
-        missing = {"observer", "frame", "x", "y"} - set(df.columns)
-        if missing:
-            raise ValueError(
-                f"gaze recording {i} lacks column(s) {sorted(missing)}; expected observer, "
-                f"t_ms, frame, x, y"
-            )
-        if df["observer"].nunique() > 1:
-            raise ValueError(
-                f"gaze recording {i} mixes observers {sorted(df['observer'].unique())}; give "
-                f"one table per recording"
-            )
-        recs.append(df)
+    recs = _recording_tables(recordings)
     if n_frames is None:
         n_frames = int(max((d["frame"].max() for d in recs if len(d)), default=-1)) + 1
     valid_tables = []

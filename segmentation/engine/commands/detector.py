@@ -57,7 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-
     from .. import InputError, write_json
     from ..detection import (
         BoxDetector,

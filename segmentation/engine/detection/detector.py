@@ -211,6 +211,36 @@ class BoxDetector:
         self.rng = rng
         self.progress = progress
 
+    def _check_fit_args(self, images, boxes) -> None:
+        if len(images) != len(boxes):
+            raise InputError(f"{len(images)} images but {len(boxes)} box lists")
+        if len(images) == 0:
+            raise InputError("no training image")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InputError("epochs and batch_size must be at least 1")
+        if not isinstance(self.rng, int | np.integer):
+            raise InputError(f"rng must be an int seed, got {type(self.rng).__name__}")
+
+    def _batch(self, data, indices, order_rng, device):
+        """Images and targets of one batch, each flipped left-right and up-down with
+        probability 0.5 when ``augment`` (two draws of ``order_rng`` per image, in order)."""
+        size = self.image_size
+        batch_imgs, batch_tgts = [], []
+        for j in indices:
+            img, xyxy = data[j]
+            xyxy = xyxy.clone()
+            if self.augment and order_rng.random() < 0.5:
+                img = img.flip(-1)
+                xyxy[:, [0, 2]] = size - xyxy[:, [2, 0]]
+            if self.augment and order_rng.random() < 0.5:
+                img = img.flip(-2)
+                xyxy[:, [1, 3]] = size - xyxy[:, [3, 1]]
+            batch_imgs.append(img.to(device))
+            batch_tgts.append({"boxes": xyxy.to(device),
+                               "labels": torch.ones(len(xyxy), dtype=torch.int64,
+                                                    device=device)})
+        return batch_imgs, batch_tgts
+
     def fit(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> BoxDetector:
         """Train on images and their COCO boxes.
 
@@ -224,14 +254,7 @@ class BoxDetector:
         -------
         self
         """
-        if len(images) != len(boxes):
-            raise InputError(f"{len(images)} images but {len(boxes)} box lists")
-        if len(images) == 0:
-            raise InputError("no training image")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise InputError("epochs and batch_size must be at least 1")
-        if not isinstance(self.rng, int | np.integer):
-            raise InputError(f"rng must be an int seed, got {type(self.rng).__name__}")
+        self._check_fit_args(images, boxes)
         device = _resolve_device(self.device)
         size = self.image_size
         data = []
@@ -258,20 +281,8 @@ class BoxDetector:
                 perm = order_rng.permutation(len(data))
                 losses = []
                 for i in range(0, len(perm), self.batch_size):
-                    batch_imgs, batch_tgts = [], []
-                    for j in perm[i:i + self.batch_size]:
-                        img, xyxy = data[j]
-                        xyxy = xyxy.clone()
-                        if self.augment and order_rng.random() < 0.5:
-                            img = img.flip(-1)
-                            xyxy[:, [0, 2]] = size - xyxy[:, [2, 0]]
-                        if self.augment and order_rng.random() < 0.5:
-                            img = img.flip(-2)
-                            xyxy[:, [1, 3]] = size - xyxy[:, [3, 1]]
-                        batch_imgs.append(img.to(device))
-                        batch_tgts.append({"boxes": xyxy.to(device),
-                                           "labels": torch.ones(len(xyxy), dtype=torch.int64,
-                                                                device=device)})
+                    batch_imgs, batch_tgts = self._batch(data, perm[i:i + self.batch_size],
+                                                         order_rng, device)
                     loss_dict = model(batch_imgs, batch_tgts)
                     loss = sum(loss_dict.values())
                     if not torch.isfinite(loss):

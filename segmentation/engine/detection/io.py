@@ -28,6 +28,21 @@ FIXATION_COLUMNS = ("image", "observer", "t_ms", "x", "y", "duration_ms")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
+def _fixation_number(text: str, col: str, *, where: str) -> float:
+    """A finite number of a fixation's ``col`` (a duration also >= 0)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InputError(f"{where}: {col}={text!r} is not a finite "
+                         f"number (expected {_EXPECTED[col]})")
+    if col == "duration_ms" and value < 0:
+        raise InputError(f"{where}: duration_ms={text} is negative "
+                         "(expected a duration in milliseconds >= 0)")
+    return value
+
+
 def read_fixations_csv(path: str | Path) -> pd.DataFrame:
     """Read a fixation table ``image,observer,t_ms,x,y,duration_ms``.
 
@@ -81,18 +96,8 @@ def read_fixations_csv(path: str | Path) -> pd.DataFrame:
             rows["image"].append(name)
             rows["observer"].append(rec[index["observer"]].strip())
             for col in ("t_ms", "x", "y", "duration_ms"):
-                text = rec[index[col]].strip()
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = math.nan
-                if not math.isfinite(value):
-                    raise InputError(f"{path}, line {lineno}: {col}={text!r} is not a finite "
-                                     f"number (expected {_EXPECTED[col]})")
-                if col == "duration_ms" and value < 0:
-                    raise InputError(f"{path}, line {lineno}: duration_ms={text} is negative "
-                                     "(expected a duration in milliseconds >= 0)")
-                rows[col].append(value)
+                rows[col].append(_fixation_number(rec[index[col]].strip(), col,
+                                                  where=f"{path}, line {lineno}"))
             for h in extra:
                 extras[h].append(rec[header.index(h)])
     frame = pd.DataFrame(rows)

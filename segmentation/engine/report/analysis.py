@@ -1,5 +1,5 @@
 """Runs behind the crowd report: each method on each observer alone, and on subsets of
-observers (the paper's Fig. 5), through :func:`segmentation.engine.pipeline.segment`."""
+observers (the paper's Fig. 5), through :func:`segmentation.engine.segment`."""
 
 from __future__ import annotations
 

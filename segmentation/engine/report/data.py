@@ -129,6 +129,86 @@ def _ordered_methods(names):
     return known + sorted(set(names) - set(known))
 
 
+def _checked_inputs(estimates, observers, labels, sizes):
+    """(R, N) estimates, R names, labels and (N,) superpixel areas, checked against each other."""
+    est = np.asarray(estimates, dtype=np.float64)
+    if est.ndim != 2:
+        raise ValueError(f"estimates must be (R, N), one row per recording; got {est.shape}")
+    names = [str(o) for o in observers]
+    if len(names) != est.shape[0]:
+        raise ValueError(
+            f"{len(names)} observer names for {est.shape[0]} recordings; give one per recording"
+        )
+    n = est.shape[1]
+    if labels is not None:
+        labels = np.asarray(labels)
+        if int(labels.max()) + 1 != n:
+            raise ValueError(
+                f"labels number {int(labels.max()) + 1} superpixels but estimates have {n} "
+                f"columns; give the labels of the prepared sequence the estimates come from"
+            )
+    if sizes is None:
+        sizes = (np.bincount(labels.ravel(), minlength=n).astype(float) if labels is not None
+                 else np.ones(n))
+    return est, names, labels, np.asarray(sizes, dtype=np.float64)
+
+
+def _fitted_pool(pool, est, names, sizes, *, gaze, labels, px_per_degree):
+    """``pool`` if already fitted, else the named (or default) pool fitted on ``est``."""
+    if pool is not None and not isinstance(pool, str) and hasattr(pool, "weights_"):
+        return pool
+    # Fitted here: only the recordings' own gaze may cut a weight, as in a run.
+    noncompliant = {}
+    if gaze is not None and labels is not None:
+        for o, g in zip(names, gaze):
+            c = recording_compliance(g, n_frames=labels.shape[0], image_shape=labels.shape[1:],
+                                     px_per_degree=px_per_degree)
+            if c.reasons:
+                noncompliant[o] = "; ".join(c.reasons)
+    if pool is None or isinstance(pool, str):
+        pool = make_pool(pool or DEFAULT_POOL)
+    return pool.fit(est, names, sample_weight=sizes, noncompliant=noncompliant)
+
+
+def _single_observer_scores(score, per_method, obs_names, table, curves) -> dict:
+    """Each method run on each observer alone, scored: columns ``auc_<method>``... of
+    ``table``, ROC curves (and their mean) appended to ``curves``; returns the summary."""
+    single = {}
+    for m in _ordered_methods(per_method):
+        results = {}
+        for o in obs_names:
+            if o in per_method[m]:
+                r = score(per_method[m][o])
+                results[o] = r
+                curves.append(_resampled("roc", m, o, r))
+        for key in ("auc", "f1", "f1_fpr5"):
+            table[f"{key}_{m}"] = pd.Series({o: getattr(r, key) for o, r in results.items()})
+        if results:
+            grid, mean, se = mean_roc([(r.fpr, r.tpr) for r in results.values()])
+            curves.append(pd.DataFrame({"curve": "roc_mean", "method": m, "observer": "",
+                                        "x": grid, "y": mean, "se": se}))
+            single[m] = {
+                key: dict(zip(("mean", "se"),
+                              mean_se([getattr(r, key) for r in results.values()])))
+                for key in ("auc", "f1", "f1_fpr5")
+            }
+            single[m]["n"] = len(results)
+    return single
+
+
+def _subset_summary(subsets: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """The metric against the number of observers: its curve, and its table in ``summary``."""
+    method = subsets.attrs.get("method", "eel")
+    summary["auc_vs_observers"] = {
+        int(k): {"mean": float(m), "se": float(s), "n_subsets": int(c)}
+        for k, m, s, c in zip(subsets["n_observers"], subsets["mean"], subsets["se"],
+                              subsets["n_subsets"])
+    }
+    return pd.DataFrame({"curve": "auc_vs_observers", "method": method,
+                         "observer": "", "x": subsets["n_observers"].astype(float),
+                         "y": subsets["mean"], "se": subsets["se"]})
+
+
 def build_report(
     *,
     estimates,
@@ -188,39 +268,10 @@ def build_report(
     -------
     ReportData
     """
-    est = np.asarray(estimates, dtype=np.float64)
-    if est.ndim != 2:
-        raise ValueError(f"estimates must be (R, N), one row per recording; got {est.shape}")
-    names = [str(o) for o in observers]
-    if len(names) != est.shape[0]:
-        raise ValueError(
-            f"{len(names)} observer names for {est.shape[0]} recordings; give one per recording"
-        )
+    est, names, labels, sizes = _checked_inputs(estimates, observers, labels, sizes)
     n = est.shape[1]
-    if labels is not None:
-        labels = np.asarray(labels)
-        if int(labels.max()) + 1 != n:
-            raise ValueError(
-                f"labels number {int(labels.max()) + 1} superpixels but estimates have {n} "
-                f"columns; give the labels of the prepared sequence the estimates come from"
-            )
-    if sizes is None:
-        sizes = (np.bincount(labels.ravel(), minlength=n).astype(float) if labels is not None
-                 else np.ones(n))
-    sizes = np.asarray(sizes, dtype=np.float64)
-
-    if pool is None or isinstance(pool, str) or not hasattr(pool, "weights_"):
-        # Fitted here: only the recordings' own gaze may cut a weight, as in a run.
-        noncompliant = {}
-        if gaze is not None and labels is not None:
-            for o, g in zip(names, gaze):
-                c = recording_compliance(g, n_frames=labels.shape[0], image_shape=labels.shape[1:],
-                                         px_per_degree=px_per_degree)
-                if c.reasons:
-                    noncompliant[o] = "; ".join(c.reasons)
-        if pool is None or isinstance(pool, str):
-            pool = make_pool(pool or DEFAULT_POOL)
-        pool = pool.fit(est, names, sample_weight=sizes, noncompliant=noncompliant)
+    pool = _fitted_pool(pool, est, names, sizes, gaze=gaze, labels=labels,
+                        px_per_degree=px_per_degree)
     pooled = np.asarray(pool.pooled_, dtype=np.float64)
     obs_names = list(dict.fromkeys(names))
     notes = []
@@ -270,26 +321,7 @@ def build_report(
         }
         if "probability" not in per_method:
             per_method["probability"] = {o: means[i] for i, o in enumerate(obs_names)}
-        summary["single"] = {}
-        for m in _ordered_methods(per_method):
-            results = {}
-            for o in obs_names:
-                if o in per_method[m]:
-                    r = score(per_method[m][o])
-                    results[o] = r
-                    curves.append(_resampled("roc", m, o, r))
-            for key in ("auc", "f1", "f1_fpr5"):
-                table[f"{key}_{m}"] = pd.Series({o: getattr(r, key) for o, r in results.items()})
-            if results:
-                grid, mean, se = mean_roc([(r.fpr, r.tpr) for r in results.values()])
-                curves.append(pd.DataFrame({"curve": "roc_mean", "method": m, "observer": "",
-                                            "x": grid, "y": mean, "se": se}))
-                summary["single"][m] = {
-                    key: dict(zip(("mean", "se"),
-                                  mean_se([getattr(r, key) for r in results.values()])))
-                    for key in ("auc", "f1", "f1_fpr5")
-                }
-                summary["single"][m]["n"] = len(results)
+        summary["single"] = _single_observer_scores(score, per_method, obs_names, table, curves)
         pooled_all = {f"pooled estimate ({summary['pool']['method']})": pooled}
         pooled_all.update(pooled_scores or {})
         summary["pooled"] = {}
@@ -304,15 +336,7 @@ def build_report(
             notes.append("Method scores were given without reference masks and are not shown.")
 
     if subsets is not None and len(subsets):
-        method = subsets.attrs.get("method", "eel")
-        curves.append(pd.DataFrame({"curve": "auc_vs_observers", "method": method,
-                                    "observer": "", "x": subsets["n_observers"].astype(float),
-                                    "y": subsets["mean"], "se": subsets["se"]}))
-        summary["auc_vs_observers"] = {
-            int(k): {"mean": float(m), "se": float(s), "n_subsets": int(c)}
-            for k, m, s, c in zip(subsets["n_observers"], subsets["mean"], subsets["se"],
-                                  subsets["n_subsets"])
-        }
+        curves.append(_subset_summary(subsets, summary))
 
     table = _order_columns(table.reset_index())
     curves_df = (pd.concat(curves, ignore_index=True) if curves else

@@ -87,6 +87,14 @@ class TrackerSamples:
         if len(self.t_ms) == 0:
             raise InputError(f"{self.source}: no gaze samples found")
 
+    @classmethod
+    def in_time_order(cls, t, x, y, **attributes) -> TrackerSamples:
+        """Samples from lists of times and positions in file order, sorted by time (stable:
+        samples of equal time keep their order)."""
+        order = np.argsort(np.asarray(t), kind="stable")
+        return cls(t_ms=np.asarray(t, dtype=float)[order], x=np.asarray(x, dtype=float)[order],
+                   y=np.asarray(y, dtype=float)[order], **attributes)
+
 
 def to_gaze_frame(
     raw: TrackerSamples,

@@ -119,10 +119,3 @@ def test_the_paper_booster_is_one_booster_and_bags_average_raw_scores(sample):
     assert bagged.timings["train"] > 0
     with pytest.raises(Exception, match="n_bags and n_rounds must be >= 1"):
         segment(prep, s.frames, ests, method="el", n_bags=0)
-
-
-def test_the_table_of_methods_is_the_public_list():
-    from segmentation.engine import METHODS
-    from segmentation.engine.pipeline import SEGMENTERS
-
-    assert tuple(SEGMENTERS) == METHODS

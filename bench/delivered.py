@@ -2,7 +2,7 @@
 
 For each sequence of ``../shared/data`` (development by default, ``--eval`` for the evaluation
 ones) and each observer panel: the shipped recordings (``real``, development only) and the
-simulated panels of :data:`segmentation.engine.simulate.PANELS` (placements, webcam-grade
+simulated panels of :data:`segmentation.engine.PANELS` (placements, webcam-grade
 accuracy, two and three observers, a shared mistake) plus ``core-centre`` (frames whose object
 has a core unlike its rim, watched by centre-fixating observers), the engine runs with its
 defaults and no reference (prepare, estimate, pool, EEL, refine, cut) and the masks as

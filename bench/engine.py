@@ -271,7 +271,7 @@ def main(argv=None) -> int:
                         help="also run the pooled methods with these seeds (training sample, "
                              "SVM) and print the mean AUC per method, e.g. 0,1,2")
     parser.add_argument("--simulate", action="store_true",
-                        help="simulated observers (segmentation.engine.simulate) from the "
+                        help="simulated observers (segmentation.engine.simulate_panel) from the "
                              "masks, with the parameters of the brats-pat0001 / davis-blackswan "
                              "panels; with --eval this scores the evaluation sequences")
     parser.add_argument("--ablation", action="store_true",

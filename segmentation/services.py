@@ -1,7 +1,7 @@
 """Writes of the segmentation app: per-recording estimates, runs, ground truth and reports.
 
 The service that runs a job does all its I/O: it loads frames and gaze into arrays, calls the
-engine (:mod:`segmentation.engine.pipeline`), writes arrays and metrics back and keeps the run's
+engine (:mod:`segmentation.engine`), writes arrays and metrics back and keeps the run's
 status and progress current. Celery tasks and management commands only call these functions.
 """
 
@@ -60,7 +60,7 @@ def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> di
     ``px_per_degree="auto"`` becomes the median image pixels per degree of the sequence's
     recordings whose display geometry is known (superpixels are about one degree across),
     or, when none is known, a guess from the frame size
-    (:func:`segmentation.engine.superpixels.guess_px_per_degree`).
+    (:func:`segmentation.engine.guess_px_per_degree`).
     ``px_per_degree_source`` says which, so that the results page can tell the user.
     """
     params = params_mod.resolve(overrides)

@@ -30,7 +30,8 @@ from ._lazy import attach
 
 #: Private module -> the public names it defines. Every public name is listed exactly once.
 _API: dict[str, tuple[str, ...]] = {
-    "defaults": ("DEFAULT_PX_PER_DEGREE", "METHODS", "N_BAGS", "N_ROUNDS", "PAPER_BOOSTER"),
+    "defaults": ("DEFAULT_PX_PER_DEGREE", "LEVELS", "METHODS", "N_BAGS", "N_ROUNDS",
+                 "PAPER_BOOSTER"),
     "errors": ("InputError", "InputTooLarge"),
     "pipeline": ("FEATURES", "MASK_THRESHOLD", "SegmentationResult", "evaluate", "gazed_pixels",
                  "observer_estimate", "prepare_sequence", "segment"),
@@ -42,7 +43,7 @@ _API: dict[str, tuple[str, ...]] = {
                 "make_pool"),
     "masks": ("THRESHOLD_RULES", "ThresholdChoice", "choose_threshold", "logit", "masks_at",
               "refine_scores"),
-    "metrics": ("LEVELS", "ROC_GRID", "RocMetrics", "calibration_error", "delivered_scores",
+    "metrics": ("ROC_GRID", "RocMetrics", "calibration_error", "delivered_scores",
                 "dequantise", "dice_at_thresholds", "mean_roc", "mean_se", "quantise",
                 "roc_metrics", "roc_points", "segmentation_scores", "soft_auc",
                 "top_fraction_auc", "truth_counts", "weighted_roc"),

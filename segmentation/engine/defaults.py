@@ -6,7 +6,7 @@ The web server reads these when it starts (run parameters, forms): keeping them 
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_PX_PER_DEGREE", "METHODS", "N_BAGS", "N_ROUNDS", "PAPER_BOOSTER"]
+__all__ = ["DEFAULT_PX_PER_DEGREE", "LEVELS", "METHODS", "N_BAGS", "N_ROUNDS", "PAPER_BOOSTER"]
 
 #: Segmentation methods of :func:`segmentation.engine.segment`, the default first (its table
 #: of methods, ``pipeline.SEGMENTERS``, has exactly these keys; a test checks it).
@@ -26,3 +26,7 @@ N_ROUNDS = 200
 N_BAGS = 3
 #: The paper's booster: ``segment(..., **PAPER_BOOSTER)``.
 PAPER_BOOSTER = {"n_rounds": 50, "n_bags": 1}
+
+#: Levels of a stored score map: scores are kept as ``round(score * LEVELS)`` in uint16
+#: (:func:`segmentation.engine.quantise`); a download reads them back without the engine.
+LEVELS = 65535

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .defaults import LEVELS
+
 __all__ = [
     "LEVELS",
     "ROC_GRID",
@@ -51,8 +53,6 @@ __all__ = [
     "weighted_roc",
 ]
 
-#: Levels of a stored score map: scores are kept as ``round(score * LEVELS)`` in uint16.
-LEVELS = 65535
 
 
 def quantise(scores) -> np.ndarray:

@@ -34,7 +34,7 @@ def test_an_unknown_name_says_where_the_public_names_are():
 
 def test_importing_the_engine_and_its_defaults_loads_no_numerics():
     # The web server reads METHODS when it starts: that must not cost numpy or torch.
-    code = ("import sys; from segmentation.engine import METHODS, DEFAULT_PX_PER_DEGREE; "
+    code = ("import sys; from segmentation.engine import METHODS, DEFAULT_PX_PER_DEGREE, LEVELS; "
             "print(sorted(m for m in ('numpy', 'torch', 'sklearn', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

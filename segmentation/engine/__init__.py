@@ -2,8 +2,8 @@
 
 Only numpy, scipy, scikit-image, scikit-learn, torch and friends: never Django, Celery or the
 platform apps (an import-linter contract in ``pyproject.toml`` enforces it). Files are read and
-written only by :mod:`segmentation.engine.io`. The command line is ``python -m
-segmentation.engine``.
+written by :mod:`segmentation.engine.io` (the sub-libraries keep their own io, the report its
+renderer: docs/engine.md says which). The command line is ``python -m segmentation.engine``.
 
 The names in ``__all__`` are the engine's public API (docs/engine.md describes each); the
 modules behind them are private and may change. Callers import from here::

@@ -40,9 +40,10 @@ def agreement(
 
     For every recording of observer ``j``: the AUC of its estimate against the pooled
     estimate of the *other* observers (all of ``j``'s recordings left out), that pooled
-    estimate reduced to its top ``top`` fraction of pixels (:func:`~segmentation.engine.metrics.top_fraction_auc`), or
-    taken as a soft reference with ``top=None`` (:func:`~segmentation.engine.metrics.soft_auc`); an observer's agreement
-    is the mean over their recordings.
+    estimate reduced to its top ``top`` fraction of pixels
+    (:func:`~segmentation.engine.metrics.top_fraction_auc`), or taken as a soft reference with
+    ``top=None`` (:func:`~segmentation.engine.metrics.soft_auc`); an observer's agreement is
+    the mean over their recordings (:func:`~segmentation.engine.metrics.leave_out_auc`).
 
     Parameters
     ----------

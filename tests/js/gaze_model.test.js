@@ -77,6 +77,9 @@ test("fitRidge recovers a known linear map (small lambda)", () => {
     const p = m.predict(X[i]);
     assert.ok(Math.abs(p[0] - Y[i][0]) < 1e-6 && Math.abs(p[1] - Y[i][1]) < 1e-6, `${p} vs ${Y[i]}`);
   }
+  // A model survives JSON (the page keeps it for the next sequence).
+  const back = GM.restore(JSON.parse(JSON.stringify(m)));
+  assert.deepEqual(back.predict(X[3]), m.predict(X[3]));
   // A large lambda shrinks towards the mean of Y.
   const big = GM.fitRidge(X, Y, 1e6).predict(X[0]);
   const mean = [0, 1].map((c) => Y.reduce((s, y) => s + y[c], 0) / Y.length);

@@ -111,16 +111,25 @@
       for (var q2 = 0; q2 < p2; q2++) A[p2][q2] = A[q2][p2];
       A[p2][p2] += lambda * n; // lambda per sample: comparable across calibration sizes
     }
-    var W = solve(A, B);
+    return restore({ lambda: lambda, mean: mu, scale: sd, intercept: ym, weights: solve(A, B) });
+  }
+
+  // A model from its numbers (what toJSON keeps): the page keeps a calibration for the next
+  // sequence in the tab's sessionStorage (numbers only, never images).
+  function restore(p) {
+    var d = p.mean.length, k = p.intercept.length;
     return {
-      lambda: lambda, mean: mu, scale: sd, intercept: ym, weights: W,
+      lambda: p.lambda, mean: p.mean, scale: p.scale, intercept: p.intercept, weights: p.weights,
       predict: function (x) {
-        var out = ym.slice();
+        var out = p.intercept.slice();
         for (var j = 0; j < d; j++) {
-          var z = (x[j] - mu[j]) / sd[j];
-          for (var c = 0; c < k; c++) out[c] += z * W[j][c];
+          var z = (x[j] - p.mean[j]) / p.scale[j];
+          for (var c = 0; c < k; c++) out[c] += z * p.weights[j][c];
         }
         return out;
+      },
+      toJSON: function () {
+        return { lambda: p.lambda, mean: p.mean, scale: p.scale, intercept: p.intercept, weights: p.weights };
       },
     };
   }
@@ -187,7 +196,7 @@
 
   return {
     EYES: EYES, NAMES: NAMES, LAMBDAS: LAMBDAS, N_REFINED: N_REFINED,
-    features: features, fitRidge: fitRidge, fitCV: fitCV, solve: solve,
+    features: features, fitRidge: fitRidge, fitCV: fitCV, solve: solve, restore: restore,
     OneEuro: OneEuro, Smoother2D: Smoother2D,
   };
 });

@@ -158,7 +158,15 @@ def test_webcam_records_with_real_face_detection(observed_sequence, login, live_
     foreign = _offline(page, live_server)
     _ready(page, study, sequence)
     shot(page, "30-record-setup-webcam")
-    _start_webcam(page)
+    page.check("input[value=webcam]")
+    page.click("#start")
+    page.locator("#consent").wait_for(state="visible")
+    shot(page, "30b-webcam-consent")
+    page.keyboard.press("Escape")  # (nothing happens: only the buttons answer)
+    assert page.evaluate("window.gazecrowdRecorder.webcam") is None
+    page.click("#consent-accept")
+    page.wait_for_function("document.getElementById('calib-help').textContent.includes('Calibration:')",
+                           polling=100, timeout=60_000)
     page.wait_for_function("window.gazecrowdRecorder.webcam.stats().faces > 3", polling=100, timeout=60_000)
     _calibrate_webcam(page)
     page.locator("#calib-result").wait_for(state="visible", timeout=60_000)

@@ -82,7 +82,9 @@ def rate(seconds: float, cpu: bool, video: Path) -> dict:
         server.terminate()
         shutil.rmtree(site, ignore_errors=True)
     frames = last["frames"] - first["frames"]
+    per_frame = last["msPerFrame"]
     return {"inference": "cpu (wasm)" if cpu else "webgl", "hz": round(frames / elapsed, 1),
+            "ms_per_frame": round(per_frame, 1) if per_frame else None,
             "faces_fraction": round((last["faces"] - first["faces"]) / max(frames, 1), 3),
             "model_start_s": round(init_s, 1), "seconds": round(elapsed, 1), "foreign_requests": foreign}
 
@@ -111,7 +113,8 @@ def main() -> None:
         if args.webgl:
             out["rate"].append(rate(args.seconds, False, video))
     for r in out["rate"]:
-        print(f"landmarks + features, {r['inference']}: {r['hz']} Hz over {r['seconds']} s "
+        print(f"landmarks + features, {r['inference']}: {r['hz']} Hz over {r['seconds']} s, "
+              f"{r['ms_per_frame']} ms per frame in the face model "
               f"(face found in {r['faces_fraction']:.0%} of frames; model start {r['model_start_s']} s; "
               f"requests to other hosts: {len(r['foreign_requests'])})")
     if not args.skip_flow:

@@ -9,7 +9,8 @@
 //   tracker.collect(ms, preMs)    Promise of the feature vectors of the next ms (and the preMs
 //                                 before the call): one calibration target's samples
 //   tracker.setModel(model)       start predicting; tracker.gaze() -> {x, y} (viewport px) or null
-//   tracker.stats()               {frames, faces, hz (over the last 2 s), since}
+//   tracker.stats()               {frames, faces, hz (over the last 2 s), meanHz, seconds,
+//                                 msPerFrame (time in the face model per camera frame)}
 //   tracker.stop()                camera off
 //
 // Test hook: window.GAZECROWD_WEBCAM_HOOK = {landmarks: function (detected) {...}} is given each
@@ -70,13 +71,14 @@
       }
       if (opts.onFrame) opts.onFrame(f);
     });
-    var lastTime = -1;
+    var lastTime = -1, busyMs = 0; // time spent in the face model (its cost per frame)
     function loop() {
       if (!running) return;
       // One estimate per new camera frame; yield to the page between frames.
       if (video.readyState >= 2 && video.currentTime !== lastTime) {
         lastTime = video.currentTime;
-        mesh.send({ image: video }).then(function () { setTimeout(loop, 0); }, function (err) {
+        var sentAt = performance.now();
+        mesh.send({ image: video }).then(function () { busyMs += performance.now() - sentAt; setTimeout(loop, 0); }, function (err) {
           running = false; if (opts.onError) opts.onError(err);
         });
       } else {
@@ -103,7 +105,8 @@
         stats: function () {
           var hz = times.length > 1 ? (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000) : 0;
           var s = (performance.now() - since) / 1000;
-          return { frames: frames, faces: faces, hz: hz, meanHz: s > 0 ? frames / s : 0, seconds: s };
+          return { frames: frames, faces: faces, hz: hz, meanHz: s > 0 ? frames / s : 0, seconds: s,
+                   msPerFrame: frames ? busyMs / frames : null };
         },
         stop: function () {
           running = false;

@@ -41,7 +41,7 @@ WEBGAZER_FACE_MESH = "vendor/webgazer/mediapipe/face_mesh/face_mesh.js"
 
 
 # The bundled webcam gaze (docs/web.md, "Webcam gaze"): MediaPipe Face Mesh, Apache-2.0, vendored
-# at a pinned version by static/vendor/update-mediapipe-face-mesh.sh. It loads its model and
+# at a pinned version by bench/update_mediapipe_face_mesh.sh. It loads its model and
 # WebAssembly files by name from its folder, addressed unhashed like WebGazer's below.
 FACE_MESH_VERSION = "0.4.1633559619"
 FACE_MESH_DIR = f"vendor/mediapipe-face-mesh/{FACE_MESH_VERSION}/"

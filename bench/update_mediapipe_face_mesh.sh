@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Vendor @mediapipe/face_mesh (Apache-2.0) into static/vendor/mediapipe-face-mesh/<version>/.
 #
-#   static/vendor/update-mediapipe-face-mesh.sh [VERSION]     (default: the pinned one below)
+#   bench/update_mediapipe_face_mesh.sh [VERSION]     (default: the pinned one below)
+#
+# (Kept out of static/ so that collectstatic does not publish it.)
 #
 # Needs npm and the npm registry (install time only; the app never fetches anything at run time).
 # The tarball's sha1 is checked against the registry's published shasum. To update: run with the
 # new version, set FACE_MESH_VERSION in annotation/views.py to it, run the webcam browser tests
-# (pytest tests/e2e -k webcam) and the bench (node bench/webcam_bench.js via
-# bench/webcam_landmarks.py), then delete the old folder.
+# (pytest tests/e2e -k webcam) and the bench (bench/webcam_landmarks.py; its page
+# bench/webcam_bench.html names the version too), then delete the old folder.
 set -euo pipefail
 VERSION="${1:-0.4.1633559619}"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-DEST="$HERE/mediapipe-face-mesh/$VERSION"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DEST="$ROOT/static/vendor/mediapipe-face-mesh/$VERSION"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
@@ -38,7 +40,7 @@ cat > "$DEST/VENDORED.md" <<MD
   (the registry's dist.shasum), https://www.npmjs.com/package/@mediapipe/face_mesh
 - Licence: Apache-2.0 (package.json "license"); the package ships no LICENSE file, so
   \`LICENSE\` here is the Apache License 2.0 text.
-- Made by \`static/vendor/update-mediapipe-face-mesh.sh $VERSION\`; update by running it with another
+- Made by \`bench/update_mediapipe_face_mesh.sh $VERSION\`; update by running it with another
   version (see the script's header and docs/web.md, "Webcam gaze").
 - Unmodified files. The page sets \`locateFile\` so that every file is loaded from this folder.
 MD

@@ -31,7 +31,7 @@ import pytest
 from annotation import selectors
 from annotation.models import Recording
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _missing
+from .conftest import CHROMIUM, CHROMIUM_ARGS, _missing
 from .fake_camera import write_y4m
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,8 +113,7 @@ def _offline(page, live_server) -> list[str]:
 
 
 def _open(login, study, sequence, init_script: str):
-    page = login("olga", init_script=init_script)
-    return page
+    return login("olga", init_script=init_script)
 
 
 def _ready(page, study, sequence):
@@ -267,7 +266,6 @@ def test_webcam_falls_back_to_the_mouse(observed_sequence, login, live_server, e
     foreign = _offline(page, live_server)
     _ready(page, study, sequence)
     page.uncheck("#calibrate")
-    _ = page.locator("#consent")
     page.check("input[value=webcam]")
     page.click("#start")
     page.click("#consent-accept")

@@ -155,10 +155,13 @@
         $("calib-help").textContent = (note ? note + " " : "") + "Calibration: look at the red target and click it (" +
           (i + 1) + " of " + order.length + "). Keep your head still.";
         showTarget(order[i]); target.focus();
+        var shownAt = performance.now();
         target.onclick = function () {
           target.onclick = null;
           var p = order[i];
-          tracker.collect(HOLD_MS, PRE_MS).then(function (got) {
+          // Before the click, only what came 200 ms (a saccade) after the target appeared.
+          var pre = Math.max(0, Math.min(PRE_MS, performance.now() - shownAt - 200));
+          tracker.collect(HOLD_MS, pre).then(function (got) {
             api.calibAttempts += 1;
             if (got.length < 2) { next("Your face was not seen: face the camera, with light on your face."); return; }
             got.forEach(function (f) { X.push(f); Y.push([p[0] * window.innerWidth, p[1] * window.innerHeight]); groups.push(i); });

@@ -277,10 +277,19 @@ def test_webcam_falls_back_to_the_mouse(observed_sequence, login, live_server, e
     assert foreign == [], foreign
 
 
-def test_consent_can_choose_the_mouse(observed_sequence, login, live_server):
+def test_consent_can_choose_the_mouse(observed_sequence, login, live_server, shot):
     study, sequence = observed_sequence
     page = _open(login, study, sequence, FAST)
     _ready(page, study, sequence)
+    # The screen's width from a bank card matched on the screen (85.6 mm = 400 CSS px here).
+    page.click("#card-check")
+    page.evaluate("""(() => { var r = document.getElementById('card-size'); r.value = 400;
+                              r.dispatchEvent(new Event('input')); })()""")
+    assert page.locator("#card-box").bounding_box()["width"] == pytest.approx(400, abs=1)
+    shot(page, "33-card-check")
+    page.click("#card-done")
+    expected = round(page.evaluate("screen.width") * 8.56 / 400, 1)
+    assert float(page.input_value("#screen-cm")) == pytest.approx(expected, abs=0.05)
     page.uncheck("#calibrate")
     page.check("input[value=webcam]")
     page.click("#start")

@@ -496,6 +496,21 @@
   });
   window.addEventListener("resize", function () { if (api.state !== "recording") return; layout(); if (frame >= 0) draw(frame); });
 
+  // Screen width from a bank card (ISO/IEC 7810 ID-1: 85.60 x 53.98 mm) matched on the screen:
+  // CSS pixels on both sides, so the device pixel ratio cancels.
+  var CARD_CM = 8.56, CARD_RATIO = 53.98 / 85.6;
+  function cardBox() {
+    var w = Number($("card-size").value);
+    $("card-box").style.width = w + "px"; $("card-box").style.height = Math.round(w * CARD_RATIO) + "px";
+    return w;
+  }
+  $("card-check").addEventListener("click", function () { $("card-panel").hidden = false; cardBox(); $("card-size").focus(); });
+  $("card-size").addEventListener("input", cardBox);
+  $("card-done").addEventListener("click", function () {
+    $("screen-cm").value = (Math.round((screen.width * CARD_CM / cardBox()) * 10) / 10).toFixed(1);
+    $("card-panel").hidden = true; $("screen-cm").focus();
+  });
+
   // The webcam starts only after the observer has read what happens to it and agreed.
   var consented = false;
   $("consent-accept").addEventListener("click", function () {

@@ -82,3 +82,16 @@ def test_the_bounds_are_inclusive(sequence, bob):
                                             validation_error_deg=0.0, drift_error_deg=MAX_VALIDATION_ERROR_DEG)
     recording.refresh_from_db()
     assert (recording.validation_error_deg, recording.drift_error_deg) == (0.0, 90.0)
+
+
+def test_the_accuracy_the_pooling_reads(sequence, bob):
+    from annotation import selectors
+
+    def rec(**fields):
+        return Recording(observer=bob, sequence=sequence, playback_fps=8.0, **fields)
+
+    assert selectors.recording_accuracy_deg(rec()) is None
+    assert selectors.recording_accuracy_deg(rec(calibration_error_deg=1.5)) == 1.5  # tracker files, older pages
+    assert selectors.recording_accuracy_deg(rec(calibration_error_deg=1.5, validation_error_deg=2.0)) == 2.0
+    assert selectors.recording_accuracy_deg(rec(validation_error_deg=2.0, drift_error_deg=4.0)) == 4.0
+    assert selectors.recording_accuracy_deg(rec(validation_error_deg=2.0, drift_error_deg=0.5)) == 2.0

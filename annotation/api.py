@@ -145,7 +145,7 @@ class RecordingImportApi(AnnotationApiView):
 def _detect(path):
     from django.core.exceptions import ValidationError
 
-    from segmentation.engine.errors import InputError
+    from segmentation.engine import InputError
 
     try:
         return detect_format(path)

@@ -40,6 +40,18 @@ WEBGAZER_SCRIPT = "vendor/webgazer/webgazer.js"
 WEBGAZER_FACE_MESH = "vendor/webgazer/mediapipe/face_mesh/face_mesh.js"
 
 
+# The bundled webcam gaze (docs/web.md, "Webcam gaze"): MediaPipe Face Mesh, Apache-2.0, vendored
+# at a pinned version by bench/update_mediapipe_face_mesh.sh. It loads its model and
+# WebAssembly files by name from its folder, addressed unhashed like WebGazer's below.
+FACE_MESH_VERSION = "0.4.1633559619"
+FACE_MESH_DIR = f"vendor/mediapipe-face-mesh/{FACE_MESH_VERSION}/"
+
+
+def _face_mesh_urls() -> dict:
+    base = f"{PrefixNode.handle_simple('STATIC_URL')}{FACE_MESH_DIR}"
+    return {"faceMesh": {"version": FACE_MESH_VERSION, "assetPath": base, "script": f"{base}face_mesh.js"}}
+
+
 def webgazer_available() -> bool:
     return bool(finders.find(WEBGAZER_SCRIPT) and finders.find(WEBGAZER_FACE_MESH))
 
@@ -104,11 +116,24 @@ def record(request: HttpRequest, study_id: int, sequence_id: int) -> HttpRespons
         "recordingUrlPrefix": reverse("recording-detail", args=[0])[: -len("0/")],
         "doneUrl": reverse("web:assignments"),
         **_webgazer_urls(),
+        **_face_mesh_urls(),
     }
+    # The screen and distance the observer stated last time are this page's defaults (degrees of
+    # the validation are computed with them).
+    last = (Recording.objects.filter(observer=request.user, screen_width_cm__isnull=False,
+                                     viewing_distance_cm__isnull=False)
+            .order_by("-started_at").values("screen_width_cm", "viewing_distance_cm").first())
     return render(request, "annotation/record.html", {
         "study": study, "sequence": sequence, "config": config, "done": done,
         "wanted": study.repeats_per_observer, "duration_s": sequence.n_frames / sequence.playback_fps(),
+        "screen_cm": last and last["screen_width_cm"], "distance_cm": last and last["viewing_distance_cm"],
+        "screen_from_last": bool(last),
     })
+
+
+def webcam_privacy(request: HttpRequest) -> HttpResponse:
+    """What the webcam recorder does with the camera (open to everyone: invited observers read it first)."""
+    return render(request, "annotation/webcam_privacy.html", {"face_mesh_version": FACE_MESH_VERSION})
 
 
 # --- the labelling page of image collections ------------------------------------------------------
@@ -296,4 +321,5 @@ urlpatterns = [
     path("studies/<int:study_id>/sequences/<int:sequence_id>/upload-gaze/", gaze_upload, name="gaze-upload"),
     path("studies/<int:study_id>/sequences/<int:sequence_id>/gaze-paths.json", gaze_paths, name="gaze-paths"),
     path("recordings/<int:recording_id>/", recording_detail, name="recording"),
+    path("privacy/webcam/", webcam_privacy, name="webcam-privacy"),
 ]

@@ -38,8 +38,7 @@ def main() -> int:
     import numpy as np
     import pandas as pd
 
-    from segmentation.engine.detection.labels import label_images
-    from segmentation.engine.detection.metrics import dice
+    from segmentation.engine.detection import dice, label_images
     from segmentation.image_labels import DISPERSION_DEG, FALLBACK_PX_PER_DEGREE, idt_fixations
 
     fixations = pd.read_csv(args.data / "fixations.csv")

@@ -148,8 +148,12 @@ def gaze_boxes_compute(*, study: Study, params=None, rng: int = 0, progress=None
     engine's defaults, refinement on). ``progress(fraction)`` is called as images are done.
     Raises ValidationError for a study that is not an image collection or has no fixation at all.
     """
-    from segmentation.engine.detection.coco import ImageInfo, coco_from_boxes
-    from segmentation.engine.detection.labels import GazeBoxParams, label_images
+    from segmentation.engine.detection import (
+        GazeBoxParams,
+        ImageInfo,
+        coco_from_boxes,
+        label_images,
+    )
 
     _check_collection(study)
     fixations = study_fixations(study=study)
@@ -296,8 +300,7 @@ def gaze_boxes_file(*, study: Study, kind: str) -> bytes | None:
 
 def gaze_boxes_write(*, study: Study, out: Path, params=None) -> dict:
     """Write ``out/boxes.json`` (COCO) and ``out/masks/<image>.png``; returns the counts."""
-    from segmentation.engine.detection.coco import write_coco
-    from segmentation.engine.detection.io import write_mask
+    from segmentation.engine.detection import write_coco, write_mask
 
     result = gaze_boxes_compute(study=study, params=params)
     out = Path(out)
@@ -319,7 +322,7 @@ def labelling_time_report(*, study: Study) -> dict:
     ``{"confidence", "reference", "per_mode": {mode: {...}}, "savings_percent": {mode: %},
     "per_image": {...same for image visits...}}``; empty ``per_mode`` without labels.
     """
-    from segmentation.engine.detection.timing import timing_report
+    from segmentation.engine.detection import timing_report
 
     labels = annotation_selectors.image_label_table(study=study)
     out = timing_report(labels).to_dict()

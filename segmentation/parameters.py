@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from segmentation.engine import METHODS
+
 #: Defaults of a run. ``px_per_degree`` sizes superpixels to about one degree of visual angle.
 DEFAULTS: dict[str, Any] = {
     "px_per_degree": "auto",
@@ -23,7 +25,6 @@ DEFAULTS: dict[str, Any] = {
 }
 PREPARE_KEYS = ("px_per_degree", "features", "temporal", "seed")
 ESTIMATE_KEYS = PREPARE_KEYS + ("estimate",)
-METHODS = ("eel", "el", "probability", "vilarino")
 MAX_SEED = 2**32 - 1  # what numpy's legacy seeding takes too
 
 

@@ -182,7 +182,7 @@ def test_booster_parameters_are_checked():
 
 
 def test_run_defaults_are_the_engine_defaults():
-    from segmentation.engine.pipeline import N_BAGS, N_ROUNDS
+    from segmentation.engine import N_BAGS, N_ROUNDS
     from segmentation.parameters import DEFAULTS
 
     assert (DEFAULTS["rounds"], DEFAULTS["bags"]) == (N_ROUNDS, N_BAGS)

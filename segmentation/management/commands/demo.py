@@ -96,7 +96,7 @@ class Command(BaseCommand):
         return None
 
     def _build(self, names: list[str], timeout: float) -> Study:
-        from segmentation.engine.datasets import load_sample
+        from segmentation.engine import load_sample
 
         loaded = [load_sample(name) for name in names]
         observers = sorted({g["observer"].iloc[0] for s in loaded for g in s.gaze})

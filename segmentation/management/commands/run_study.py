@@ -51,18 +51,22 @@ class Command(BaseCommand):
                 self.stdout.write(str(run.pk))
             return
         failed = self._wait([r.pk for r in runs], timeout)
+        self._summary(runs)
+        if failed:
+            raise CommandError(f"{failed} run(s) failed")
+
+    def _summary(self, runs) -> None:
         for run in Run.objects.filter(pk__in=[r.pk for r in runs]).select_related("sequence"):
             line = f"run {run.pk} {run.sequence.name}: {run.status}"
             main = (run.metrics.get("methods") or {}).get(run.parameters.get("method", "eel"))
             if main:
-                line += f" (AUC {main['auc']:.3f}, F1 {main['f1']:.3f})"
+                line += (f" (delivered Dice {main['dice']:.3f} at {main['threshold']:.3f}, "
+                         f"AUC {main['auc']:.3f}, oracle F1 {main['f1']:.3f})")
             self.stdout.write(line)
             if run.status == Run.Status.FAILED:
                 self.stderr.write(run.error.splitlines()[0] if run.error else "failed")
         for run in runs:
             self.stdout.write(str(run.pk))
-        if failed:
-            raise CommandError(f"{failed} run(s) failed")
 
     def _wait(self, ids: list[int], timeout: float) -> int:
         deadline = time.monotonic() + timeout

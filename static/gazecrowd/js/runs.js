@@ -5,7 +5,7 @@
 // recording that completes the quorum starts one).
 (function () {
   "use strict";
-  var box = document.getElementById("runs");
+  var box = document.getElementById("runs-live");
   if (!box) return;
   var url = box.getAttribute("data-runs-url");
 

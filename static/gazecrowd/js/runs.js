@@ -8,6 +8,10 @@
   var box = document.getElementById("runs-live");
   if (!box) return;
   var url = box.getAttribute("data-runs-url");
+  // A form sent from this page (start a run, retry) is already taking us to a fresh page:
+  // reloading now would cancel that navigation.
+  var leaving = false;
+  document.addEventListener("submit", function () { leaving = true; }, true);
 
   function clock(seconds) {
     if (seconds === null || seconds === undefined) return "";
@@ -51,7 +55,7 @@
         if (!runs) return;
         for (var i = 0; i < runs.length; i++) {
           var row = box.querySelector("tr[data-run='" + runs[i].id + "']");
-          if (!row) { window.location.reload(); return; }
+          if (!row) { if (!leaving) window.location.reload(); return; }
           update(row, runs[i]);
         }
       })

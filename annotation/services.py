@@ -17,7 +17,12 @@ from django.utils import timezone
 from crowd import services as crowd_services
 from crowd.models import MAX_FRAME_RATE, Assignment, Sequence, StudyMembership
 from segmentation.engine import InputError
-from segmentation.engine.trackers import DisplayGeometry, read_gaze_file
+from segmentation.engine.trackers import (
+    DisplayGeometry,
+    detect_format,
+    read_bids_geometry,
+    read_gaze_file,
+)
 
 from . import samples as packed
 from .hooks import recording_finished_hooks
@@ -384,6 +389,7 @@ def recording_import_file(
     path = Path(path)
     source_name = source_name or path.name
     crowd_services.check_upload_size(path.stat().st_size, source_name, setting="GAZECROWD_MAX_GAZE_UPLOAD_MB")
+    fields = _with_bids_display(path, fmt, fields)
     _check_geometry(fields)
     if playback_start_ms is not None and not (_number(playback_start_ms) and abs(playback_start_ms) <= MAX_ABS_T_MS):
         raise ValidationError(f"playback_start_ms must be a number within ±{MAX_ABS_T_MS:g}, got {playback_start_ms!r}")
@@ -444,9 +450,34 @@ def recording_import_file(
 
 
 def _detected(path: Path) -> str:
-    from segmentation.engine.trackers import detect_format
-
     return detect_format(path)
+
+
+def _with_bids_display(path: Path, fmt: str | None, fields: dict) -> dict:
+    """``fields`` completed with the display a BIDS recording's sidecars state (screen pixels,
+    size, distance, image rectangle); given fields win. Other formats: ``fields`` unchanged.
+
+    A sidecar the reader cannot use is left for the reader to refuse, naming the file.
+    """
+    try:
+        if (fmt or detect_format(path)) != "bids":
+            return fields
+        geometry = read_bids_geometry(path)
+    except InputError:
+        return fields
+    if geometry is None:
+        return fields
+    stated = {"screen_width_px": max(1, round(geometry.screen_px[0])),
+              "screen_height_px": max(1, round(geometry.screen_px[1]))}
+    if geometry.screen_cm is not None:
+        stated["screen_width_cm"], stated["screen_height_cm"] = geometry.screen_cm
+    if geometry.distance_cm is not None:
+        stated["viewing_distance_cm"] = geometry.distance_cm
+    if geometry.image_rect is not None:
+        stated["image_rect"] = list(geometry.image_rect)
+    if fields.get("screen_width_px") or fields.get("screen_height_px"):  # a display was given
+        return fields
+    return {**stated, **fields}
 
 
 # --- manual labels on image collections (docs/image_labelling.md) -----------------------------

@@ -1,11 +1,16 @@
-"""``manage.py import_gaze STUDY_ID SEQUENCE_ID OBSERVER FILE [--format ...]``: prints the id last."""
+"""``manage.py import_gaze STUDY_ID SEQUENCE_ID OBSERVER FILE [--format ...]``: prints the id last.
+
+FILE may be a BIDS dataset folder (``--format bids``): the observer's recordings of the sequence
+are found there (``--subject``, ``--task``, else participants.tsv and the sequence name) and each
+becomes a recording.
+"""
 
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation import services
+from annotation import bids, services
 from crowd import services as crowd_services
 from crowd.batch import queued_note
 from crowd.models import Sequence
@@ -46,13 +51,29 @@ class Command(BaseCommand):
         parser.add_argument("--playback-fps", type=float, default=None)
         parser.add_argument("--sampling-rate", type=float, default=None, help="Hz")
         parser.add_argument("--calibration-error", type=float, default=None, help="degrees")
+        parser.add_argument("--subject", default=None, help="BIDS folder: the participant label")
+        parser.add_argument("--task", default=None, help="BIDS folder: the task label")
 
     def handle(self, *args, study_id, sequence_id, observer, file, **options):
         sequence = Sequence.objects.select_related("study").filter(pk=sequence_id, study_id=study_id).first()
         if sequence is None:
             raise CommandError(f"no sequence {sequence_id} in study {study_id}")
+        if Path(file).is_dir() and options["format"] in (None, "bids"):
+            return self._import_bids_folder(sequence, observer, Path(file), options)
         if not Path(file).is_file():
             raise CommandError(f"{file}: no such file")
+        self._import_one(sequence, observer, file, options)
+
+    def _import_bids_folder(self, sequence, observer, root: Path, options):
+        try:
+            files = bids.bids_recordings_for(root, username=observer, sequence_name=sequence.name,
+                                             subject=options["subject"], task=options["task"])
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        for path in files:
+            self._import_one(sequence, observer, str(path), {**options, "format": "bids"})
+
+    def _import_one(self, sequence, observer, file, options):
         fields = {}
         if options["screen_px"]:
             fields["screen_width_px"], fields["screen_height_px"] = (

@@ -15,10 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .bids import find_bids_physio, read_bids_geometry, read_bids_physio, write_bids_physio
 from .eyelink import read_eyelink_asc
 from .eyetribe import read_eyetribe_json
 from .geometry import DisplayGeometry, fit_image_rect
 from .pupil import read_pupil_surface_csv
+from .pymovements_interop import gaze_from_pymovements, gaze_to_pymovements
 from .raw import (
     GAZE_COLUMNS,
     MAX_ABS_SCREEN,
@@ -36,6 +38,7 @@ READERS = {
     "eyelink": read_eyelink_asc,
     "pupil": read_pupil_surface_csv,
     "eyetribe": read_eyetribe_json,
+    "bids": read_bids_physio,
 }
 FORMATS = ("csv", *READERS)
 
@@ -44,10 +47,13 @@ def detect_format(path) -> str:
     """Guess the format of a gaze file from its name and first line.
 
     ``.asc`` -> eyelink, ``.tsv`` -> tobii, ``.json``/``.jsonl`` -> eyetribe, ``.csv`` -> pupil
-    when its header has ``x_norm``, else csv (observer,t_ms,frame,x,y).
+    when its header has ``x_norm``, else csv (observer,t_ms,frame,x,y); ``*_physio.tsv.gz``,
+    a ``.zip`` or a folder -> bids.
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.name.endswith("_physio.tsv.gz") or suffix == ".zip" or path.is_dir():
+        return "bids"
     if suffix == ".asc":
         return "eyelink"
     if suffix in {".tsv", ".txt"}:
@@ -139,11 +145,17 @@ __all__ = [
     "TrackerSamples",
     "align_to_playback",
     "detect_format",
+    "find_bids_physio",
     "fit_image_rect",
+    "gaze_from_pymovements",
+    "gaze_to_pymovements",
+    "read_bids_geometry",
+    "read_bids_physio",
     "read_eyelink_asc",
     "read_eyetribe_json",
     "read_gaze_file",
     "read_pupil_surface_csv",
     "read_tobii_tsv",
     "to_gaze_frame",
+    "write_bids_physio",
 ]

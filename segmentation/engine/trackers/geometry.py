@@ -84,6 +84,16 @@ class DisplayGeometry:
         yi = (np.asarray(y, dtype=float) - top + 0.5) * (rows / height) - 0.5
         return xi, yi
 
+    def image_to_screen(
+        self, x: np.ndarray, y: np.ndarray, image_hw: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Map image pixels back to screen pixels: the inverse of :meth:`screen_to_image`."""
+        left, top, width, height = self.rect_for(image_hw)
+        rows, cols = image_hw
+        xs = (np.asarray(x, dtype=float) + 0.5) * (width / cols) + left - 0.5
+        ys = (np.asarray(y, dtype=float) + 0.5) * (height / rows) + top - 0.5
+        return xs, ys
+
 
 def fit_image_rect(
     screen_px: tuple[float, float], image_hw: tuple[int, int]

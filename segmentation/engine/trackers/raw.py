@@ -69,6 +69,8 @@ class TrackerSamples:
     screen_px : (width, height) the file states for the screen, or None.
     sampling_rate_hz : the rate the file states, or None.
     source : the file, for messages.
+    frames : (S,) int ndarray, the frame on screen at each sample when the file records it
+        (BIDS frame-change events), else None: computed from the time and the frame rate.
     """
 
     t_ms: np.ndarray
@@ -80,10 +82,13 @@ class TrackerSamples:
     sampling_rate_hz: float | None = None
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    frames: np.ndarray | None = None
 
     def __post_init__(self):
         if not (len(self.t_ms) == len(self.x) == len(self.y)):
             raise InputError(f"{self.source}: t, x and y columns differ in length")
+        if self.frames is not None and len(self.frames) != len(self.t_ms):
+            raise InputError(f"{self.source}: frames and samples differ in length")
         if len(self.t_ms) == 0:
             raise InputError(f"{self.source}: no gaze samples found")
 
@@ -92,6 +97,8 @@ class TrackerSamples:
         """Samples from lists of times and positions in file order, sorted by time (stable:
         samples of equal time keep their order)."""
         order = np.argsort(np.asarray(t), kind="stable")
+        if attributes.get("frames") is not None:
+            attributes["frames"] = np.asarray(attributes["frames"], dtype=np.int64)[order]
         return cls(t_ms=np.asarray(t, dtype=float)[order], x=np.asarray(x, dtype=float)[order],
                    y=np.asarray(y, dtype=float)[order], **attributes)
 
@@ -110,7 +117,8 @@ def to_gaze_frame(
 
     Time zero is ``playback_start_ms`` when given, else the file's sync marker, else the first
     sample. Samples before playback or after the last frame are dropped (nobody was looking at
-    the sequence then); lost samples during playback are kept with NaN x, y.
+    the sequence then); lost samples during playback are kept with NaN x, y. The frame of a
+    sample is ``raw.frames`` when the file recorded it, else the one shown at its time.
 
     Parameters
     ----------
@@ -123,6 +131,9 @@ def to_gaze_frame(
     if start is None:
         start = raw.sync_ms if raw.sync_ms is not None else float(raw.t_ms[0])
     t_ms, frame, keep = align_to_playback(raw.t_ms, playback_start_ms=start, fps=fps, n_frames=n_frames)
+    if raw.frames is not None:  # the file says which frame was on screen
+        frame = raw.frames
+        keep = np.isfinite(t_ms) & (frame >= 0) & (frame < n_frames)
     if not keep.any():
         raise InputError(
             f"{raw.source}: no sample falls within playback ({n_frames} frames at {fps:g} fps "

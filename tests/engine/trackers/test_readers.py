@@ -14,7 +14,7 @@ from segmentation.engine.trackers import (
     read_gaze_file,
 )
 
-from .writers import SCREEN, WRITERS, screen_samples, write_csv
+from .writers import BINARY_WRITERS, SCREEN, WRITERS, screen_samples, write_csv
 
 IMAGE_HW = (256, 256)
 FPS, N_FRAMES = 10.0, 30
@@ -23,11 +23,11 @@ SYNC = 5100.0  # tracker time of frame 0; samples start at 5000 (before playback
 
 @pytest.mark.parametrize("fmt", sorted(READERS))
 def test_reader_maps_screen_points_onto_the_image_and_aligns_to_playback(tmp_path, fmt):
-    write, name = WRITERS[fmt]
+    write, name = {**WRITERS, **BINARY_WRITERS}[fmt]
     t, x, y = screen_samples()
     path = write(tmp_path / name, t, x, y, sync_ms=SYNC)
     assert detect_format(path) == fmt
-    has_sync = fmt in {"tobii", "eyelink"}
+    has_sync = fmt in {"tobii", "eyelink", "bids"}
     gaze, raw = read_gaze_file(
         path, fmt, observer="bob", image_hw=IMAGE_HW, fps=FPS, n_frames=N_FRAMES,
         geometry=DisplayGeometry(screen_px=SCREEN),

@@ -102,6 +102,21 @@ WRITERS = {
     "eyetribe": (write_eyetribe, "gaze.json"),
 }
 
+# Compressed formats: the text-editing and memory tests (file size vs memory) use WRITERS only.
+def write_bids(path: Path, t, x, y, *, sync_ms: float) -> Path:
+    from segmentation.engine.trackers import DisplayGeometry, write_bids_physio
+
+    prefix = str(path)[: -len("_physio.tsv.gz")]
+    written = write_bids_physio(prefix, t, x, y, sampling_rate_hz=60.0, geometry=DisplayGeometry(screen_px=SCREEN))
+    import gzip
+
+    with gzip.open(prefix + "_physioevents.tsv.gz", "wt") as fh:
+        fh.write(f"{sync_ms!r}\tn/a\tn/a\tPLAYBACK_START\n")
+    return written[0]
+
+
+BINARY_WRITERS = {"bids": (write_bids, "sub-01_task-clip_recording-eye1_physio.tsv.gz")}
+
 
 def screen_samples(*, n=120, t0=5000.0, hz=60.0, rng=0):
     """Tracker times and screen points (pixel centres of integer screen pixels) with a few lost."""

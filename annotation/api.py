@@ -7,7 +7,7 @@ the study and sequence in every URL (shallow nesting).
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -24,8 +24,8 @@ from crowd.rest import JSONParser, attachment
 from crowd.serializers import StudyStatusSerializer
 from segmentation.engine.trackers import detect_format
 
+from . import bids, selectors, services
 from . import samples as packed
-from . import selectors, services
 from .models import MAX_BATCHES
 from .serializers import (
     BatchResultSerializer,
@@ -234,6 +234,16 @@ class RecordingGazeApi(AnnotationApiView):
         gaze = selectors.recording_gaze(recording)
         response = HttpResponse(gaze.to_csv(index=False, na_rep=""), content_type="text/csv")
         return attachment(response, f"recording-{recording.pk}.csv")
+
+
+class StudyBidsApi(AnnotationApiView):
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY,
+                              400: OpenApiResponse(description="nothing to export, or too much")},
+                   summary="The study's finished recordings as a BIDS eye-tracking dataset (zip)")
+    def get(self, request, study_id: int):
+        study, _ = study_for(request, study_id, READERS)
+        archive, name = bids.study_bids_zip(study=study)
+        return FileResponse(archive, content_type="application/zip", as_attachment=True, filename=name)
 
 
 

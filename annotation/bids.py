@@ -14,11 +14,15 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from django.core.exceptions import ValidationError
+from django.db.models import Sum
 
 from crowd.models import Study
 from segmentation.engine.trackers import (
@@ -28,11 +32,12 @@ from segmentation.engine.trackers import (
 )
 
 from . import selectors, services
-from .models import Recording
+from .models import GazeBatch, Recording
 
 BIDS_VERSION = "1.10.0"
-# Recordings in one export: a study's finished recordings, bounded (a zip download too).
+# One export: a study's finished recordings, bounded (about 40 bytes of gzipped text a sample).
 MAX_EXPORT_RECORDINGS = 10_000
+MAX_EXPORT_SAMPLES = 50_000_000
 
 
 @dataclass
@@ -138,11 +143,11 @@ def _dataset_files(root: Path, study: Study, result: BidsExport) -> None:
         f"usernames); one task per sequence:\n{tasks}\n", encoding="utf-8")
 
 
-def study_export_bids(*, study: Study, out: Path) -> BidsExport:
+def study_export_bids(*, study: Study, out: Path, max_samples: int = MAX_EXPORT_SAMPLES) -> BidsExport:
     """Write every finished recording of ``study`` as a BIDS dataset under ``out``.
 
     ``out`` must be empty or missing. Raises ValidationError when the study has no finished
-    recording or more than :data:`MAX_EXPORT_RECORDINGS`.
+    recording, more than :data:`MAX_EXPORT_RECORDINGS` or more than ``max_samples`` samples.
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -156,6 +161,9 @@ def study_export_bids(*, study: Study, out: Path) -> BidsExport:
         raise ValidationError(f"study {study.name!r} has no finished recording to export")
     if len(recordings) > MAX_EXPORT_RECORDINGS:
         raise ValidationError(f"more than {MAX_EXPORT_RECORDINGS} recordings; export fewer sequences")
+    total = GazeBatch.objects.filter(recording__in=recordings).aggregate(n=Sum("n_samples"))["n"] or 0
+    if total > max_samples:
+        raise ValidationError(f"{total:,} samples; one export holds at most {max_samples:,}")
     out.mkdir(parents=True, exist_ok=True)
     result = BidsExport(root=out)
     subjects: set[str] = set()
@@ -177,6 +185,23 @@ def study_export_bids(*, study: Study, out: Path) -> BidsExport:
         result.samples += n
     _dataset_files(out, study, result)
     return result
+
+
+def study_bids_zip(*, study: Study, max_samples: int = MAX_EXPORT_SAMPLES):
+    """The BIDS export of ``study`` as a zip in an anonymous temporary file (deleted when
+    closed), positioned at its start, and its file name."""
+    folder = Path(tempfile.mkdtemp(prefix="gazecrowd-bids-"))
+    try:
+        root = folder / "bids"
+        result = study_export_bids(study=study, out=root, max_samples=max_samples)
+        archive = tempfile.TemporaryFile()
+        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:  # .gz inside
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                zf.write(path, path.relative_to(folder).as_posix())
+        archive.seek(0)
+        return archive, f"{bids_label(study.name, set())}-bids-{result.recordings}-recordings.zip"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def bids_participant(root: Path, username: str) -> str | None:

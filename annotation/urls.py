@@ -6,6 +6,7 @@ from . import api
 
 urlpatterns = [
     path("studies/<int:study_id>/status/", api.StudyStatusApi.as_view(), name="study-status"),
+    path("studies/<int:study_id>/recordings/bids.zip", api.StudyBidsApi.as_view(), name="study-bids"),
     path("studies/<int:study_id>/sequences/<int:sequence_id>/recordings/", api.RecordingListApi.as_view(),
          name="recording-list"),
     path("studies/<int:study_id>/sequences/<int:sequence_id>/recordings/import/",

@@ -180,3 +180,26 @@ def _errors(report) -> list:
     """(key, kinds of file) of each error; the kind is the part after the last entity."""
     return [(e["key"], {f["file"]["name"].split("_")[-1].split(".")[0] for f in e.get("files", [])})
             for e in report["issues"]["errors"]]
+
+
+def test_researchers_download_the_bids_zip(recorded, sequence, bob, carol, charlie, client_for, tmp_path):
+    url = f"/api/studies/{sequence.study_id}/recordings/bids.zip"
+    assert client_for(bob).get(url).status_code == 403  # observers: no
+    assert client_for(charlie).get(url).status_code == 404  # not a member: no such study
+    response = client_for(carol).get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert "attachment" in response["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+        names = zf.namelist()
+        zf.extractall(tmp_path / "download")
+    assert "bids/dataset_description.json" in names and "bids/participants.tsv" in names
+    assert sum(n.endswith("_physio.tsv.gz") for n in names) == 3
+    call_command("import_gaze", str(sequence.study_id), str(sequence.pk), "bob", str(tmp_path / "download/bids"),
+                 "--task", "clip", stdout=io.StringIO())
+    again = Recording.objects.filter(sequence=sequence, tracker_format="bids").order_by("id")
+    _assert_same(selectors.recording_samples(recorded[1]), selectors.recording_samples(again[1]))
+
+
+def test_a_study_without_finished_recordings_has_nothing_to_export(sequence, carol, client_for, tmp_path):
+    response = client_for(carol).get(f"/api/studies/{sequence.study_id}/recordings/bids.zip")
+    assert response.status_code == 400 and "no finished recording" in str(response.json())

@@ -78,6 +78,7 @@ API = {
                         ("post", "/api/studies/{s}/assignments/", {"observer": "erin"}, C)],
     "assignment-detail": [("delete", "/api/studies/{s}/assignments/{assignment}/", None, C)],
     "study-status": [("get", "/api/studies/{s}/status/", None, C)],
+    "study-bids": [("get", "/api/studies/{s}/recordings/bids.zip", None, C)],
     "recording-list": [("get", "/api/studies/{s}/sequences/{q}/recordings/", None, C),
                        ("post", "/api/studies/{s}/sequences/{q}/recordings/", {"source": "mouse"}, OBS)],
     "recording-import": [("post", "/api/studies/{s}/sequences/{q}/recordings/import/", _gaze_file, OBS)],

@@ -177,7 +177,8 @@ def label(request: HttpRequest, study_id: int, sequence_id: int) -> HttpResponse
 class GazeUploadForm(forms.Form):
     file = forms.FileField(label="Tracker export",
                            help_text="CSV (observer,t_ms,frame,x,y), Tobii Pro Lab TSV, EyeLink ASC, "
-                                     "Pupil Labs surface CSV or The Eye Tribe JSON.")
+                                     "Pupil Labs surface CSV, The Eye Tribe JSON, or BIDS eye tracking: "
+                                     "a zip of the _physio.tsv.gz with its .json (and events).")
     format = forms.ChoiceField(choices=[("", "Detect from the file")] + [(f, f) for f in FORMATS],
                                required=False)
     screen_width_px = forms.IntegerField(required=False, min_value=1, max_value=MAX_SCREEN_PX,

@@ -203,3 +203,23 @@ def test_researchers_download_the_bids_zip(recorded, sequence, bob, carol, charl
 def test_a_study_without_finished_recordings_has_nothing_to_export(sequence, carol, client_for, tmp_path):
     response = client_for(carol).get(f"/api/studies/{sequence.study_id}/recordings/bids.zip")
     assert response.status_code == 400 and "no finished recording" in str(response.json())
+
+
+def test_the_gaze_upload_page_takes_a_bids_zip(recorded, sequence, bob, tmp_path):
+    from django.test import Client
+
+    out = tmp_path / "bids"
+    _export(sequence.study, out)
+    archive = tmp_path / "session.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in (out / "sub-bob/beh").glob("sub-bob_task-clip_run-2_*"):
+            zf.write(p, p.name)
+    web = Client()
+    web.force_login(bob)
+    with archive.open("rb") as fh:
+        response = web.post(f"/studies/{sequence.study_id}/sequences/{sequence.pk}/upload-gaze/", {"file": fh},
+                            HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 201, response.content[:300]
+    after = Recording.objects.filter(tracker_format="bids").get()
+    _assert_same(selectors.recording_samples(recorded[1]), selectors.recording_samples(after))
+    assert after.image_rect == [300, 20, 1280, 960]  # from the sidecar

@@ -2,10 +2,13 @@
 
 import gzip
 import json
+import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from segmentation.engine import InputError
 from segmentation.engine.trackers import (
@@ -165,3 +168,42 @@ def test_a_zip_without_sidecar_is_refused(tmp_path):
         zf.write(path, path.name)
     with pytest.raises(InputError, match="has no sidecar"):
         read_bids_physio(archive)
+
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(finite, finite, finite, st.booleans(), st.integers(0, 10**6)), min_size=1, max_size=40))
+def test_any_samples_round_trip_exactly(tmp_path, rows):
+    t = np.array([r[0] for r in rows])
+    x = np.array([np.nan if r[3] else r[1] for r in rows])
+    y = np.array([np.nan if r[3] else r[2] for r in rows])
+    frames = np.array([r[4] for r in rows])
+    order = np.argsort(t, kind="stable")
+    written = write_bids_physio(tmp_path / "sub-h_task-h_recording-eye1", t, x, y, sampling_rate_hz=60.0,
+                                frames=frames[order][np.argsort(order)])
+    raw = read_bids_physio(written[0])
+    np.testing.assert_array_equal(raw.t_ms, t[order])
+    np.testing.assert_array_equal(raw.x, x[order])
+    np.testing.assert_array_equal(raw.y, y[order])
+
+
+def test_the_reader_holds_a_small_multiple_of_the_text(tmp_path):
+    """As the other readers (test_reader_memory): under 6 times the decompressed text."""
+    n = 30_000
+    t = 5000 + np.arange(n) * 2.0
+    rng = np.random.default_rng(0)
+    x, y = np.round(rng.uniform(200, 1700, n)), np.round(rng.uniform(100, 1000, n))
+    written = write_bids_physio(tmp_path / "sub-m_task-m_recording-eye1", t, x, y, sampling_rate_hz=500.0,
+                                frames=np.floor((t - 5000) / 100).astype(int))
+    with gzip.open(written[0], "rb") as fh:
+        text = len(fh.read())
+    tracemalloc.start()
+    try:
+        raw = read_bids_physio(written[0])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(raw.t_ms) == n
+    assert peak < 6 * text, f"{peak / 2**20:.1f} MB traced for {text / 2**20:.1f} MB of text"

@@ -26,6 +26,7 @@ from django.db.models import Sum
 
 from crowd.models import Study
 from segmentation.engine.trackers import (
+    MAX_SAMPLING_RATE_HZ,
     DisplayGeometry,
     find_bids_physio,
     write_bids_physio,
@@ -77,7 +78,8 @@ def _sampling_rate(recording: Recording, t_ms: np.ndarray) -> float:
         return float(recording.sampling_rate_hz)
     steps = np.diff(t_ms)
     steps = steps[steps > 0]
-    return float(1000.0 / np.median(steps)) if len(steps) else float(recording.playback_fps)
+    rate = float(1000.0 / np.median(steps)) if len(steps) else float(recording.playback_fps)
+    return min(rate, MAX_SAMPLING_RATE_HZ)  # timestamps closer than any tracker samples
 
 
 def recording_export_bids(recording: Recording, prefix: Path) -> tuple[list[Path], int]:

@@ -4,7 +4,9 @@ Readers return :class:`TrackerSamples` (tracker clock, screen coordinates); :fun
 maps them onto the image with the recording's :class:`DisplayGeometry` and aligns the tracker
 clock to playback. :func:`read_gaze_file` does both for any supported format. The shared CSV
 format (already in image pixels and playback time) is read by
-:func:`segmentation.engine.io.read_gaze_csv`. Pure: no Django here.
+:func:`segmentation.engine.io.read_gaze_csv`. BIDS eye-tracking physio is read and written
+(:func:`read_bids_physio`, :func:`write_bids_physio`); pymovements ``Gaze`` objects are made and
+read by :func:`gaze_to_pymovements` / :func:`gaze_from_pymovements`. Pure: no Django here.
 """
 
 from __future__ import annotations

@@ -49,7 +49,6 @@ REQUIRED_COLUMNS = ("timestamp", "x_coordinate", "y_coordinate")
 SYNC_MESSAGES = ("PLAYBACK_START", "SYNCTIME", "VideoStimulusStart")
 FRAME_MESSAGE = re.compile(r"^FRAME\s+(\d{1,9})\s*$")
 _TIME_UNITS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "µs": 1e-3, "μs": 1e-3}
-BIDS_VERSION = "1.10.0"
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class _Source:
 
     def open(self, name: str):
         if self.archive is None:
-            return open(name, "rb")  # noqa: SIM115 (closed by the caller's with)
+            return open(name, "rb")  # closed by the caller's with
         zf = zipfile.ZipFile(self.archive)
         return _ZipMember(zf, name)
 

@@ -365,6 +365,33 @@ def display_geometry(fields: dict) -> DisplayGeometry | None:
     )
 
 
+def _with_bids_display(path: Path, fmt: str | None, fields: dict) -> dict:
+    """``fields`` completed with the display a BIDS recording's sidecars state (screen pixels,
+    size, distance, image rectangle); given fields win. Other formats: ``fields`` unchanged.
+
+    A sidecar the reader cannot use is left for the reader to refuse, naming the file.
+    """
+    try:
+        if (fmt or detect_format(path)) != "bids":
+            return fields
+        geometry = read_bids_geometry(path)
+    except InputError:
+        return fields
+    if geometry is None:
+        return fields
+    stated = {"screen_width_px": max(1, round(geometry.screen_px[0])),
+              "screen_height_px": max(1, round(geometry.screen_px[1]))}
+    if geometry.screen_cm is not None:
+        stated["screen_width_cm"], stated["screen_height_cm"] = geometry.screen_cm
+    if geometry.distance_cm is not None:
+        stated["viewing_distance_cm"] = geometry.distance_cm
+    if geometry.image_rect is not None:
+        stated["image_rect"] = list(geometry.image_rect)
+    if fields.get("screen_width_px") or fields.get("screen_height_px"):  # a display was given
+        return fields
+    return {**stated, **fields}
+
+
 def recording_import_file(
     *,
     sequence: Sequence,
@@ -379,7 +406,7 @@ def recording_import_file(
 ) -> Recording:
     """Import one tracker file as one finished recording (hooks fire after the commit).
 
-    ``fmt`` is csv, tobii, eyelink, pupil or eyetribe (None: from the name and header).
+    ``fmt`` is csv, tobii, eyelink, pupil, eyetribe or bids (None: from the name and header).
     Tracker files are mapped to image pixels with the display geometry in ``fields`` (screen
     size in pixels is required unless the file states it) and aligned to playback (the file's
     sync marker, else ``playback_start_ms``, else the first sample). With ``ensure_member``
@@ -450,34 +477,9 @@ def recording_import_file(
 
 
 def _detected(path: Path) -> str:
+    from segmentation.engine.trackers import detect_format
+
     return detect_format(path)
-
-
-def _with_bids_display(path: Path, fmt: str | None, fields: dict) -> dict:
-    """``fields`` completed with the display a BIDS recording's sidecars state (screen pixels,
-    size, distance, image rectangle); given fields win. Other formats: ``fields`` unchanged.
-
-    A sidecar the reader cannot use is left for the reader to refuse, naming the file.
-    """
-    try:
-        if (fmt or detect_format(path)) != "bids":
-            return fields
-        geometry = read_bids_geometry(path)
-    except InputError:
-        return fields
-    if geometry is None:
-        return fields
-    stated = {"screen_width_px": max(1, round(geometry.screen_px[0])),
-              "screen_height_px": max(1, round(geometry.screen_px[1]))}
-    if geometry.screen_cm is not None:
-        stated["screen_width_cm"], stated["screen_height_cm"] = geometry.screen_cm
-    if geometry.distance_cm is not None:
-        stated["viewing_distance_cm"] = geometry.distance_cm
-    if geometry.image_rect is not None:
-        stated["image_rect"] = list(geometry.image_rect)
-    if fields.get("screen_width_px") or fields.get("screen_height_px"):  # a display was given
-        return fields
-    return {**stated, **fields}
 
 
 # --- manual labels on image collections (docs/image_labelling.md) -----------------------------

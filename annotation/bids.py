@@ -224,7 +224,8 @@ def bids_recordings_for(root: Path, *, username: str, sequence_name: str | None 
 
     The subject is ``subject``, else the one ``participants.tsv`` maps ``username`` to, else
     the username made a label; the task is ``task``, else the sequence name made a label when
-    the dataset has it, else any.
+    the dataset has it, else any. Of a binocular viewing (``recording-eye1``, ``-eye2``) only
+    the first eye's file is returned.
     """
     root = Path(root)
     subject = subject or bids_participant(root, username) or bids_label(username, set())
@@ -238,4 +239,9 @@ def bids_recordings_for(root: Path, *, username: str, sequence_name: str | None 
     if not found:
         raise ValidationError(f"{root.name}: no *_physio.tsv.gz of subject sub-{subject}"
                               + (f", task {task}" if task else ""))
-    return found
+    # One recording per viewing: of a binocular recording (eye2bids writes recording-eye1 and
+    # recording-eye2), the first eye.
+    viewings: dict[str, Path] = {}
+    for path in found:
+        viewings.setdefault(re.sub(r"_recording-[A-Za-z0-9]+", "", path.name), path)
+    return list(viewings.values())

@@ -19,7 +19,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from annotation import selectors, services
+from annotation import bids, selectors, services
 from annotation.models import Recording
 from crowd import services as crowd_services
 from crowd.models import StudyMembership
@@ -223,3 +223,13 @@ def test_the_gaze_upload_page_takes_a_bids_zip(recorded, sequence, bob, tmp_path
     after = Recording.objects.filter(tracker_format="bids").get()
     _assert_same(selectors.recording_samples(recorded[1]), selectors.recording_samples(after))
     assert after.image_rect == [300, 20, 1280, 960]  # from the sidecar
+
+
+def test_of_a_binocular_viewing_the_first_eye_is_imported(recorded, sequence, tmp_path):
+    out = tmp_path / "bids"
+    _export(sequence.study, out)
+    beh = out / "sub-daveobrien/beh"
+    for p in list(beh.glob("*_recording-eye1_*")):
+        shutil.copy(p, beh / p.name.replace("recording-eye1", "recording-eye2"))
+    found = bids.bids_recordings_for(out, username="dave.o'brien", sequence_name="clip")
+    assert [p.name for p in found] == ["sub-daveobrien_task-clip_run-1_recording-eye1_physio.tsv.gz"]

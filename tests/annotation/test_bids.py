@@ -233,3 +233,17 @@ def test_of_a_binocular_viewing_the_first_eye_is_imported(recorded, sequence, tm
         shutil.copy(p, beh / p.name.replace("recording-eye1", "recording-eye2"))
     found = bids.bids_recordings_for(out, username="dave.o'brien", sequence_name="clip")
     assert [p.name for p in found] == ["sub-daveobrien_task-clip_run-1_recording-eye1_physio.tsv.gz"]
+
+
+def test_the_command_names_what_it_could_not_find(recorded, sequence, tmp_path):
+    from django.core.management.base import CommandError
+
+    out = tmp_path / "bids"
+    _export(sequence.study, out)
+    with pytest.raises(CommandError, match="no \\*_physio.tsv.gz of subject sub-nobody"):
+        call_command("import_gaze", str(sequence.study_id), str(sequence.pk), "bob", str(out),
+                     "--subject", "nobody", stdout=io.StringIO())
+    one = out / "sub-bob/beh/sub-bob_task-clip_run-1_recording-eye1_physio.tsv.gz"
+    stdout = io.StringIO()
+    call_command("import_gaze", str(sequence.study_id), str(sequence.pk), "bob", str(one), stdout=stdout)
+    assert "(bids) as recording #3 of bob" in stdout.getvalue()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from crowd import services as crowd_services
 from crowd.models import MAX_FRAME_RATE, Assignment, Sequence, StudyMembership
 from segmentation.engine.errors import InputError
-from segmentation.engine.trackers import DisplayGeometry, read_gaze_file
+from segmentation.engine.trackers import DisplayGeometry, detect_format, read_gaze_file
 
 from . import samples as packed
 from .hooks import recording_finished_hooks
@@ -433,7 +433,7 @@ def recording_import_file(
         recording, _ = recording_start(
             observer=observer, sequence=sequence, playback_fps=fps, **fields
         )
-        recording.tracker_format = fmt or _detected(path)
+        recording.tracker_format = fmt or tracker_format_detect(path)
         recording.source_file = source_name[:255]
         recording.save(update_fields=["tracker_format", "source_file"])
         for number, start in enumerate(range(0, len(array), FILE_BATCH_SAMPLES)):
@@ -441,10 +441,13 @@ def recording_import_file(
         return recording_finish(recording=recording)
 
 
-def _detected(path: Path) -> str:
-    from segmentation.engine.trackers import detect_format
-
-    return detect_format(path)
+def tracker_format_detect(path) -> str:
+    """The tracker format of the file at ``path`` from its name and header; ValidationError
+    when no reader recognises it."""
+    try:
+        return detect_format(Path(path))
+    except InputError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 # --- manual labels on image collections (docs/image_labelling.md) -----------------------------

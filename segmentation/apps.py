@@ -5,7 +5,7 @@ def _estimate_when_finished(recording_id: int) -> None:
     """A finished recording gets its per-observer estimate on the quick queue.
 
     Not a recording of an image collection: its images are not a sequence to propagate
-    through, and its gaze becomes boxes on request (:mod:`segmentation.image_labels`).
+    through, and its gaze becomes boxes on request (:mod:`segmentation.services.gaze_boxes`).
     """
     from annotation.models import Recording
     from crowd.models import Study

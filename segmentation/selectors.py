@@ -53,6 +53,43 @@ def run_get_for_user(*, user, study_id: int, run_id: int, roles=READERS) -> Run:
     return run
 
 
+#: Report figures shown first on the results page, in this order; other figures follow by name.
+_FIGURE_ORDER = ("roc.png", "variance.png", "observers.png", "auc_vs_observers.png", "maps.png")
+
+
+def run_summary(*, run: Run) -> dict:
+    """What the results page shows of a run besides the viewer, as plain values.
+
+    ``figures`` and ``report_files`` (report file names, figures in display order),
+    ``weights`` (per observer, highest first: ``(name, weight, flagged, reason, note)``),
+    ``scale_guessed`` (the pixels per degree were guessed from the frame size),
+    ``metrics``, ``method_metrics`` (the run's own method first), ``parameters`` (sorted),
+    ``other_runs`` (the sequence's ten newest other runs).
+    """
+    report = getattr(run, "report", None)
+    files = list(report.files) if report else []
+    figures = [f for f in _FIGURE_ORDER if f in files]
+    figures += sorted(f for f in files if f.endswith(".png") and f not in figures)
+    observers = run.observers or {}
+    flagged = set(observers.get("flagged") or [])
+    reasons = observers.get("flag_reasons") or {}
+    notes = observers.get("notes") or {}
+    weights = sorted((observers.get("weights") or {}).items(), key=lambda kv: -kv[1])
+    parameters = run.parameters or {}
+    return {
+        "figures": figures,
+        "report_files": [f for f in files if not f.endswith(".png")],
+        "weights": [(name, w, name in flagged, reasons.get(name, ""), notes.get(name, ""))
+                    for name, w in weights],
+        "scale_guessed": str(parameters.get("px_per_degree_source", "")).startswith("guessed"),
+        "metrics": run.metrics or {},
+        "method_metrics": sorted(((run.metrics or {}).get("methods") or {}).items(),
+                                 key=lambda kv: kv[0] != parameters.get("method")),
+        "parameters": sorted(parameters.items()),
+        "other_runs": Run.objects.filter(sequence=run.sequence).exclude(pk=run.pk).order_by("-id")[:10],
+    }
+
+
 # --- image collections: fixations, gaze boxes, labelling times ----------------------------------
 
 

@@ -149,11 +149,7 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
     """The viewer (frames + heat map or mask, gaze paths), figures, metrics, downloads."""
     run = _run_or_404(request, study_id, run_id)
     study, sequence = run.sequence.study, run.sequence
-    report = getattr(run, "report", None)
-    files = list(report.files) if report else []
-    figures = [f for f in ("roc.png", "variance.png", "observers.png", "auc_vs_observers.png",
-                           "maps.png") if f in files]
-    figures += sorted(f for f in files if f.endswith(".png") and f not in figures)
+    summary = selectors.run_summary(run=run)
     report_url = reverse("run-report-file", args=[study.pk, run.pk, "x"])[:-1]
     frame_url = reverse("sequence-frame-image", args=[study.pk, sequence.pk, 0])
     overlay_url = reverse("web:run-overlay", args=[study.pk, run.pk, 0])
@@ -166,28 +162,15 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
         "runUrl": reverse("run-detail", args=[study.pk, run.pk]),
         "finished": run.is_finished,
     }
-    observers = run.observers or {}
-    weights = sorted((observers.get("weights") or {}).items(), key=lambda kv: -kv[1])
-    flagged = set(observers.get("flagged") or [])
-    reasons = observers.get("flag_reasons") or {}
-    notes = observers.get("notes") or {}
     return render(request, "segmentation/run.html", {
         "study": study, "sequence": sequence, "run": run, "config": config,
-        "figures": [(f, report_url + f) for f in figures],
-        "report_files": [(f, report_url + f) for f in files if not f.endswith(".png")],
+        "figures": [(f, report_url + f) for f in summary["figures"]],
+        "report_files": [(f, report_url + f) for f in summary["report_files"]],
         "downloads": [(fmt, FORMAT_LABELS.get(fmt, fmt),
                        reverse("run-export", args=[study.pk, run.pk, fmt]))
                       for fmt in export_formats.FORMATS] if run.status == Run.Status.SUCCEEDED else [],
-        "weights": [(name, w, name in flagged, reasons.get(name, ""), notes.get(name, ""))
-                    for name, w in weights],
-        "scale_guessed": str((run.parameters or {}).get("px_per_degree_source", "")).startswith(
-            "guessed"),
-        "metrics": run.metrics or {},
+        **{k: v for k, v in summary.items() if k not in ("figures", "report_files")},
         "ground_truth": getattr(run, "ground_truth", None),
-        "method_metrics": sorted(((run.metrics or {}).get("methods") or {}).items(),
-                                 key=lambda kv: kv[0] != (run.parameters or {}).get("method")),
-        "other_runs": Run.objects.filter(sequence=sequence).exclude(pk=run.pk).order_by("-id")[:10],
-        "parameters": sorted((run.parameters or {}).items()),
         "defaults": DEFAULTS,
     })
 

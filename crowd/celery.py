@@ -18,6 +18,9 @@ def enqueue_on_commit(name: str, *args) -> None:
     Services queue jobs by the task's name, from the app's registry, rather than importing
     their app's ``tasks`` module: a task module imports the services it calls, so an import
     the other way would be a cycle. The registry holds the same task object as the module
-    (eager mode, retries and routing apply as for ``task.delay``).
+    (eager mode, retries and routing apply as for ``task.delay``). The app that defines the task
+    registers it when Django starts (its ``AppConfig.ready``); an unknown name raises KeyError
+    here, inside the transaction, rather than after the commit.
     """
-    transaction.on_commit(lambda: app.tasks[name].delay(*args))
+    task = app.tasks[name]
+    transaction.on_commit(lambda: task.delay(*args))

@@ -27,4 +27,8 @@ class SegmentationConfig(AppConfig):
         # annotation sits below segmentation in the layers, so it cannot call us: we register.
         from annotation.hooks import on_recording_finished
 
+        # The services queue our tasks by name (crowd.celery.enqueue_on_commit): register them
+        # in every process, the web server's too, not only where a worker autodiscovers them.
+        from . import tasks  # noqa: F401
+
         on_recording_finished(_estimate_when_finished)

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from crowd.models import MAX_FRAME_RATE, Sequence
-from segmentation.engine.io import MAX_ABS_T_MS
+from segmentation.engine import MAX_ABS_T_MS
 from segmentation.engine.trackers import MAX_SAMPLING_RATE_HZ, MAX_SCREEN_PX
 
 # What a client may send, checked by the serializers, the forms and the services, and kept by

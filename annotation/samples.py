@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from segmentation.engine.io import MAX_ABS_COORDINATE, MAX_ABS_T_MS
+from segmentation.engine import MAX_ABS_COORDINATE, MAX_ABS_T_MS
 
 from .models import MAX_BATCH_SAMPLES
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from crowd import services as crowd_services
 from crowd.models import MAX_FRAME_RATE, Assignment, Sequence, StudyMembership
-from segmentation.engine.errors import InputError
+from segmentation.engine import InputError
 from segmentation.engine.trackers import DisplayGeometry, detect_format, read_gaze_file
 
 from . import samples as packed

@@ -31,11 +31,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from segmentation.engine import io  # noqa: E402
-from segmentation.engine import quality as q  # noqa: E402
-from segmentation.engine.estimate import ObserverEstimate  # noqa: E402
-from segmentation.engine.pipeline import observer_estimate, prepare_sequence, segment  # noqa: E402
-from segmentation.engine.pooling import POOLS, make_pool  # noqa: E402
+from segmentation import engine  # noqa: E402
+from segmentation.engine import (  # noqa: E402  # noqa: E402
+    POOLS,
+    EstimateResult,  # noqa: E402
+    make_pool,
+    observer_estimate,
+    prepare_sequence,
+    segment,
+)
 
 DATA = Path(os.environ.get("GAZECROWD_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DEVELOPMENT = ["brats-pat0001", "brats-pat0002", "brats-pat0003", "davis-blackswan",
@@ -45,29 +49,29 @@ SLOPPY = "observer-7"
 
 
 def load(seq: str, cache: Path | None):
-    """Prepared sequence, estimates (list of ObserverEstimate), truth and gaze tables."""
+    """Prepared sequence, estimates (list of EstimateResult), truth and gaze tables."""
     kind, name = seq.split("-", 1)
     if kind == "brats":
-        frames = io.read_sequence(DATA / f"brats/{name}/flair.nii.gz").frames
-        truth = io.read_masks(DATA / f"brats/{name}/tumour.nii.gz")
+        frames = engine.read_sequence(DATA / f"brats/{name}/flair.nii.gz").frames
+        truth = engine.read_masks(DATA / f"brats/{name}/tumour.nii.gz")
     else:
-        frames = io.read_sequence(DATA / f"davis/{name}/frames").frames
-        truth = io.read_masks(DATA / f"davis/{name}/masks")
+        frames = engine.read_sequence(DATA / f"davis/{name}/frames").frames
+        truth = engine.read_masks(DATA / f"davis/{name}/masks")
     folder = DATA / "gaze" / seq
     ppd = json.loads((folder / "recording.json").read_text())["image_px_per_degree"]
-    gaze = [io.read_gaze_csv(p) for p in sorted(folder.glob("observer-*.csv"))]
+    gaze = [engine.read_gaze_csv(p) for p in sorted(folder.glob("observer-*.csv"))]
     c = None if cache is None else cache / seq
     if c is not None and (c / "estimates.npz").is_file():
-        prepared = io.load_prepared(c / "prepared.npz")
+        prepared = engine.load_prepared(c / "prepared.npz")
         d = np.load(c / "estimates.npz")
-        estimates = [ObserverEstimate(scores=s, gazed=g, gaze_points=p, observer=str(n))
+        estimates = [EstimateResult(scores=s, gazed=g, gaze_points=p, observer=str(n))
                      for s, g, p, n in zip(d["scores"], d["gazed"], d["points"], d["names"])]
         return prepared, frames, estimates, truth, gaze, ppd
     prepared = prepare_sequence(frames, px_per_degree=ppd)
     estimates = [observer_estimate(prepared, frames, g) for g in gaze]
     if c is not None:
         c.mkdir(parents=True, exist_ok=True)
-        io.save_prepared(prepared, c / "prepared.npz")
+        engine.save_prepared(prepared, c / "prepared.npz")
         np.savez(c / "estimates.npz", scores=np.array([e.scores for e in estimates]),
                  gazed=np.array([e.gazed for e in estimates]),
                  points=np.array([e.gaze_points for e in estimates]),
@@ -89,10 +93,10 @@ def bench_sequence(seq: str, pools: list[str], seed: int, cache: Path | None,
                    single: bool = True) -> dict:
     t0 = time.perf_counter()
     prepared, frames, estimates, truth, gaze, ppd = load(seq, cache)
-    pos, neg = q.truth_counts(prepared.labels, truth, prepared.n_superpixels)
+    pos, neg = engine.truth_counts(prepared.labels, truth, prepared.n_superpixels)
 
     def auc(sp):
-        return q.roc_metrics(sp, pos, neg).auc
+        return engine.roc_metrics(sp, pos, neg).auc
 
     row = {"sequence": seq}
     for p in pools:
@@ -109,8 +113,8 @@ def bench_sequence(seq: str, pools: list[str], seed: int, cache: Path | None,
     scores = [auc(segment(prepared, frames, [e], method="eel", rng=seed).sp_scores)
               for e in estimates] if single else []
     row["single"] = dict(zip([e.observer for e in estimates], scores))
-    row["single_mean"], row["single_se"] = q.mean_se(scores)
-    table = q.observer_quality(
+    row["single_mean"], row["single_se"] = engine.mean_se(scores)
+    table = engine.observer_quality(
         gaze=gaze, estimates=np.array([e.scores for e in estimates]),
         observers=[e.observer for e in estimates], n_frames=prepared.n_frames,
         image_shape=prepared.shape, px_per_degree=ppd, sample_weight=prepared.sizes)

@@ -2,7 +2,7 @@
 
 For each sequence of ``../shared/data`` (development by default, ``--eval`` for the evaluation
 ones) and each observer panel: the shipped recordings (``real``, development only) and the
-simulated panels of :data:`segmentation.engine.simulate.PANELS` (placements, webcam-grade
+simulated panels of :data:`segmentation.engine.PANELS` (placements, webcam-grade
 accuracy, two and three observers, a shared mistake) plus ``core-centre`` (frames whose object
 has a core unlike its rim, watched by centre-fixating observers), the engine runs with its
 defaults and no reference (prepare, estimate, pool, EEL, refine, cut) and the masks as
@@ -51,28 +51,28 @@ EDGES = np.linspace(-9.3, 9.3, 2049)
 
 
 def all_panels(evaluation: bool) -> list[str]:
-    from segmentation.engine.simulate import PANELS
+    from segmentation.engine import PANELS
 
     return ([] if evaluation else ["real"]) + list(PANELS) + ["core-centre"]
 
 
 def load(name: str):
-    from segmentation.engine import io
+    from segmentation import engine
 
     kind, seq = name.split("-", 1)
     if kind == "brats":
-        frames = io.read_sequence(DATA / f"brats/{seq}/flair.nii.gz").frames
-        truth = io.read_masks(DATA / f"brats/{seq}/tumour.nii.gz")
+        frames = engine.read_sequence(DATA / f"brats/{seq}/flair.nii.gz").frames
+        truth = engine.read_masks(DATA / f"brats/{seq}/tumour.nii.gz")
     else:
-        frames = io.read_sequence(DATA / f"davis/{seq}/frames").frames
-        truth = io.read_masks(DATA / f"davis/{seq}/masks")
+        frames = engine.read_sequence(DATA / f"davis/{seq}/frames").frames
+        truth = engine.read_masks(DATA / f"davis/{seq}/masks")
     return np.asarray(frames), np.asarray(truth).astype(bool)
 
 
 def panel_tables(name: str, panel: str, frames, truth):
     """(frames, gaze tables, true px per degree) of a panel; core-centre changes the frames."""
-    from segmentation.engine import io
-    from segmentation.engine.simulate import (
+    from segmentation import engine
+    from segmentation.engine import (
         core_unlike_rim,
         make_panel,
         object_radius_deg,
@@ -83,8 +83,8 @@ def panel_tables(name: str, panel: str, frames, truth):
     if panel == "real":
         folder = DATA / "gaze" / name
         ppd = json.loads((folder / "recording.json").read_text())["image_px_per_degree"]
-        return frames, [io.read_gaze_csv(p) for p in sorted(folder.glob("observer-*.csv"))], ppd
-    base = io.read_panel(DATA / "gaze" / BASE_PANELS[kind] / "recording.json")
+        return frames, [engine.read_gaze_csv(p) for p in sorted(folder.glob("observer-*.csv"))], ppd
+    base = engine.read_panel(DATA / "gaze" / BASE_PANELS[kind] / "recording.json")
     if panel == "core-centre":
         changed = core_unlike_rim(frames, truth)
         frames = np.clip(changed, 0, 255).astype(np.uint8) if frames.dtype == np.uint8 else changed
@@ -95,17 +95,18 @@ def panel_tables(name: str, panel: str, frames, truth):
 
 def run_sequence(name: str, panels: list[str], args) -> None:
     """Every panel of one sequence; writes one JSON + NPZ per panel into ``args.out``."""
-    from segmentation.engine.masks import _logit
-    from segmentation.engine.metrics import segmentation_scores
-    from segmentation.engine.pipeline import (
+    from segmentation.engine import (
+        MeanPool,
+        WeightedPool,
         evaluate,
         gazed_pixels,
+        guess_px_per_degree,
         observer_estimate,
         prepare_sequence,
         segment,
+        segmentation_scores,
     )
-    from segmentation.engine.pooling import MeanPool, WeightedPool
-    from segmentation.engine.superpixels import guess_px_per_degree
+    from segmentation.engine import logit as to_logit
 
     frames0, truth = load(name)
     prepared_cache = {}
@@ -139,7 +140,7 @@ def run_sequence(name: str, panels: list[str], args) -> None:
         out["estimate_auc"] = [segmentation_scores(e.scores, truth, labels=prep.labels)["auc"]
                                for e in ests]
         out["seconds"] = time.perf_counter() - t0
-        logit = _logit(result.scores)
+        logit = to_logit(result.scores)
         gz = gazed_pixels(prep, ests)
         hist_pos, _ = np.histogram(logit[truth], EDGES)
         hist_neg, _ = np.histogram(logit[~truth], EDGES)

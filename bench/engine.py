@@ -46,28 +46,28 @@ SIMULATION_PANELS = {"brats": "brats-pat0001", "davis": "davis-blackswan"}
 
 
 def load(name: str, *, gaze: bool = True, simulate: bool = False):
-    from segmentation.engine import io
+    from segmentation import engine
 
     kind, seq = name.split("-", 1)
     if kind == "brats":
-        frames = io.read_sequence(DATA / f"brats/{seq}/flair.nii.gz").frames
-        truth = io.read_masks(DATA / f"brats/{seq}/tumour.nii.gz")
+        frames = engine.read_sequence(DATA / f"brats/{seq}/flair.nii.gz").frames
+        truth = engine.read_masks(DATA / f"brats/{seq}/tumour.nii.gz")
         ppd = BRATS_PPD
     else:
-        frames = io.read_sequence(DATA / f"davis/{seq}/frames").frames
-        truth = io.read_masks(DATA / f"davis/{seq}/masks")
+        frames = engine.read_sequence(DATA / f"davis/{seq}/frames").frames
+        truth = engine.read_masks(DATA / f"davis/{seq}/masks")
         ppd = DAVIS_PPD
     tables = []
     folder = DATA / "gaze" / name
     if simulate:  # simulated observers from the masks (evaluation sequences have no gaze)
-        from segmentation.engine.simulate import simulate_panel
+        from segmentation.engine import simulate_panel
 
-        panel = io.read_panel(DATA / "gaze" / SIMULATION_PANELS[kind] / "recording.json")
+        panel = engine.read_panel(DATA / "gaze" / SIMULATION_PANELS[kind] / "recording.json")
         ppd = panel.px_per_degree
         tables = simulate_panel(np.asarray(truth), panel)
     elif gaze and folder.is_dir():
         ppd = json.loads((folder / "recording.json").read_text())["image_px_per_degree"]
-        tables = [io.read_gaze_csv(p) for p in sorted(folder.glob("observer-*.csv"))]
+        tables = [engine.read_gaze_csv(p) for p in sorted(folder.glob("observer-*.csv"))]
     return frames, truth, ppd, tables
 
 
@@ -88,7 +88,7 @@ ABLATION = {
 
 def run_ablation(name: str, args) -> dict:
     """Pooled probability / EEL AUC and observer-1 EEL AUC of every ABLATION variant."""
-    from segmentation.engine.pipeline import evaluate, observer_estimate, prepare_sequence, segment
+    from segmentation.engine import evaluate, observer_estimate, prepare_sequence, segment
 
     frames, truth, ppd, tables = load(name)
     prep = prepare_sequence(frames, px_per_degree=ppd, flow=True, rng=args.seed)
@@ -130,7 +130,7 @@ def print_ablation(results: list[dict], args) -> None:
 
 def run_one(name: str, args) -> dict:
     """Everything for one sequence; returns a JSON-able dict."""
-    from segmentation.engine.pipeline import evaluate, observer_estimate, prepare_sequence, segment
+    from segmentation.engine import evaluate, observer_estimate, prepare_sequence, segment
 
     frames, truth, ppd, tables = load(name, gaze=not args.eval, simulate=args.simulate)
     out = {"name": name, "frames": int(frames.shape[0]), "shape": list(frames.shape[1:3])}
@@ -271,7 +271,7 @@ def main(argv=None) -> int:
                         help="also run the pooled methods with these seeds (training sample, "
                              "SVM) and print the mean AUC per method, e.g. 0,1,2")
     parser.add_argument("--simulate", action="store_true",
-                        help="simulated observers (segmentation.engine.simulate) from the "
+                        help="simulated observers (segmentation.engine.simulate_panel) from the "
                              "masks, with the parameters of the brats-pat0001 / davis-blackswan "
                              "panels; with --eval this scores the evaluation sequences")
     parser.add_argument("--ablation", action="store_true",

@@ -37,7 +37,7 @@ def score_map(t: int, h: int, w: int) -> np.ndarray:
 
 def main(argv=None) -> int:
     from segmentation import export_formats as exports
-    from segmentation.engine.metrics import quantise
+    from segmentation.engine import quantise
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=100)

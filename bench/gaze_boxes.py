@@ -33,22 +33,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from segmentation.engine.detection.detector import BoxDetector  # noqa: E402
-from segmentation.engine.detection.heatmap import mask_to_boxes  # noqa: E402
-from segmentation.engine.detection.io import (  # noqa: E402
+from segmentation.engine.detection import (  # noqa: E402  # noqa: E402  # noqa: E402
+    BoxDetector,  # noqa: E402
+    GazeBoxParams,
+    average_precision,
+    box_iou,
+    boxes_to_mask,  # noqa: E402
+    dice,
+    label_images,
     list_images,
+    mask_to_boxes,  # noqa: E402
     read_fixations_csv,
     read_image,
     read_mask,
+    refine_box_mask,  # noqa: E402
 )
-from segmentation.engine.detection.labels import GazeBoxParams, label_images  # noqa: E402
-from segmentation.engine.detection.metrics import (  # noqa: E402
-    average_precision,
-    box_iou,
-    dice,
-)
-from segmentation.engine.detection.refine import refine_box_mask  # noqa: E402
-from segmentation.engine.detection.shapes import boxes_to_mask  # noqa: E402
 
 SPLIT_AT = "cju5"
 #: The detector of the benchmark: sized for a shared 2-core CPU (10-15 min per training).

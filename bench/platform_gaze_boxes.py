@@ -38,10 +38,9 @@ def main() -> int:
     import numpy as np
     import pandas as pd
 
-    from segmentation.engine.detection.labels import label_images
-    from segmentation.engine.detection.metrics import dice
+    from segmentation.engine import DEFAULT_PX_PER_DEGREE
+    from segmentation.engine.detection import dice, label_images
     from segmentation.fixations import DISPERSION_DEG, idt_fixations
-    from segmentation.parameters import DEFAULT_PX_PER_DEGREE
 
     fixations = pd.read_csv(args.data / "fixations.csv")
     names = sorted(n for n in fixations.image.unique() if n < "cju5")[: args.n_images]

@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from crowd import storage
+from segmentation.engine import LEVELS  # engine.defaults: no numerics imported
 
 from . import export_formats
 from .models import GroundTruth, Run
@@ -25,9 +26,6 @@ CONTENT_TYPES = {
     "npz": "application/octet-stream",
     "csv": "text/csv",
 }
-#: Levels of the stored score map (segmentation.engine.metrics.LEVELS; not imported here so
-#: that serving a download does not import the engine).
-SCORE_LEVELS = 65535
 
 
 def safe_name(name: str) -> str:
@@ -55,7 +53,7 @@ def stored_scores(gt_arrays: dict) -> np.ndarray:
     """The stored score map as float32 in [0, 1] (16-bit levels; older runs stored float32)."""
     scores = gt_arrays["scores"]
     if scores.dtype == np.uint16:
-        return scores.astype(np.float32) / np.float32(SCORE_LEVELS)
+        return scores.astype(np.float32) / np.float32(LEVELS)
     return scores.astype(np.float32)
 
 

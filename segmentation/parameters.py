@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from segmentation.engine import METHODS
+
 #: Defaults of a run. ``px_per_degree`` sizes superpixels to about one degree of visual angle.
 DEFAULTS: dict[str, Any] = {
     "px_per_degree": "auto",
@@ -21,15 +23,10 @@ DEFAULTS: dict[str, Any] = {
     # With reference masks, also score the baselines (probability, el, vilarino) for the report.
     "compare": True,
 }
-#: Image pixels per degree of visual angle where nothing better is known (a recording without
-#: display geometry in the gaze boxes; the engine's own default for a run's superpixels).
-DEFAULT_PX_PER_DEGREE = 12.0
 PREPARE_KEYS = ("px_per_degree", "features", "temporal", "seed")
 ESTIMATE_KEYS = PREPARE_KEYS + ("estimate",)
-#: The engine's methods (``segmentation.engine.pipeline.METHODS``, not imported for the reason
-#: above; tests/segmentation/test_runs.py checks they agree): the one list the forms, the API
-#: serializer and the validation below use.
-METHODS = ("eel", "el", "probability", "vilarino")
+#: Labels of the engine's methods (segmentation.engine.METHODS, the one list the forms, the API
+#: serializer and the validation below use).
 METHOD_LABELS = {"eel": "EEL (expected exponential loss)", "el": "EL (exponential loss)",
                  "probability": "pooled probability", "vilarino": "Vilariño baseline"}
 MAX_SEED = 2**32 - 1  # what numpy's legacy seeding takes too

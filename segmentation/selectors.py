@@ -10,10 +10,10 @@ from annotation import selectors as annotation_selectors
 from crowd import storage
 from crowd.models import Sequence, Study, StudyMembership
 from crowd.selectors import NotFound, study_get_for_user
+from segmentation.engine import DEFAULT_PX_PER_DEGREE
 
 from .fixations import DISPERSION_DEG, MIN_FIXATION_MS, idt_fixations
 from .models import GazeBoxesJob, Run
-from .parameters import DEFAULT_PX_PER_DEGREE
 
 READERS = (StudyMembership.Role.COORDINATOR, StudyMembership.Role.RESEARCHER)
 
@@ -108,7 +108,7 @@ def study_fixations(*, study: Study, dispersion_deg: float = DISPERSION_DEG,
     Returns the engine's fixation table ``image, observer, t_ms, x, y, duration_ms`` (the format
     of ``kvasir/fixations.csv``); a recording's samples on image k (``frame`` = k) give image k's
     fixations. The dispersion threshold is ``dispersion_deg`` times the recording's image pixels
-    per degree (:data:`segmentation.parameters.DEFAULT_PX_PER_DEGREE` without display geometry).
+    per degree (:data:`segmentation.engine.DEFAULT_PX_PER_DEGREE` without display geometry).
     """
     keys = {(s.pk, k): key for s, k, key in image_keys(study=study)}
     rows = []
@@ -149,13 +149,13 @@ def gaze_boxes_file(*, study: Study, kind: str) -> bytes | None:
 
 def labelling_time_report(*, study: Study) -> dict:
     """Time per label by mode (n, mean, median, std, 95% CI) and what gaze saves, plus time per
-    image by mode; through :func:`segmentation.engine.detection.timing.timing_report`.
+    image by mode; through :func:`segmentation.engine.detection.timing_report`.
 
     ``{"confidence", "reference", "per_mode": {mode: {...}}, "savings_percent": {mode: %},
     "per_image": {...same for image visits...}}``; empty ``per_mode`` without labels.
     """
     # Imported here: the detection library takes seconds to import (see gaze_boxes_compute).
-    from segmentation.engine.detection.timing import timing_report
+    from segmentation.engine.detection import timing_report
 
     labels = annotation_selectors.image_label_table(study=study)
     out = timing_report(labels).to_dict()

@@ -50,7 +50,7 @@ class RunForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["sequence"].choices = [("", "every sequence")] + [(s.pk, s.name) for s in sequences]
         try:
-            from segmentation.engine.pooling import POOLS
+            from segmentation.engine import POOLS
             pools = sorted(POOLS)
         except ImportError:  # the pooling module is optional for the page
             pools = ["mean"]

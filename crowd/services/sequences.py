@@ -16,7 +16,7 @@ import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from segmentation.engine.errors import InputError, InputTooLarge
+from segmentation.engine import InputError, InputTooLarge
 
 from .. import storage
 from ..models import MAX_FRAME_RATE, Sequence, Study, without_control_characters
@@ -89,7 +89,7 @@ def sequence_import(
 
     Raises ValidationError naming the file and the problem; nothing is stored then.
     """
-    from segmentation.engine.io import read_sequence
+    from segmentation.engine import read_sequence
 
     path = Path(path)
     source_name = without_control_characters(source_name or path.name)
@@ -158,7 +158,7 @@ def _finite_list(values) -> list | None:
 
 def _image_names(readable: Path) -> list[str]:
     """The image file names without extension, in frame order (the reader sorts by name)."""
-    from segmentation.engine.io.sequences import IMAGE_SUFFIXES
+    from segmentation.engine import IMAGE_SUFFIXES
 
     files = [readable] if readable.is_file() else readable.iterdir()
     return [p.stem for p in sorted(files) if p.suffix.lower() in IMAGE_SUFFIXES]
@@ -191,7 +191,7 @@ def sequence_masks_attach(
 
 
 def _attach_masks(sequence, path: Path, frames, axis, written, *, source_name=None) -> None:
-    from segmentation.engine.io import read_masks
+    from segmentation.engine import read_masks
 
     label = source_name or path.name
     with materialized(path) as readable:
@@ -226,7 +226,7 @@ def _attach_masks(sequence, path: Path, frames, axis, written, *, source_name=No
 
 
 def _frames_from_names(folder: Path, count: int, label: str) -> list[int]:
-    from segmentation.engine.io.sequences import IMAGE_SUFFIXES
+    from segmentation.engine import IMAGE_SUFFIXES
 
     if folder.is_dir():
         names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -40,7 +40,7 @@ ESTIMATES = ("default", "paper")
 
 
 @dataclass
-class ObserverEstimate:
+class EstimateResult:
     """One recording's object probability per superpixel.
 
     Attributes
@@ -365,7 +365,7 @@ def probability_estimate(prepared, gazed_sp: np.ndarray, params: dict,
 
     Parameters
     ----------
-    prepared : PreparedSequence
+    prepared : PreparedFrames
     gazed_sp : (T,) int ndarray
         Superpixel under each frame's gaze point, -1 = none (repeats allowed).
     params : dict

@@ -16,6 +16,8 @@ computed in the same pass (:func:`superpixel_statistics`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from skimage.color import rgb2lab
@@ -39,6 +41,50 @@ def _bincount_cols(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     for k in range(values.shape[1]):
         out[:, k] = np.bincount(idx, weights=values[:, k], minlength=n)
     return out
+
+
+def _colour_histograms(x: np.ndarray, idx: np.ndarray, m: int) -> np.ndarray:
+    """(m, C * N_HIST_BINS) counts of each superpixel's Lab values (lightness over 0-100, a
+    and b over +-AB_RANGE); ``x`` is (P, C), ``idx`` the superpixel of each of the P pixels."""
+    c = x.shape[1]
+    out = np.zeros((m, c * N_HIST_BINS))
+    for ch in range(c):
+        v = x[:, ch]
+        v01 = v / 100.0 if ch == 0 else (v + AB_RANGE) / (2 * AB_RANGE)
+        b = np.clip((v01 * N_HIST_BINS).astype(np.int64), 0, N_HIST_BINS - 1)
+        out[:, ch * N_HIST_BINS:(ch + 1) * N_HIST_BINS] = np.bincount(
+            idx * N_HIST_BINS + b, minlength=m * N_HIST_BINS).reshape(m, N_HIST_BINS)
+    return out
+
+
+def _frame_flow(grey_seq: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
+    """(2, H, W) optical flow (row, column) from frame ``k`` to the next (the last frame: the
+    reversed flow from the one before; a single frame: zeros)."""
+    from skimage.registration import optical_flow_ilk
+
+    h, w = shape
+    t_count = grey_seq.shape[0]
+    nxt = k + 1 if k + 1 < t_count else k - 1
+    if nxt < 0:
+        return np.zeros((2, h, w), np.float32)
+    # Flow on a half-size frame is enough for a mean direction per superpixel.
+    a = grey_seq[k][::2, ::2]
+    b = grey_seq[nxt][::2, ::2]
+    fr_small = optical_flow_ilk(a, b, radius=7)
+    if nxt < k:
+        fr_small = -fr_small
+    # (Displacements are in units of 2 * stride pixels: only their direction is used.)
+    return np.repeat(np.repeat(fr_small, 2, axis=1), 2, axis=2)[:, :h, :w]
+
+
+def _adjacency(edges: list[np.ndarray], n: int) -> sp.csr_matrix:
+    """(n, n) symmetric 0/1 matrix of the label pairs in ``edges`` (each an (E, 2) array)."""
+    if not edges:
+        return sp.csr_matrix((n, n))
+    e = np.concatenate(edges)
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    adj = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
+    return ((adj + adj.T) > 0).astype(np.float64)
 
 
 def superpixel_statistics(frames01: np.ndarray, labels: np.ndarray, *, flow: bool = False,
@@ -125,33 +171,14 @@ def superpixel_statistics(frames01: np.ndarray, labels: np.ndarray, *, flow: boo
         ob = np.minimum((ang / np.pi * N_ORIENT_BINS).astype(np.int64), N_ORIENT_BINS - 1)
         ohist[lo:hi + 1] += np.bincount(idx * N_ORIENT_BINS + ob, weights=mag,
                                         minlength=m * N_ORIENT_BINS).reshape(m, N_ORIENT_BINS)
-        # Colour histograms (lightness 0-100, a/b over +-AB_RANGE).
-        for ch in range(c):
-            v = x[:, ch]
-            v01 = v / 100.0 if ch == 0 else (v + AB_RANGE) / (2 * AB_RANGE)
-            b = np.clip((v01 * N_HIST_BINS).astype(np.int64), 0, N_HIST_BINS - 1)
-            chist[lo:hi + 1, ch * N_HIST_BINS:(ch + 1) * N_HIST_BINS] += np.bincount(
-                idx * N_HIST_BINS + b, minlength=m * N_HIST_BINS).reshape(m, N_HIST_BINS)
+        chist[lo:hi + 1] += _colour_histograms(x, idx, m)
         # Adjacency: label changes between horizontal and vertical neighbours.
         for a, b in ((lab_k[:, :-1], lab_k[:, 1:]), (lab_k[:-1, :], lab_k[1:, :])):
             diff = a != b
             if diff.any():
                 edges.append(np.stack([a[diff], b[diff]], 1))
         if flow:
-            from skimage.registration import optical_flow_ilk
-
-            nxt = k + 1 if k + 1 < t_count else k - 1
-            if nxt < 0:
-                fr = np.zeros((2, h, w), np.float32)
-            else:
-                # Flow on a half-size frame is enough for a mean direction per superpixel.
-                a = grey_seq[k][::2, ::2]
-                b = grey_seq[nxt][::2, ::2]
-                fr_small = optical_flow_ilk(a, b, radius=7)
-                if nxt < k:
-                    fr_small = -fr_small
-                fr = np.repeat(np.repeat(fr_small, 2, axis=1), 2, axis=2)[:, :h, :w]
-                # (Displacements are in units of 2 * stride pixels: only their direction is used.)
+            fr = _frame_flow(grey_seq, k, (h, w))
             fsum[lo:hi + 1] += _bincount_cols(idx, np.stack([fr[0].ravel(), fr[1].ravel()], 1), m)
         grey_prev = lab
         if progress is not None:
@@ -171,13 +198,7 @@ def superpixel_statistics(frames01: np.ndarray, labels: np.ndarray, *, flow: boo
             # flow[0] is the row (y) component, flow[1] the column (x) component.
             theta_f = np.arctan(fm[:, 0] / fm[:, 1]) / np.pi
             theta_f = np.where(np.isfinite(theta_f), theta_f, 0.0).astype(np.float32)
-    if edges:
-        e = np.concatenate(edges)
-        e = np.unique(np.sort(e, axis=1), axis=0)
-        adj = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
-        adj = ((adj + adj.T) > 0).astype(np.float64)
-    else:
-        adj = sp.csr_matrix((n, n))
+    adj = _adjacency(edges, n)
     ohist = ohist / np.maximum(ohist.sum(1, keepdims=True), 1e-9)
     chist = chist / sizes_safe[:, None]
     return {
@@ -259,8 +280,9 @@ def autoencoder_features(frames01: np.ndarray, labels: np.ndarray, *, rng=0, n_c
     """
     import torch
 
+    # The seed also drives a local torch.Generator for the weights (never torch.manual_seed:
+    # the process's global RNG is not the engine's to set).
     seed = rng if isinstance(rng, int | np.integer) else int(np.random.default_rng(rng).integers(2**31))
-    torch.manual_seed(int(seed))
     # Small convolutions: extra intra-op threads only fight over shared cores.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -268,6 +290,39 @@ def autoencoder_features(frames01: np.ndarray, labels: np.ndarray, *, rng=0, n_c
         return _train_and_pool(frames01, labels, seed, n_channels, steps, max_side, progress)
     finally:
         torch.set_num_threads(threads)
+
+
+def _autoencoder(cin: int, n_channels: int):
+    """Encoder (two stride-2 convolutions) and decoder of the feature autoencoder."""
+    from torch import nn
+
+    enc = nn.Sequential(
+        nn.Conv2d(cin, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(32, n_channels, 3, padding=1),
+    )
+    dec = nn.Sequential(
+        nn.ReLU(), nn.ConvTranspose2d(n_channels, 32, 4, stride=2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, cin, 3, padding=1),
+    )
+    return enc, dec
+
+
+def _init_conv_weights(model, generator) -> None:
+    """Draw every convolution's weights and biases from ``generator``, as PyTorch's default
+    initialisation does from the global RNG (Kaiming-uniform with a = sqrt(5), bias uniform
+    in +-1/sqrt(fan_in)), module by module in order: the same numbers as seeding globally."""
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                fan_in = m.weight.shape[1] * math.prod(m.weight.shape[2:])
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
 
 
 def _train_and_pool(frames01, labels, seed, n_channels, steps, max_side, progress):
@@ -280,17 +335,12 @@ def _train_and_pool(frames01, labels, seed, n_channels, steps, max_side, progres
     step = max(1, int(np.ceil(max(h, w) / max_side)))
     small = np.ascontiguousarray(x[:, ::step, ::step].transpose(0, 3, 1, 2), dtype=np.float32)
     cin = small.shape[1]
-    enc = nn.Sequential(
-        nn.Conv2d(cin, 16, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(32, n_channels, 3, padding=1),
-    )
-    dec = nn.Sequential(
-        nn.ReLU(), nn.ConvTranspose2d(n_channels, 32, 4, stride=2, padding=1), nn.ReLU(),
-        nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(16, cin, 3, padding=1),
-    )
+    # Built under fork_rng: the default initialisation draws from the global RNG, which is
+    # left as it was; the weights are then drawn again from the local generator.
+    with torch.random.fork_rng(devices=[]):
+        enc, dec = _autoencoder(cin, n_channels)
     model = nn.Sequential(enc, dec)
+    _init_conv_weights(model, torch.Generator().manual_seed(int(seed)))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     data = torch.from_numpy(small)
     sh, sw = small.shape[2], small.shape[3]
@@ -341,12 +391,9 @@ def backbone_features(frames01: np.ndarray, labels: np.ndarray, weights_path: st
     import torchvision
 
     from .errors import InputError
+    from .io import load_torch_state
 
-    try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"{weights_path}: cannot read ResNet-18 weights ({exc}); pass a local "
-                         "state_dict file saved with torch.save") from exc
+    state = load_torch_state(weights_path, what="ResNet-18 weights")
     model = torchvision.models.resnet18(weights=None)
     try:
         model.load_state_dict(state)

@@ -34,6 +34,7 @@ __all__ = [
     "ThresholdChoice",
     "choose_threshold",
     "guided_filter",
+    "logit",
     "masks_at",
     "refine_scores",
 ]
@@ -47,7 +48,17 @@ GAZE_CONTRAST_K = 0.75
 _LOGIT_CLIP = 1e-4
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds ``log(p / (1 - p))`` of scores, clipped to [1e-4, 1 - 1e-4] first.
+
+    Parameters
+    ----------
+    p : (...) array_like of float in [0, 1]
+
+    Returns
+    -------
+    (...) float32 ndarray
+    """
     p = np.clip(np.asarray(p, dtype=np.float32), _LOGIT_CLIP, 1.0 - _LOGIT_CLIP)
     return np.log(p / (1.0 - p))
 
@@ -148,7 +159,7 @@ def refine_scores(frames01: np.ndarray, sp_scores: np.ndarray, labels: np.ndarra
     (T, H, W) float32 ndarray in [0, 1]
     """
     t_count = labels.shape[0]
-    logit_sp = _logit(sp_scores)
+    logit_sp = logit(sp_scores)
     out = np.empty(labels.shape, np.float32)
     radius = max(1, int(round(radius_px)))
     sub = 2 if radius >= 8 else 1
@@ -214,8 +225,8 @@ def choose_threshold(scores: np.ndarray, gazed: np.ndarray, *, rule: str = "gaze
         raise InputError(f"gazed {gazed.shape} and scores {scores.shape} differ in shape")
     if not gazed.any():
         return ThresholdChoice(0.5, "gaze-contrast", {"fallback": "no gazed pixel"})
-    background = float(np.median(_logit(scores[:, ::sample, ::sample])))
-    object_level = float(np.median(_logit(scores[gazed])))
+    background = float(np.median(logit(scores[:, ::sample, ::sample])))
+    object_level = float(np.median(logit(scores[gazed])))
     if object_level <= background:
         return ThresholdChoice(0.5, "gaze-contrast",
                                {"fallback": "gazed pixels score no higher than the rest",

@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from .compliance import recording_compliance
+from .defaults import DEFAULT_PX_PER_DEGREE, METHODS, N_BAGS, N_ROUNDS
 from .errors import InputError
-from .estimate import ESTIMATES, ObserverEstimate, estimate_params, probability_estimate
+from .estimate import ESTIMATES, EstimateResult, estimate_params, probability_estimate
 from .features import autoencoder_features, backbone_features, hand_features, superpixel_statistics
 from .gaze import gaze_points, gazed_superpixels
 from .io.gaze_csv import check_gaze_frames, validate_gaze
 from .masks import ThresholdChoice, choose_threshold, masks_at, refine_scores
 from .metrics import dequantise, quantise
-from .prepared import PreparedSequence
+from .prepared import PreparedFrames
 from .superpixels import (
     WORK_SIDE_PX,
     normalise_frames,
@@ -41,8 +43,9 @@ __all__ = [
     "FEATURES",
     "METHODS",
     "MASK_THRESHOLD",
-    "ObserverEstimate",
-    "PreparedSequence",
+    "EstimateResult",
+    "PreparedFrames",
+    "SEGMENTERS",
     "SegmentationResult",
     "evaluate",
     "observer_estimate",
@@ -50,7 +53,6 @@ __all__ = [
     "segment",
 ]
 
-METHODS = ("eel", "el", "probability", "vilarino")
 FEATURES = ("hand", "autoencoder", "hand+autoencoder", "backbone:PATH")
 #: The ``fixed`` threshold rule: for eel and el f >= 0 (the booster's decision boundary,
 #: score = 1 / (1 + e^-2f)); for probability an even chance; for vilarino the SVM margin 0.
@@ -62,14 +64,6 @@ MASK_THRESHOLD = 0.5
 REFINE_RADIUS = 1.0
 REFINE_EPS = 1e-4
 REFINE_TEMPORAL = 1
-#: Boosting rounds and bags of the default EEL (the paper: 50 rounds, one sample). Soft targets
-#: give EEL smaller Newton steps than hard labels, so it needs more rounds to fit; averaging
-#: boosters trained on different 10% samples removes much of the sample's luck. Measured on
-#: the development sequences in docs/method.md ("The booster").
-N_ROUNDS = 200
-N_BAGS = 3
-#: The paper's booster: ``segment(..., **PAPER_BOOSTER)``.
-PAPER_BOOSTER = {"n_rounds": 50, "n_bags": 1}
 
 
 def _report(progress, stage):
@@ -88,16 +82,16 @@ def _check_frames(frames) -> np.ndarray:
     return frames
 
 
-def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "hand",
+def prepare_sequence(frames, *, px_per_degree: float = DEFAULT_PX_PER_DEGREE, features: str = "hand",
                      temporal: bool = False, flow: bool = False, size_degrees: float = 1.0,
-                     compactness: float = 10.0, rng=0, progress=None) -> PreparedSequence:
+                     compactness: float = 10.0, rng=0, progress=None) -> PreparedFrames:
     """Superpixels, features and colour models of a sequence (no gaze needed).
 
     Parameters
     ----------
     frames : (T, H, W) or (T, H, W, 3) ndarray
         Grey or RGB frames (uint8, or float of any range: scaled by its percentiles).
-    px_per_degree : float, default 12
+    px_per_degree : float, default :data:`DEFAULT_PX_PER_DEGREE` (12)
         Image pixels per degree of visual angle; superpixels are ``size_degrees`` wide.
     features : str, default "hand"
         ``hand``, ``autoencoder``, ``hand+autoencoder`` or ``backbone:PATH`` (a local
@@ -114,7 +108,7 @@ def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "ha
 
     Returns
     -------
-    PreparedSequence
+    PreparedFrames
     """
     frames = _check_frames(frames)
     if features not in ("hand", "autoencoder", "hand+autoencoder") and not str(
@@ -164,7 +158,7 @@ def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "ha
         feats = np.column_stack([feats, bb])
         names = names + [f"resnet{i}" for i in range(bb.shape[1])]
     timings["features"] = time.perf_counter() - t1
-    return PreparedSequence(
+    return PreparedFrames(
         labels=labels, features=np.asarray(feats, np.float32), feature_names=list(names),
         frame_of=stats["frame_of"], centroids=stats["centroids"], sizes=stats["sizes"],
         colour_mean=stats["colour_mean"], colour_cov=stats["colour_cov"],
@@ -177,14 +171,14 @@ def prepare_sequence(frames, *, px_per_degree: float = 12.0, features: str = "ha
     )
 
 
-def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
+def observer_estimate(prepared: PreparedFrames, frames, gaze: pd.DataFrame, *,
                       estimate: str = "default", observer: str | None = None, progress=None,
-                      **options) -> ObserverEstimate:
+                      **options) -> EstimateResult:
     """One recording's object probability per superpixel.
 
     Parameters
     ----------
-    prepared : PreparedSequence
+    prepared : PreparedFrames
     frames : (T, H, W[, 3]) ndarray
         The sequence (only its shape is used; may be None).
     gaze : DataFrame
@@ -198,7 +192,7 @@ def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
 
     Returns
     -------
-    ObserverEstimate
+    EstimateResult
     """
     t0 = time.perf_counter()
     params = estimate_params(estimate, **options)
@@ -220,7 +214,7 @@ def observer_estimate(prepared: PreparedSequence, frames, gaze: pd.DataFrame, *,
                                       px_per_degree=prepared.px_per_degree)
     if progress is not None:
         progress("estimate", 1.0)
-    return ObserverEstimate(scores=scores, gazed=gazed, gaze_points=points, observer=observer,
+    return EstimateResult(scores=scores, gazed=gazed, gaze_points=points, observer=observer,
                             gazed_all=gazed_all, params={"estimate": estimate, **params},
                             timings={"estimate": time.perf_counter() - t0},
                             compliance=compliance.to_dict())
@@ -292,7 +286,91 @@ def _pool_estimates(estimates, pool, refit: bool = True):
     return pool_obj, np.asarray(pool_obj.pooled_, dtype=np.float64)
 
 
-def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str = "eel",
+def _probability(prepared, frames, estimates, pooled, *, timings, **_) -> np.ndarray:
+    """The pooled estimate itself."""
+    timings["train"] = 0.0
+    timings["predict"] = 0.0
+    return pooled.copy()
+
+
+def _boosted(prepared, frames, estimates, pooled, *, soft: bool, gen, train_fraction, n_rounds,
+             n_bags, backend, report, timings) -> np.ndarray:
+    """Stump boosting on the pooled estimate: EEL on its soft values (``soft``), EL on it
+    thresholded at 0.5; the mean of ``n_bags`` boosters' raw scores."""
+    from .eel import ExpectedExponentialLoss, ExponentialLoss, StumpBooster
+
+    if int(n_bags) < 1 or int(n_rounds) < 1:
+        raise InputError(f"n_bags and n_rounds must be >= 1; got {n_bags} and {n_rounds}")
+    n = prepared.n_superpixels
+    positive = np.zeros(n, bool)
+    for e in estimates:
+        positive |= np.asarray(e.gazed, bool)
+    others = np.flatnonzero(~positive)
+    n_sample = int(round(train_fraction * others.size))
+    s = pooled.copy()
+    s[positive] = 1.0
+    loss = ExpectedExponentialLoss() if soft else ExponentialLoss()
+    f = np.zeros(n)
+    timings["train"] = timings["predict"] = 0.0
+    for bag in range(int(n_bags)):
+        t = time.perf_counter()
+        sampled = gen.choice(others, size=n_sample, replace=False) if n_sample else others[:0]
+        train = np.concatenate([np.flatnonzero(positive), np.sort(sampled)])
+        target = s[train] if soft else (s[train] >= 0.5).astype(np.float64)
+        booster = StumpBooster(loss, n_rounds=int(n_rounds), backend=backend)
+        booster.fit(prepared.features[train], target)
+        timings["train"] += time.perf_counter() - t
+        t = time.perf_counter()
+        f += booster.decision_function(prepared.features)
+        timings["predict"] += time.perf_counter() - t
+        report(0.1 + 0.8 * (bag + 1) / n_bags)
+    # The mean raw score through the exponential loss's link, as predict_proba does.
+    return StumpBooster.proba_from_decision(f / n_bags)
+
+
+def _vilarino(prepared, frames, estimates, pooled, *, gen, report, timings, **_) -> np.ndarray:
+    """The gaze-patch RBF SVM baseline (needs the frames)."""
+    from .baselines import VilarinoSVM, vilarino_grey
+
+    if frames is None:
+        raise InputError("method 'vilarino' needs the frames")
+    t = time.perf_counter()
+    grey = vilarino_grey(normalise_frames(_check_frames(frames)))
+    patch = max(3, int(round(prepared.params.get("side_px", prepared.px_per_degree))))
+    svm = VilarinoSVM(patch=patch, rng=gen).fit(grey, [e.gaze_points for e in estimates])
+    timings["train"] = time.perf_counter() - t
+    report(0.6)
+    t = time.perf_counter()
+    sp_scores = svm.score(grey, prepared.frame_of, prepared.centroids)
+    timings["predict"] = time.perf_counter() - t
+    return sp_scores
+
+
+#: The methods of :func:`segment`: name -> function(prepared, frames, estimates, pooled,
+#: **options) returning (N,) superpixel scores in [0, 1]. Its keys are :data:`METHODS`.
+SEGMENTERS = {
+    "eel": partial(_boosted, soft=True),
+    "el": partial(_boosted, soft=False),
+    "probability": _probability,
+    "vilarino": _vilarino,
+}
+
+
+def _paint(prepared, frames, sp_scores, *, refine: bool, report) -> np.ndarray:
+    """(T, H, W) float32 pixel scores: the edge-aware refinement of the superpixel scores when
+    ``refine`` and the frames are given, else each superpixel's score on its pixels."""
+    if refine and frames is not None:
+        scores = refine_scores(normalise_frames(_check_frames(frames)), sp_scores, prepared.labels,
+                               radius_px=REFINE_RADIUS * prepared.params.get("side_px", 12.0),
+                               eps=REFINE_EPS, temporal=REFINE_TEMPORAL,
+                               progress=lambda f: report(0.8 + 0.15 * f))
+    else:
+        scores = prepared.to_pixels(sp_scores)
+    # The map as it is stored (16-bit levels): masks, metrics and exports all see these values.
+    return dequantise(quantise(scores))
+
+
+def segment(prepared: PreparedFrames, frames, estimates: list, *, method: str = "eel",
             pool=None, rng=0, train_fraction: float = 0.1, n_rounds: int = N_ROUNDS,
             n_bags: int = N_BAGS, backend: str = "numpy", refit_pool: bool = True,
             refine: bool = True, threshold="auto", threshold_rule: str = "gaze-contrast",
@@ -301,10 +379,10 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
 
     Parameters
     ----------
-    prepared : PreparedSequence
+    prepared : PreparedFrames
     frames : (T, H, W[, 3]) ndarray
         Needed by ``vilarino`` only (may be None otherwise).
-    estimates : list of ObserverEstimate
+    estimates : list of EstimateResult
         One per recording (at least one).
     method : {"eel", "el", "probability", "vilarino"}
         ``eel``: boosting with the expected exponential loss on the pooled estimate;
@@ -359,66 +437,14 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
     timings["pool"] = time.perf_counter() - t
     report(0.1)
 
-    if method == "probability":
-        sp_scores = pooled.copy()
-        timings["train"] = 0.0
-        timings["predict"] = 0.0
-    elif method in ("eel", "el"):
-        from .eel import ExpectedExponentialLoss, ExponentialLoss, StumpBooster
-
-        if int(n_bags) < 1 or int(n_rounds) < 1:
-            raise InputError(f"n_bags and n_rounds must be >= 1; got {n_bags} and {n_rounds}")
-        positive = np.zeros(n, bool)
-        for e in estimates:
-            positive |= np.asarray(e.gazed, bool)
-        others = np.flatnonzero(~positive)
-        n_sample = int(round(train_fraction * others.size))
-        s = pooled.copy()
-        s[positive] = 1.0
-        loss = ExpectedExponentialLoss() if method == "eel" else ExponentialLoss()
-        f = np.zeros(n)
-        timings["train"] = timings["predict"] = 0.0
-        for bag in range(int(n_bags)):
-            t = time.perf_counter()
-            sampled = gen.choice(others, size=n_sample, replace=False) if n_sample else others[:0]
-            train = np.concatenate([np.flatnonzero(positive), np.sort(sampled)])
-            target = s[train] if method == "eel" else (s[train] >= 0.5).astype(np.float64)
-            booster = StumpBooster(loss, n_rounds=int(n_rounds), backend=backend)
-            booster.fit(prepared.features[train], target)
-            timings["train"] += time.perf_counter() - t
-            t = time.perf_counter()
-            f += booster.decision_function(prepared.features)
-            timings["predict"] += time.perf_counter() - t
-            report(0.1 + 0.8 * (bag + 1) / n_bags)
-        # The mean raw score through the exponential loss's link, as predict_proba does.
-        sp_scores = StumpBooster.proba_from_decision(f / n_bags)
-    else:  # vilarino
-        from .baselines import VilarinoSVM, vilarino_grey
-
-        if frames is None:
-            raise InputError("method 'vilarino' needs the frames")
-        t = time.perf_counter()
-        grey = vilarino_grey(normalise_frames(_check_frames(frames)))
-        patch = max(3, int(round(prepared.params.get("side_px", prepared.px_per_degree))))
-        svm = VilarinoSVM(patch=patch, rng=gen).fit(grey, [e.gaze_points for e in estimates])
-        timings["train"] = time.perf_counter() - t
-        report(0.6)
-        t = time.perf_counter()
-        sp_scores = svm.score(grey, prepared.frame_of, prepared.centroids)
-        timings["predict"] = time.perf_counter() - t
+    options = dict(gen=gen, train_fraction=train_fraction, n_rounds=n_rounds, n_bags=n_bags,
+                   backend=backend, report=report, timings=timings)
+    sp_scores = SEGMENTERS[method](prepared, frames, estimates, pooled, **options)
     # float32 like the pixel scores written to disk, so that scoring per superpixel and per
     # pixel see the same ties.
     sp_scores = np.clip(np.asarray(sp_scores, dtype=np.float64), 0.0, 1.0).astype(np.float32)
     t = time.perf_counter()
-    if refine and frames is not None:
-        scores = refine_scores(normalise_frames(_check_frames(frames)), sp_scores, prepared.labels,
-                               radius_px=REFINE_RADIUS * prepared.params.get("side_px", 12.0),
-                               eps=REFINE_EPS, temporal=REFINE_TEMPORAL,
-                               progress=lambda f: report(0.8 + 0.15 * f))
-    else:
-        scores = prepared.to_pixels(sp_scores)
-    # The map as it is stored (16-bit levels): masks, metrics and exports all see these values.
-    scores = dequantise(quantise(scores))
+    scores = _paint(prepared, frames, sp_scores, refine=refine, report=report)
     timings["paint"] = time.perf_counter() - t
     choice = _threshold_choice(scores, prepared, estimates, threshold, threshold_rule)
     masks = masks_at(scores, choice.threshold)
@@ -429,7 +455,7 @@ def segment(prepared: PreparedSequence, frames, estimates: list, *, method: str 
                               threshold_details=choice.details, refined=bool(refine and frames is not None))
 
 
-def gazed_pixels(prepared: PreparedSequence, estimates: list) -> np.ndarray:
+def gazed_pixels(prepared: PreparedFrames, estimates: list) -> np.ndarray:
     """(T, H, W) bool: pixels of superpixels under any recording's trusted gaze."""
     gazed = np.zeros(prepared.n_superpixels, bool)
     for e in estimates:
@@ -449,7 +475,7 @@ def _threshold_choice(scores, prepared, estimates, threshold, rule) -> Threshold
     return ThresholdChoice(value, "user", {})
 
 
-def evaluate(result, truth, prepared: PreparedSequence | None = None, *,
+def evaluate(result, truth, prepared: PreparedFrames | None = None, *,
              frames=None) -> dict:
     """Pixel-wise scores against reference masks, the delivered masks' first.
 
@@ -457,7 +483,7 @@ def evaluate(result, truth, prepared: PreparedSequence | None = None, *,
     ----------
     result : SegmentationResult, (N,) superpixel scores, or (T, H, W) pixel scores
     truth : (T, H, W) bool ndarray, or (K, H, W) with ``frames``
-    prepared : PreparedSequence, optional
+    prepared : PreparedFrames, optional
         Needed for superpixel scores.
     frames : sequence of K int, optional
         Score only these frames of a SegmentationResult (the frames that have a reference).

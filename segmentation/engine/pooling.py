@@ -34,6 +34,8 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
+from .metrics import leave_out_auc
+
 __all__ = [
     "DEFAULT_POOL",
     "POOLS",
@@ -325,8 +327,6 @@ class WeightedPool(BasePool):
         self.floor = floor
 
     def _fit(self, est, names):
-        from .quality import top_fraction_auc
-
         if not 0.0 < self.top < 1.0:
             raise ValueError(f"top must lie in (0, 1); got {self.top}")
         sw = self._sw
@@ -343,13 +343,10 @@ class WeightedPool(BasePool):
         rw = share / share.sum()
         for _ in range(self.max_iter):
             self.n_iter_ += 1
-            auc = {}
-            for o in obs:
-                others = np.setdiff1d(np.arange(len(names)), idx[o])
-                ref = (rw[others] @ est[others]) / rw[others].sum()
-                auc[o] = float(np.nanmean(
-                    [top_fraction_auc(est[r], ref, top=self.top, sample_weight=sw)
-                     for r in idx[o]]))
+            aucs = leave_out_auc(
+                est, idx, lambda others, rw=rw: (rw[others] @ est[others]) / rw[others].sum(),
+                top=self.top, sample_weight=sw)
+            auc = {o: float(np.nanmean(v)) for o, v in aucs.items()}
             dprime = {o: float(np.sqrt(2.0) * ndtri(np.clip(a, 1e-6, 1 - 1e-6)))
                       for o, a in auc.items() if np.isfinite(a)}
             # A reference without contrast (identical, flat observers) says nothing: such an

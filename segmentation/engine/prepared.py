@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .defaults import DEFAULT_PX_PER_DEGREE
+
 
 @dataclass
-class PreparedSequence:
+class PreparedFrames:
     """A sequence prepared once and reused by every observer and every run.
 
     Superpixel ``n`` is the set of pixels where ``labels == n``; labels are numbered 0..N-1
@@ -55,7 +57,7 @@ class PreparedSequence:
     colour_cov: np.ndarray
     theta_gradient: np.ndarray
     theta_flow: np.ndarray | None = None
-    px_per_degree: float = 12.0
+    px_per_degree: float = DEFAULT_PX_PER_DEGREE
     params: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     #: Derived objects shared by every observer (the propagation graph); never saved.

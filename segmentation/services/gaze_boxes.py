@@ -66,8 +66,12 @@ def gaze_boxes_compute(*, study: Study, params=None, rng: int = 0, progress=None
     """
     # The engine's detection library takes seconds to import (scikit-learn, the refinement):
     # imported when a job runs, not when the web server loads this module.
-    from segmentation.engine.detection.coco import ImageInfo, coco_from_boxes
-    from segmentation.engine.detection.labels import GazeBoxParams, label_images
+    from segmentation.engine.detection import (
+        GazeBoxParams,
+        ImageInfo,
+        coco_from_boxes,
+        label_images,
+    )
 
     _check_collection(study)
     fixations = selectors.study_fixations(study=study)
@@ -179,7 +183,7 @@ def gaze_boxes_execute(*, job_id: int) -> GazeBoxesJob:
 
 def gaze_boxes_write(*, study: Study, out: Path, params=None) -> dict:
     """Write ``out/boxes.json`` (COCO) and ``out/masks/<image>.png``; returns the counts."""
-    from segmentation.engine.detection.coco import write_coco  # see gaze_boxes_compute
+    from segmentation.engine.detection import write_coco  # see gaze_boxes_compute
 
     result = gaze_boxes_compute(study=study, params=params)
     out = Path(out)

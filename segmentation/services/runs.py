@@ -1,7 +1,7 @@
 """Runs: per-recording estimates, runs, ground truth and reports.
 
 The service that runs a job does all its I/O: it loads frames and gaze into arrays, calls the
-engine (:mod:`segmentation.engine.pipeline`), writes arrays and metrics back and keeps the run's
+engine (:mod:`segmentation.engine`), writes arrays and metrics back and keeps the run's
 status and progress current. Celery tasks and management commands only call these functions.
 """
 
@@ -61,7 +61,7 @@ def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> di
     ``px_per_degree="auto"`` becomes the median image pixels per degree of the sequence's
     recordings whose display geometry is known (superpixels are about one degree across),
     or, when none is known, a guess from the frame size
-    (:func:`segmentation.engine.superpixels.guess_px_per_degree`).
+    (:func:`segmentation.engine.guess_px_per_degree`).
     ``px_per_degree_source`` says which, so that the results page can tell the user.
     """
     params = params_mod.resolve(overrides)
@@ -72,7 +72,7 @@ def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> di
             params["px_per_degree"] = round(float(np.median(known)) * 2) / 2
             params["px_per_degree_source"] = "the recordings' screen geometry"
         else:
-            from segmentation.engine.superpixels import guess_px_per_degree
+            from segmentation.engine import guess_px_per_degree
 
             params["px_per_degree"] = guess_px_per_degree((sequence.height, sequence.width))
             params["px_per_degree_source"] = (
@@ -87,10 +87,9 @@ def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> di
 def prepared_get_or_compute(*, sequence: Sequence, parameters: dict, frames=None, progress=None):
     """Superpixels and features of ``sequence`` for these parameters, computed at most once.
 
-    Returns the row and the engine's :class:`PreparedSequence`.
+    Returns the row and the engine's :class:`PreparedFrames`.
     """
-    from segmentation.engine import io as engine_io
-    from segmentation.engine import pipeline
+    from segmentation import engine
 
     p = params_mod.subset(parameters, params_mod.PREPARE_KEYS)
     key = parameters_key(p, stage="prepare")
@@ -99,11 +98,11 @@ def prepared_get_or_compute(*, sequence: Sequence, parameters: dict, frames=None
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "prepared.npz"
             local.write_bytes(storage.read_bytes(row.file.name))
-            return row, engine_io.load_prepared(local)
+            return row, engine.load_prepared(local)
 
     frames = sequence_frames(sequence) if frames is None else frames
     started = time.perf_counter()
-    prepared = pipeline.prepare_sequence(
+    prepared = engine.prepare_sequence(
         frames,
         px_per_degree=p["px_per_degree"],
         features=p["features"],
@@ -113,7 +112,7 @@ def prepared_get_or_compute(*, sequence: Sequence, parameters: dict, frames=None
     )
     seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
-        local = engine_io.save_prepared(prepared, Path(tmp) / "prepared.npz")
+        local = engine.save_prepared(prepared, Path(tmp) / "prepared.npz")
         name = storage.save_bytes(f"prepared/seq{sequence.pk}-{key}.npz", local.read_bytes())
     # Two workers may prepare the same sequence at once: the unique key keeps one row.
     row, _ = PreparedSequence.objects.get_or_create(
@@ -136,9 +135,9 @@ def _estimate_arrays(estimate) -> dict[str, np.ndarray]:
 
 
 def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str):
-    from segmentation.engine import pipeline
+    from segmentation import engine
 
-    return pipeline.ObserverEstimate(
+    return engine.EstimateResult(
         scores=arrays["scores"].astype(float),
         gazed=arrays["gazed"].astype(bool),
         gaze_points=arrays["gaze_points"].astype(float),
@@ -155,9 +154,9 @@ def estimate_get_or_compute(*, recording: Recording, parameters: dict, prepared_
                             prepared=None, frames=None):
     """The recording's per-superpixel estimate, computed at most once per parameters/code.
 
-    Returns the row and the engine's ``ObserverEstimate``.
+    Returns the row and the engine's ``EstimateResult``.
     """
-    from segmentation.engine import pipeline
+    from segmentation import engine
 
     p = params_mod.subset(parameters, params_mod.ESTIMATE_KEYS)
     key = parameters_key(p, stage="estimate")
@@ -175,7 +174,7 @@ def estimate_get_or_compute(*, recording: Recording, parameters: dict, prepared_
         frames = sequence_frames(sequence)
     gaze = recording_gaze(recording)
     started = time.perf_counter()
-    estimate = pipeline.observer_estimate(prepared, frames, gaze, estimate=p["estimate"])
+    estimate = engine.observer_estimate(prepared, frames, gaze, estimate=p["estimate"])
     seconds = time.perf_counter() - started
     name = storage.save_npz(f"estimates/rec{recording.pk}-{key}.npz", **_estimate_arrays(estimate))
     n_points = int(np.isfinite(np.asarray(estimate.gaze_points)).all(axis=1).sum())
@@ -309,8 +308,7 @@ def run_execute(*, run_id: int) -> Run:
 
 
 def _execute(run: Run, progress: _Progress) -> None:
-    from segmentation.engine import metrics as metrics_mod
-    from segmentation.engine import pipeline
+    from segmentation import engine
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -340,7 +338,7 @@ def _execute(run: Run, progress: _Progress) -> None:
     progress.stage("segment")
     t = time.perf_counter()
     pool = None if p["pool"] == "default" else p["pool"]
-    result = pipeline.segment(prepared, frames, estimates, method=p["method"], pool=pool,
+    result = engine.segment(prepared, frames, estimates, method=p["method"], pool=pool,
                               rng=p["seed"], n_rounds=p["rounds"], n_bags=p["bags"],
                               progress=progress.engine("segment"))
     timings["segment"] = time.perf_counter() - t
@@ -355,7 +353,7 @@ def _execute(run: Run, progress: _Progress) -> None:
     # The map as 16-bit levels (the engine's result already holds exactly these values, so the
     # stored masks equal the map cut at the recorded threshold).
     gt_name = storage.save_npz(f"ground_truth/run{run.pk}.npz",
-                               scores=metrics_mod.quantise(result.scores),
+                               scores=engine.quantise(result.scores),
                                masks=np.asarray(result.masks, np.uint8))
     sp_name = storage.save_npz(f"ground_truth/run{run.pk}-superpixels.npz",
                                labels=prepared.labels.astype(np.int32),
@@ -404,19 +402,19 @@ def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
     """
     if truth is None:
         return {}
-    from segmentation.engine import pipeline
+    from segmentation import engine
 
     masks, frame_idx = truth
 
     def score(res):
-        return _json_safe(pipeline.evaluate(res, masks, frames=frame_idx))
+        return _json_safe(engine.evaluate(res, masks, frames=frame_idx))
 
     methods = {result.method: score(result)}
     if p.get("compare"):
         for method in params_mod.METHODS:
             if method not in methods:
                 # The run's pool, fitted once: baselines see the same pooled estimate.
-                other = pipeline.segment(prepared, frames, estimates, method=method,
+                other = engine.segment(prepared, frames, estimates, method=method,
                                          pool=result.pool, refit_pool=False, rng=p["seed"],
                                          n_rounds=p["rounds"], n_bags=p["bags"])
                 methods[method] = score(other)
@@ -444,12 +442,12 @@ def _observer_summary(result, recordings) -> dict:
 
 def _write_report(run, sequence, frames, prepared, estimates, result, gaze, truth):
     """Write the per-annotator report (and ROC with truth) into media; returns folder, files."""
-    from segmentation.engine import report as engine_report
+    from segmentation import engine
 
     folder = f"reports/run{run.pk}"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        engine_report.write_run_report(
+        engine.write_run_report(
             out, prepared=prepared, estimates=estimates, result=result, frames=frames,
             truth=truth, gaze=gaze, name=sequence.name,
         )

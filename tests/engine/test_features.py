@@ -41,6 +41,16 @@ def test_autoencoder_features_are_deterministic():
     np.testing.assert_array_equal(a, b)
 
 
+def test_autoencoder_features_leave_the_global_torch_rng_alone():
+    torch = pytest.importorskip("torch")
+    frames = _frames(True).astype(np.float32) / 255
+    labels = prepare_sequence(_frames(True), px_per_degree=8).labels
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    autoencoder_features(frames, labels, rng=3, steps=2, n_channels=4)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
 def test_backbone_needs_a_local_weights_file(tmp_path):
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")

@@ -87,8 +87,8 @@ def test_a_fitted_pool_is_reused_as_it_is(sample):
 
 
 def test_the_paper_booster_is_one_booster_and_bags_average_raw_scores(sample):
+    from segmentation.engine import PAPER_BOOSTER
     from segmentation.engine.eel import ExpectedExponentialLoss, StumpBooster
-    from segmentation.engine.pipeline import PAPER_BOOSTER
 
     s, prep = sample
     ests = [observer_estimate(prep, s.frames, g) for g in s.gaze]

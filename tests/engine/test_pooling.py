@@ -210,8 +210,8 @@ def test_on_the_shipped_sample_the_worst_observer_gets_no_weight():
     observer the lowest weight."""
     from segmentation.engine.datasets import load_sample
     from segmentation.engine.estimate import COLOUR_COV_FLOOR
+    from segmentation.engine.metrics import roc_metrics, truth_counts
     from segmentation.engine.pipeline import observer_estimate, prepare_sequence
-    from segmentation.engine.quality import roc_metrics, truth_counts
 
     s = load_sample("brats-pat0001")
     prepared = prepare_sequence(s.frames, px_per_degree=s.px_per_degree)

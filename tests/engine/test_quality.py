@@ -1,69 +1,14 @@
-"""Observer quality without ground truth, and crowd statistics with it."""
+"""Observer quality without ground truth: gaze statistics, flags and their reasons."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score, roc_curve
 
+from segmentation.engine.agreement import agreement
 from segmentation.engine.pooling import WeightedPool
-from segmentation.engine.quality import (
-    agreement,
-    gaze_quality,
-    mean_roc,
-    observer_quality,
-    roc_metrics,
-    soft_auc,
-    subset_curve,
-    truth_counts,
-    uncertainty_map,
-    variance_components,
-    weighted_roc,
-)
-
-
-def test_weighted_roc_equals_sklearn_on_expanded_pixels():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 30, size=(3, 8, 8))
-    truth = rng.random((3, 8, 8)) < 0.3
-    sp = rng.random(30).round(1)  # ties on purpose
-    pos, neg = truth_counts(labels, truth, 30)
-    m = roc_metrics(sp, pos, neg)
-    pixel_scores = sp[labels].ravel()
-    assert m.auc == pytest.approx(roc_auc_score(truth.ravel(), pixel_scores))
-    fpr, tpr, _ = roc_curve(truth.ravel(), pixel_scores, drop_intermediate=False)
-    np.testing.assert_allclose(m.fpr, fpr)
-    np.testing.assert_allclose(m.tpr, tpr)
-
-
-def test_f1_and_f1_at_5_percent_fpr_on_a_hand_computed_toy():
-    # Scores 0.9 (pos), 0.8 (neg), 0.7 (pos), 0.1 (neg) and 16 more negatives at 0.0.
-    scores = np.r_[0.9, 0.8, 0.7, 0.1, np.zeros(16)]
-    truth = np.r_[1, 0, 1, 0, np.zeros(16)].astype(bool)
-    m = roc_metrics(scores, truth, ~truth)
-    # Best threshold 0.7: tp 2, fp 1, fn 0 -> F1 = 4 / 5.
-    assert m.f1 == pytest.approx(0.8)
-    # 18 negatives: one false positive is 5.6% FPR > 5%, so only threshold 0.9 qualifies:
-    # tp 1, fp 0, fn 1 -> F1 = 2 / 3.
-    assert m.f1_fpr5 == pytest.approx(2 / 3)
-    assert m.auc == pytest.approx(roc_auc_score(truth, scores))
-
-
-def test_roc_without_positives_is_an_error_naming_the_counts():
-    with pytest.raises(ValueError, match="0 positives"):
-        weighted_roc([0.1, 0.2], [0, 0], [1, 1])
-
-
-def test_soft_auc_is_auc_for_binary_references_and_half_for_a_flat_estimate():
-    rng = np.random.default_rng(1)
-    ref = (rng.random(200) < 0.4).astype(float)
-    s = ref * 0.5 + rng.random(200)
-    assert soft_auc(s, ref) == pytest.approx(roc_auc_score(ref, s))
-    assert soft_auc(np.full(200, 0.3), rng.random(200)) == pytest.approx(0.5)
-    assert math.isnan(soft_auc(s, np.zeros(200)))
+from segmentation.engine.quality import gaze_quality, observer_quality
 
 
 def _crowd(rng, n=300, noise=(0.1, 0.1, 0.15, 0.15, 0.2)):
@@ -96,16 +41,6 @@ def test_agreement_and_flags_pick_out_a_random_observer():
     table = observer_quality(estimates=est, observers=names, pool=WeightedPool().fit(est, names))
     assert not table["flagged"].any()
     assert "differs from the crowd" in table.loc["random", "note"]
-
-
-def test_agreement_leaves_out_all_repeats_of_an_observer():
-    # Two identical copies of a random map must not agree with each other.
-    rng = np.random.default_rng(3)
-    truth, est = _crowd(rng, noise=(0.1, 0.1, 0.1))
-    r = rng.random(len(truth))
-    est = np.vstack([est, r, r])
-    ag = agreement(est, ["a", "b", "c", "x", "x"])
-    assert ag["x"] < 0.6
 
 
 def _gaze(observer, n_frames, centre, *, lost_every=0, offset=(0.0, 0.0), rng=None):
@@ -149,41 +84,6 @@ def test_samples_outside_the_image_are_invalid():
 def test_gaze_quality_rejects_a_table_without_columns():
     with pytest.raises(ValueError, match="lacks column"):
         gaze_quality([pd.DataFrame({"observer": ["a"], "frame": [0]})])
-
-
-def test_mean_roc_band():
-    curves = [(np.array([0, 0, 1]), np.array([0, 1, 1])), (np.array([0, 1]), np.array([0, 1]))]
-    grid, mean, se = mean_roc(curves, grid=np.array([0.0, 0.5, 1.0]))
-    np.testing.assert_allclose(mean, [0.5, 0.75, 1.0])
-    np.testing.assert_allclose(se, [0.5, 0.25, 0.0])
-
-
-def test_subset_curve_enumerates_or_samples_subsets():
-    seen = []
-
-    def evaluate(subset):
-        seen.append(tuple(subset))
-        return len(subset) / 10
-
-    table = subset_curve(list("abcde"), evaluate, max_subsets=6, rng=0)
-    assert table["n_observers"].tolist() == [1, 2, 3, 4, 5]
-    assert table["n_subsets"].tolist() == [5, 6, 6, 5, 1]  # C(5,2) = 10 > 6: sampled
-    np.testing.assert_allclose(table["mean"], [0.1, 0.2, 0.3, 0.4, 0.5])
-    assert len(set(seen)) == len(seen)
-
-
-def test_variance_components_separate_repeats_from_observers():
-    # Observer a: repeats 0.2 and 0.4 (mean 0.3); b: 0.6 and 0.8 (mean 0.7); c: single 0.5.
-    est = np.array([[0.2], [0.4], [0.6], [0.8], [0.5]])
-    v = variance_components(est, ["a", "a", "b", "b", "c"])
-    # Within: pooled (0.02 + 0.02) / (1 + 1) = 0.02. Between: var(0.3, 0.7, 0.5, ddof=1) = 0.04.
-    assert v["within"] == pytest.approx(0.02)
-    assert v["between"] == pytest.approx(0.04)
-    assert v["within_share"] == pytest.approx(1 / 3)
-    assert math.isnan(v["per_observer_within"]["c"])
-    assert v["n_repeated"] == 2
-    np.testing.assert_allclose(uncertainty_map(est, ["a", "a", "b", "b", "c"]),
-                               [np.var([0.3, 0.7, 0.5])])
 
 
 @pytest.mark.realdata

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segmentation.engine.metrics import ROC_GRID
 from segmentation.engine.pooling import DEFAULT_POOL, WeightedPool
-from segmentation.engine.quality import ROC_GRID
 from segmentation.engine.report import (
     build_report,
     crowd_analysis,

@@ -21,7 +21,7 @@ HELP = ("Gaze on still images: fixations -> duration-weighted heat map -> blobs 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..detection.params import DEFAULT_SIGMA_PX, PUBLISHED_FACTOR, RefineParams
+    from ..detection import DEFAULT_SIGMA_PX, PUBLISHED_FACTOR, RefineParams
 
     rp = RefineParams()
     parser.add_argument("--images", required=True, metavar="DIR",
@@ -70,11 +70,19 @@ def main(args) -> int:
 
     import numpy as np
 
-    from ..detection.coco import ImageInfo, coco_from_boxes, write_coco
-    from ..detection.heatmap import sigma_pixels
-    from ..detection.io import list_images, read_fixations_csv, read_image, write_mask
-    from ..detection.labels import GazeBoxParams, label_image
-    from ..errors import InputError
+    from .. import InputError
+    from ..detection import (
+        GazeBoxParams,
+        ImageInfo,
+        coco_from_boxes,
+        label_image,
+        list_images,
+        read_fixations_csv,
+        read_image,
+        sigma_pixels,
+        write_coco,
+        write_mask,
+    )
 
     paths = list_images(args.images)
     fixations = read_fixations_csv(args.fixations)

@@ -22,8 +22,8 @@ HELP = ("Train a Faster R-CNN on COCO boxes (e.g. from gaze) and evaluate it by 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..detection.params import ARCHITECTURES
-    from ..detection.params import DETECTOR_DEFAULTS as D
+    from ..detection import ARCHITECTURES
+    from ..detection import DETECTOR_DEFAULTS as D
     parser.add_argument("--images", required=True, metavar="DIR",
                         help="folder holding the images named in both COCO files")
     parser.add_argument("--boxes", required=True, metavar="COCO_JSON",
@@ -57,13 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    import json
-
-    from ..detection.coco import coco_from_boxes, read_coco, write_coco
-    from ..detection.detector import BoxDetector
-    from ..detection.io import read_image
-    from ..detection.metrics import average_precision
-    from ..errors import InputError
+    from .. import InputError, write_json
+    from ..detection import (
+        BoxDetector,
+        average_precision,
+        coco_from_boxes,
+        read_coco,
+        read_image,
+        write_coco,
+    )
 
     folder = Path(args.images)
     if not folder.is_dir():
@@ -132,6 +134,6 @@ def main(args) -> int:
                        "weights": args.weights, "seed": args.seed,
                        "boxes": str(args.boxes), "eval_boxes": str(args.eval_boxes)},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "metrics.json", metrics, final_newline=True)
     print(f"mAP@0.5 = {ap:.3f} on {len(eval_images)} images -> {out / 'metrics.json'}")
     return 0

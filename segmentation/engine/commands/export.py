@@ -12,10 +12,7 @@ masks again at the threshold you choose, without rerunning anything, and records
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-
-import numpy as np
 
 NAME = "export"
 HELP = "Re-derive a run's masks at another threshold from its stored score map (no rerun)."
@@ -32,26 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from ..errors import InputError
-    from ..io import write_mask_pngs
-    from ..masks import masks_at
+    from .. import InputError, load_score_map, masks_at, read_json, write_json, write_mask_pngs
     from .run import _threshold_arg
 
     run = Path(args.run)
     metrics_path = run / "metrics.json"
     if not metrics_path.is_file():
         raise InputError(f"{run}: no metrics.json here; give the --out folder of an engine run")
-    try:
-        metrics = json.loads(metrics_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{metrics_path}: not JSON (line {exc.lineno}: {exc.msg})") from exc
+    metrics = read_json(metrics_path)
     method = args.method or metrics.get("mask_method") or "eel"
     scores_path = run / f"scores_{method}.npy"
     if not scores_path.is_file():
         have = sorted(p.stem[len("scores_"):] for p in run.glob("scores_*.npy"))
         raise InputError(f"{run}: no score map for method {method!r}; this run has "
                          f"{', '.join(have) or 'none'}")
-    scores = np.load(scores_path, mmap_mode="r")
+    scores = load_score_map(scores_path)
     wanted = _threshold_arg(args.threshold)
     run_threshold = metrics.get("mask_threshold")
     if wanted == "auto":
@@ -66,6 +58,6 @@ def main(args) -> int:
     write_mask_pngs(masks, out)
     info = {"method": method, "threshold": threshold, "rule": rule,
             "run_threshold": run_threshold, "predicted_fraction": float(masks.mean())}
-    (out / "threshold.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_json(out / "threshold.json", info, final_newline=True)
     print(f"{masks.shape[0]} masks of {method} at threshold {threshold:.4g} ({rule}) -> {out}")
     return 0

@@ -7,8 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import io
-from ..errors import InputError
+from .. import (
+    InputError,
+    SequenceData,
+    check_gaze_frames,
+    read_gaze_csv,
+    read_masks,
+    read_sequence,
+)
 
 
 @dataclass
@@ -17,14 +23,14 @@ class CommandInputs:
 
     Attributes
     ----------
-    sequence : io.SequenceData
+    sequence : SequenceData
     frames : (T, H, W[, 3]) ndarray
     truth : (T, H, W) bool ndarray or None
     recordings : list of (observer name, gaze DataFrame)
         One per (file, observer): several files of one observer are repeated recordings.
     """
 
-    sequence: io.SequenceData
+    sequence: SequenceData
     frames: np.ndarray
     truth: np.ndarray | None
     recordings: list
@@ -38,18 +44,18 @@ def read_inputs(args) -> CommandInputs:
     InputError
         Masks that do not match the frames, gaze past the last frame, unreadable files.
     """
-    seq = io.read_sequence(args.frames, axis=args.axis)
+    seq = read_sequence(args.frames, axis=args.axis)
     frames = seq.frames
     truth = None
     if args.truth:
-        truth = io.read_masks(args.truth, axis=args.axis)
+        truth = read_masks(args.truth, axis=args.axis)
         if truth.shape != frames.shape[:3]:
             raise InputError(f"{args.truth}: masks have shape {truth.shape}, the frames "
                              f"{frames.shape[:3]}; expected one mask per frame of the same size")
     recordings = []
     for path in args.gaze:
-        table = io.read_gaze_csv(path)
-        io.check_gaze_frames(table, frames.shape[0])
+        table = read_gaze_csv(path)
+        check_gaze_frames(table, frames.shape[0])
         for name, part in table.groupby("observer", sort=False):
             part = part.copy()
             part.attrs["source"] = str(path)
@@ -70,7 +76,7 @@ def px_per_degree_arg(value: float | None, shape: tuple[int, int]) -> tuple[floa
     """
     import sys
 
-    from ..superpixels import guess_px_per_degree
+    from .. import guess_px_per_degree
 
     if value is not None:
         if not 1.0 <= value <= 500.0:

@@ -22,9 +22,7 @@ HELP = ("Crowd report of a sequence: observer weights and flags, agreement, ROC 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..estimate import ESTIMATES
-    from ..pipeline import FEATURES, N_BAGS, N_ROUNDS
-    from ..pooling import DEFAULT_POOL, POOLS
+    from .. import DEFAULT_POOL, ESTIMATES, FEATURES, N_BAGS, N_ROUNDS, POOLS
     from .inputs import PX_PER_DEGREE_HELP
 
     parser.add_argument("--frames", required=True, metavar="PATH",
@@ -63,9 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from ..errors import InputError
-    from ..pipeline import METHODS, observer_estimate, prepare_sequence
-    from ..report import build_report, crowd_analysis, delivered_summary, write_report
+    from .. import (
+        METHODS,
+        InputError,
+        build_report,
+        crowd_analysis,
+        delivered_summary,
+        observer_estimate,
+        prepare_sequence,
+        write_report,
+    )
     from .run import _Progress
 
     t0 = time.perf_counter()

@@ -19,7 +19,6 @@ Writes into ``--out``:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,8 +30,7 @@ HELP = "Segment a sequence from observers' gaze (EEL and baselines); write score
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..estimate import ESTIMATES
-    from ..pipeline import FEATURES, METHODS, N_BAGS, N_ROUNDS
+    from .. import ESTIMATES, FEATURES, METHODS, N_BAGS, N_ROUNDS
     from .inputs import PX_PER_DEGREE_HELP
 
     parser.add_argument("--frames", required=True, metavar="PATH",
@@ -114,7 +112,7 @@ def _clean(d: dict) -> dict:
 
 def _threshold_arg(value: str):
     """``--threshold``: 'auto' or a number in [0, 1]."""
-    from ..errors import InputError
+    from .. import InputError
 
     if str(value).strip().lower() == "auto":
         return "auto"
@@ -128,9 +126,17 @@ def _threshold_arg(value: str):
 
 
 def main(args) -> int:
-    from .. import io
-    from ..errors import InputError
-    from ..pipeline import METHODS, evaluate, observer_estimate, prepare_sequence, segment
+    from .. import (
+        METHODS,
+        InputError,
+        evaluate,
+        observer_estimate,
+        prepare_sequence,
+        save_score_map,
+        segment,
+        write_json,
+        write_mask_pngs,
+    )
 
     t0 = time.perf_counter()
     progress = _Progress(not args.quiet)
@@ -176,7 +182,7 @@ def main(args) -> int:
                          n_rounds=args.rounds, n_bags=args.bags, threshold=threshold,
                          progress=progress)
         fitted_pool = result.pool
-        np.save(out / f"scores_{m}.npy", result.scores.astype(np.float32))
+        save_score_map(out / f"scores_{m}.npy", result.scores)
         per_method_timings[m] = {k: round(float(v), 4) for k, v in result.timings.items()}
         if m == "eel":
             timings["train"] = result.timings["train"]
@@ -193,7 +199,7 @@ def main(args) -> int:
     if "eel" not in methods:
         timings["train"] = sum(t["train"] for t in per_method_timings.values())
         timings["predict"] = sum(t["predict"] for t in per_method_timings.values())
-    io.write_mask_pngs(mask_result.masks, out / "masks")
+    write_mask_pngs(mask_result.masks, out / "masks")
     timings["total"] = time.perf_counter() - t0
     metrics = {
         "methods": scores_out,
@@ -213,7 +219,7 @@ def main(args) -> int:
                        "pool": pool_info["method"] if pool_info else args.pool,
                        "temporal": bool(args.temporal), "methods": methods},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_json(out / "metrics.json", metrics)
     progress.note(f"masks ({mask_result.method}) at threshold {mask_result.threshold:.3f} "
                   f"({mask_result.threshold_rule})")
     if truth is not None:

@@ -16,7 +16,6 @@ davis-blackswan first 8 frames of DAVIS 2016 ``blackswan`` shrunk to 427x240, ma
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,10 +69,10 @@ def load_sample(name: str = "brats-pat0001") -> Sample:
     >>> s.frames.shape, len(s.gaze)
     ((16, 240, 240), 7)
     """
-    from ..io import read_gaze_csv, read_masks, read_sequence
+    from ..io import read_gaze_csv, read_json, read_masks, read_sequence
 
     folder = sample_path(name)
-    meta = json.loads((folder / "sample.json").read_text())
+    meta = read_json(folder / "sample.json")
     if name.startswith("brats"):
         frames_path, truth_path = folder / "flair.nii.gz", folder / "tumour.nii.gz"
     else:

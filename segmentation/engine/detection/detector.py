@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from .io import load_model_file, save_model_file
 from .metrics import average_precision
 from .params import ARCHITECTURES, DETECTOR_DEFAULTS
 
@@ -107,9 +108,7 @@ def build_detector(architecture: str = "tiny", *, image_size: int = 256,
                          f"{', '.join(ARCHITECTURES)})")
     if weights is not None:
         path = Path(weights)
-        if not path.is_file():
-            raise InputError(f"{path}: weights file not found")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_model_file(path, what="weights file")
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:
@@ -212,6 +211,36 @@ class BoxDetector:
         self.rng = rng
         self.progress = progress
 
+    def _check_fit_args(self, images, boxes) -> None:
+        if len(images) != len(boxes):
+            raise InputError(f"{len(images)} images but {len(boxes)} box lists")
+        if len(images) == 0:
+            raise InputError("no training image")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InputError("epochs and batch_size must be at least 1")
+        if not isinstance(self.rng, int | np.integer):
+            raise InputError(f"rng must be an int seed, got {type(self.rng).__name__}")
+
+    def _batch(self, data, indices, order_rng, device):
+        """Images and targets of one batch, each flipped left-right and up-down with
+        probability 0.5 when ``augment`` (two draws of ``order_rng`` per image, in order)."""
+        size = self.image_size
+        batch_imgs, batch_tgts = [], []
+        for j in indices:
+            img, xyxy = data[j]
+            xyxy = xyxy.clone()
+            if self.augment and order_rng.random() < 0.5:
+                img = img.flip(-1)
+                xyxy[:, [0, 2]] = size - xyxy[:, [2, 0]]
+            if self.augment and order_rng.random() < 0.5:
+                img = img.flip(-2)
+                xyxy[:, [1, 3]] = size - xyxy[:, [3, 1]]
+            batch_imgs.append(img.to(device))
+            batch_tgts.append({"boxes": xyxy.to(device),
+                               "labels": torch.ones(len(xyxy), dtype=torch.int64,
+                                                    device=device)})
+        return batch_imgs, batch_tgts
+
     def fit(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> BoxDetector:
         """Train on images and their COCO boxes.
 
@@ -225,14 +254,7 @@ class BoxDetector:
         -------
         self
         """
-        if len(images) != len(boxes):
-            raise InputError(f"{len(images)} images but {len(boxes)} box lists")
-        if len(images) == 0:
-            raise InputError("no training image")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise InputError("epochs and batch_size must be at least 1")
-        if not isinstance(self.rng, int | np.integer):
-            raise InputError(f"rng must be an int seed, got {type(self.rng).__name__}")
+        self._check_fit_args(images, boxes)
         device = _resolve_device(self.device)
         size = self.image_size
         data = []
@@ -259,20 +281,8 @@ class BoxDetector:
                 perm = order_rng.permutation(len(data))
                 losses = []
                 for i in range(0, len(perm), self.batch_size):
-                    batch_imgs, batch_tgts = [], []
-                    for j in perm[i:i + self.batch_size]:
-                        img, xyxy = data[j]
-                        xyxy = xyxy.clone()
-                        if self.augment and order_rng.random() < 0.5:
-                            img = img.flip(-1)
-                            xyxy[:, [0, 2]] = size - xyxy[:, [2, 0]]
-                        if self.augment and order_rng.random() < 0.5:
-                            img = img.flip(-2)
-                            xyxy[:, [1, 3]] = size - xyxy[:, [3, 1]]
-                        batch_imgs.append(img.to(device))
-                        batch_tgts.append({"boxes": xyxy.to(device),
-                                           "labels": torch.ones(len(xyxy), dtype=torch.int64,
-                                                                device=device)})
+                    batch_imgs, batch_tgts = self._batch(data, perm[i:i + self.batch_size],
+                                                         order_rng, device)
                     loss_dict = model(batch_imgs, batch_tgts)
                     loss = sum(loss_dict.values())
                     if not torch.isfinite(loss):
@@ -347,19 +357,15 @@ class BoxDetector:
     def save(self, path: str | Path) -> None:
         """Write the weights and the parameters needed to rebuild the model (a torch file)."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}
-        torch.save({"architecture": self.architecture, "image_size": self.image_size,
-                    "score_threshold": self.score_threshold, "state_dict": state}, path)
+        save_model_file(path, {"architecture": self.architecture, "image_size": self.image_size,
+                               "score_threshold": self.score_threshold, "state_dict": state})
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto") -> BoxDetector:
         """A trained detector from a file written by :meth:`save`."""
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: detector file not found")
-        meta = torch.load(path, map_location="cpu", weights_only=True)
+        meta = load_model_file(path, what="detector file")
         if not isinstance(meta, dict) or "architecture" not in meta:
             raise InputError(f"{path}: not a file written by BoxDetector.save")
         det = cls(architecture=meta["architecture"], image_size=int(meta["image_size"]),

@@ -1,4 +1,4 @@
-"""Reading the inputs of gaze-on-still-images labelling: fixation tables and image folders.
+"""Files of gaze-on-still-images labelling: fixation tables, image folders, masks, models.
 
 Kept apart from the algorithms (which take arrays) so that the platform can hand in what it
 read from its own storage. The fixation table is the format of ``kvasir/fixations.csv``::
@@ -26,6 +26,21 @@ from ..errors import InputError
 FIXATION_COLUMNS = ("image", "observer", "t_ms", "x", "y", "duration_ms")
 #: Image file extensions read from a folder (lower case).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def _fixation_number(text: str, col: str, *, where: str) -> float:
+    """A finite number of a fixation's ``col`` (a duration also >= 0)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InputError(f"{where}: {col}={text!r} is not a finite "
+                         f"number (expected {_EXPECTED[col]})")
+    if col == "duration_ms" and value < 0:
+        raise InputError(f"{where}: duration_ms={text} is negative "
+                         "(expected a duration in milliseconds >= 0)")
+    return value
 
 
 def read_fixations_csv(path: str | Path) -> pd.DataFrame:
@@ -81,18 +96,8 @@ def read_fixations_csv(path: str | Path) -> pd.DataFrame:
             rows["image"].append(name)
             rows["observer"].append(rec[index["observer"]].strip())
             for col in ("t_ms", "x", "y", "duration_ms"):
-                text = rec[index[col]].strip()
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = math.nan
-                if not math.isfinite(value):
-                    raise InputError(f"{path}, line {lineno}: {col}={text!r} is not a finite "
-                                     f"number (expected {_EXPECTED[col]})")
-                if col == "duration_ms" and value < 0:
-                    raise InputError(f"{path}, line {lineno}: duration_ms={text} is negative "
-                                     "(expected a duration in milliseconds >= 0)")
-                rows[col].append(value)
+                rows[col].append(_fixation_number(rec[index[col]].strip(), col,
+                                                  where=f"{path}, line {lineno}"))
             for h in extra:
                 extras[h].append(rec[header.index(h)])
     frame = pd.DataFrame(rows)
@@ -189,3 +194,29 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(path, (np.asarray(mask, dtype=bool) * np.uint8(255)))
+
+
+def save_model_file(path, data: dict) -> Path:
+    """Write a detector's weights and parameters (``data``) as a torch file; returns the path."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, path)
+    return path
+
+
+def load_model_file(path, *, what: str = "weights file") -> object:
+    """A torch file of tensors and plain values, loaded on the CPU without unpickling code.
+
+    Raises
+    ------
+    InputError
+        When the file does not exist.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found")
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -2,11 +2,13 @@
 
 Sequences (folders of images, NIfTI volumes, DICOM series, videos), reference masks, gaze CSV
 files, panels of simulated observers and prepared sequences (superpixels and features saved
-once, reused by every run).
+once, reused by every run), and the small files of runs and models (JSON records, stored score
+maps, torch weights).
 Readers of commercial eye-tracker formats live in :mod:`segmentation.engine.trackers` and
 return the same canonical gaze table as :func:`read_gaze_csv`.
 """
 
+from .files import load_score_map, load_torch_state, read_json, save_score_map, write_json
 from .gaze_csv import (
     GAZE_COLUMNS,
     MAX_ABS_COORDINATE,
@@ -18,10 +20,16 @@ from .gaze_csv import (
 )
 from .panel import read_panel
 from .prepared import load_prepared, save_prepared
-from .sequences import SequenceData, read_masks, read_sequence, write_mask_pngs
+from .sequences import IMAGE_SUFFIXES, SequenceData, read_masks, read_sequence, write_mask_pngs
 
 __all__ = [
+    "load_score_map",
+    "load_torch_state",
+    "read_json",
+    "save_score_map",
+    "write_json",
     "GAZE_COLUMNS",
+    "IMAGE_SUFFIXES",
     "MAX_ABS_COORDINATE",
     "MAX_ABS_T_MS",
     "MAX_FRAME",

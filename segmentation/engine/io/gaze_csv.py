@@ -45,6 +45,85 @@ def _bounded(value: float, bound: float) -> float:
     return value
 
 
+def _read_header(path: Path, reader) -> tuple[list[str], dict[str, int]]:
+    """The header (lower case) and the column index of each canonical column it has."""
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise InputError(
+            f"{path}: empty file, expected a header observer,t_ms,frame,x,y"
+        ) from None
+    required = [c for c in GAZE_COLUMNS if c != "observer"]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(
+            f"{path}: line 1: missing column(s) {', '.join(missing)}; "
+            f"header is {','.join(header)}, expected observer,t_ms,frame,x,y"
+        )
+    return header, {c: header.index(c) for c in GAZE_COLUMNS if c in header}
+
+
+def _parse_frame(path: Path, line: int, fr: str) -> int:
+    """A frame index: an integer (or an integral float) in [0, MAX_FRAME]."""
+    try:
+        frame = int(fr)
+    except ValueError:
+        try:
+            f_val = float(fr)
+        except ValueError:
+            f_val = math.nan
+        if not math.isfinite(f_val) or f_val != int(f_val):
+            raise InputError(
+                f"{path}: line {line}: frame {fr!r} is not an integer "
+                "(expected the 0-based index of the frame shown)"
+            ) from None
+        frame = int(f_val)
+    if frame < 0:
+        raise InputError(f"{path}: line {line}: frame {frame} is negative")
+    if frame > MAX_FRAME:
+        raise InputError(f"{path}: line {line}: frame {fr[:40]} is not a frame number "
+                         f"(at most {MAX_FRAME})")
+    return frame
+
+
+def _parse_xy(path: Path, line: int, row: list[str], idx: dict[str, int]) -> tuple[float, float]:
+    """Gaze coordinates: two bounded numbers, or both NaN (empty) for a lost sample."""
+    try:
+        x = _float(row[idx["x"]], allow_empty=True)
+        y = _float(row[idx["y"]], allow_empty=True)
+        if not math.isnan(x):
+            _bounded(x, MAX_ABS_COORDINATE)
+        if not math.isnan(y):
+            _bounded(y, MAX_ABS_COORDINATE)
+    except ValueError:
+        raise InputError(
+            f"{path}: line {line}: x,y = {row[idx['x']][:40]!r},{row[idx['y']][:40]!r} are not "
+            "numbers (expected pixel column,row within "
+            f"±{MAX_ABS_COORDINATE:g}, or both empty for a lost sample)"
+        ) from None
+    if math.isnan(x) != math.isnan(y):
+        raise InputError(
+            f"{path}: line {line}: only one of x,y is empty; "
+            "expected both (lost sample) or neither"
+        )
+    return x, y
+
+
+def _parse_sample(path: Path, line: int, row: list[str], idx: dict[str, int]
+                  ) -> tuple[float, int, float, float]:
+    """``(t_ms, frame, x, y)`` of one row; an InputError names the line and the field."""
+    try:
+        t = _bounded(_float(row[idx["t_ms"]], allow_empty=False), MAX_ABS_T_MS)
+    except ValueError:
+        raise InputError(
+            f"{path}: line {line}: t_ms {row[idx['t_ms']][:40]!r} is not a number "
+            f"(expected milliseconds from the start of playback, within ±{MAX_ABS_T_MS:g})"
+        ) from None
+    frame = _parse_frame(path, line, row[idx["frame"]].strip())
+    x, y = _parse_xy(path, line, row, idx)
+    return t, frame, x, y
+
+
 def read_gaze_csv(path, *, observer: str | None = None) -> pd.DataFrame:
     """Read a gaze CSV file ``observer,t_ms,frame,x,y`` (header required, any column order).
 
@@ -76,20 +155,7 @@ def read_gaze_csv(path, *, observer: str | None = None) -> pd.DataFrame:
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            try:
-                header = [h.strip().lower() for h in next(reader)]
-            except StopIteration:
-                raise InputError(
-                    f"{path}: empty file, expected a header observer,t_ms,frame,x,y"
-                ) from None
-            required = [c for c in GAZE_COLUMNS if c != "observer"]
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise InputError(
-                    f"{path}: line 1: missing column(s) {', '.join(missing)}; "
-                    f"header is {','.join(header)}, expected observer,t_ms,frame,x,y"
-                )
-            idx = {c: header.index(c) for c in GAZE_COLUMNS if c in header}
+            header, idx = _read_header(path, reader)
             default_name = observer or path.stem
             for row in reader:
                 line = reader.line_num
@@ -100,50 +166,7 @@ def read_gaze_csv(path, *, observer: str | None = None) -> pd.DataFrame:
                         f"{path}: line {line}: {len(row)} fields, expected {len(header)} "
                         f"({','.join(header)})"
                     )
-                try:
-                    t = _bounded(_float(row[idx["t_ms"]], allow_empty=False), MAX_ABS_T_MS)
-                except ValueError:
-                    raise InputError(
-                        f"{path}: line {line}: t_ms {row[idx['t_ms']][:40]!r} is not a number "
-                        f"(expected milliseconds from the start of playback, within ±{MAX_ABS_T_MS:g})"
-                    ) from None
-                fr = row[idx["frame"]].strip()
-                try:
-                    frame = int(fr)
-                except ValueError:
-                    try:
-                        f_val = float(fr)
-                    except ValueError:
-                        f_val = math.nan
-                    if not math.isfinite(f_val) or f_val != int(f_val):
-                        raise InputError(
-                            f"{path}: line {line}: frame {fr!r} is not an integer "
-                            "(expected the 0-based index of the frame shown)"
-                        ) from None
-                    frame = int(f_val)
-                if frame < 0:
-                    raise InputError(f"{path}: line {line}: frame {frame} is negative")
-                if frame > MAX_FRAME:
-                    raise InputError(f"{path}: line {line}: frame {fr[:40]} is not a frame number "
-                                     f"(at most {MAX_FRAME})")
-                try:
-                    x = _float(row[idx["x"]], allow_empty=True)
-                    y = _float(row[idx["y"]], allow_empty=True)
-                    if not math.isnan(x):
-                        _bounded(x, MAX_ABS_COORDINATE)
-                    if not math.isnan(y):
-                        _bounded(y, MAX_ABS_COORDINATE)
-                except ValueError:
-                    raise InputError(
-                        f"{path}: line {line}: x,y = {row[idx['x']][:40]!r},{row[idx['y']][:40]!r} are not "
-                        "numbers (expected pixel column,row within "
-                        f"±{MAX_ABS_COORDINATE:g}, or both empty for a lost sample)"
-                    ) from None
-                if math.isnan(x) != math.isnan(y):
-                    raise InputError(
-                        f"{path}: line {line}: only one of x,y is empty; "
-                        "expected both (lost sample) or neither"
-                    )
+                t, frame, x, y = _parse_sample(path, line, row, idx)
                 name = row[idx["observer"]].strip() if "observer" in idx else default_name
                 name = name or default_name
                 rows["observer"].append(names.setdefault(name, name))

@@ -1,4 +1,4 @@
-"""Save and load a :class:`~segmentation.engine.prepared.PreparedSequence` as one ``.npz``."""
+"""Save and load a :class:`~segmentation.engine.prepared.PreparedFrames` as one ``.npz``."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def load_prepared(path):
     InputError
         The file is missing, not such an archive, or from an incompatible version.
     """
-    from ..prepared import PreparedSequence
+    from ..prepared import PreparedFrames
 
     path = Path(path)
     try:
@@ -60,7 +60,7 @@ def load_prepared(path):
     missing = [k for k in _ARRAYS if k != "theta_flow" and k not in data]
     if missing:
         raise InputError(f"{path}: prepared file lacks {', '.join(missing)}")
-    return PreparedSequence(
+    return PreparedFrames(
         feature_names=meta["feature_names"], px_per_degree=meta["px_per_degree"],
         params=meta["params"], timings=meta["timings"], theta_flow=data.pop("theta_flow", None),
         **data,

@@ -216,7 +216,9 @@ def _dicom_pixels(p: Path, ds) -> int:
     return rows * cols * n
 
 
-def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
+def _dicom_headers(folder: Path, max_pixels: int | None) -> list:
+    """(path, dataset) of every DICOM file with pixel data in ``folder``, headers only, the
+    pixels they declare checked against the budget as they are read."""
     import pydicom
 
     datasets = []
@@ -234,6 +236,42 @@ def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
         total += _dicom_pixels(p, ds)
         _over_budget(folder, total, max_pixels, "the DICOM headers (Rows x Columns x NumberOfFrames) declare")
         datasets.append((p, ds))
+    return datasets
+
+
+def _dicom_frame(p: Path, ds) -> np.ndarray:
+    """A file's pixels in float32, rescaled by its RescaleSlope and RescaleIntercept."""
+    try:
+        arr = ds.pixel_array.astype(np.float32)
+    except Exception as exc:
+        raise InputError(f"{p}: cannot decode DICOM pixel data ({exc})") from exc
+    try:
+        slope = float(getattr(ds, "RescaleSlope", 1) or 1)
+        intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{p}: RescaleSlope/RescaleIntercept are not numbers ({exc})") from exc
+    if not (math.isfinite(slope) and math.isfinite(intercept)):
+        raise InputError(f"{p}: RescaleSlope/RescaleIntercept hold NaN or infinity")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return arr * np.float32(slope) + np.float32(intercept)
+
+
+def _dicom_spacing(ds0) -> tuple | None:
+    """(row, column, slice) spacing in mm from the first file, or None when absent or broken."""
+    spacing = None
+    try:
+        if getattr(ds0, "PixelSpacing", None) is not None:
+            spacing = (float(ds0.PixelSpacing[0]), float(ds0.PixelSpacing[1]),
+                       float(getattr(ds0, "SliceThickness", 0) or 0) or None)
+    except (TypeError, ValueError, IndexError):
+        spacing = None
+    if spacing is not None and not all(s is None or (math.isfinite(s) and s > 0) for s in spacing):
+        spacing = None  # a broken spacing is dropped, never stored
+    return spacing
+
+
+def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
+    datasets = _dicom_headers(folder, max_pixels)
     if not datasets:
         raise InputError(f"{folder}: no DICOM files with pixel data")
 
@@ -247,33 +285,11 @@ def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
     datasets.sort(key=order)
     frames, names = [], []
     for p, ds in datasets:
-        try:
-            arr = ds.pixel_array.astype(np.float32)
-        except Exception as exc:
-            raise InputError(f"{p}: cannot decode DICOM pixel data ({exc})") from exc
-        try:
-            slope = float(getattr(ds, "RescaleSlope", 1) or 1)
-            intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{p}: RescaleSlope/RescaleIntercept are not numbers ({exc})") from exc
-        if not (math.isfinite(slope) and math.isfinite(intercept)):
-            raise InputError(f"{p}: RescaleSlope/RescaleIntercept hold NaN or infinity")
-        with np.errstate(over="ignore", invalid="ignore"):
-            frames.append(arr * np.float32(slope) + np.float32(intercept))
+        frames.append(_dicom_frame(p, ds))
         names.append(p.name)
     vol = _stack(frames, names, str(folder))
     _check_finite(vol, folder)
-    ds0 = datasets[0][1]
-    spacing = None
-    try:
-        if getattr(ds0, "PixelSpacing", None) is not None:
-            spacing = (float(ds0.PixelSpacing[0]), float(ds0.PixelSpacing[1]),
-                       float(getattr(ds0, "SliceThickness", 0) or 0) or None)
-    except (TypeError, ValueError, IndexError):
-        spacing = None
-    if spacing is not None and not all(s is None or (math.isfinite(s) and s > 0) for s in spacing):
-        spacing = None  # a broken spacing is dropped, never stored
-    return SequenceData(vol, "dicom", spacing=spacing, source=str(folder))
+    return SequenceData(vol, "dicom", spacing=_dicom_spacing(datasets[0][1]), source=str(folder))
 
 
 def _video_frames_declared(path: Path) -> tuple[int, int, int, float | None]:

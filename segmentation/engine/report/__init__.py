@@ -55,9 +55,9 @@ def write_run_report(
     Parameters
     ----------
     out_dir : str or Path
-    prepared : PreparedSequence
+    prepared : PreparedFrames
         For the superpixel labels and areas.
-    estimates : sequence of ObserverEstimate
+    estimates : sequence of EstimateResult
         One per recording (``.scores``, ``.observer``).
     result : SegmentationResult, optional
         The run: its fitted ``pool`` is reported, and its ``sp_scores`` scored as the pooled

@@ -1,5 +1,5 @@
 """Runs behind the crowd report: each method on each observer alone, and on subsets of
-observers (the paper's Fig. 5), through :func:`segmentation.engine.pipeline.segment`."""
+observers (the paper's Fig. 5), through :func:`segmentation.engine.segment`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .. import quality as q
+from ..agreement import subset_curve
+from ..metrics import roc_metrics, truth_counts
 from ..pooling import DEFAULT_POOL, make_pool
 
 
 def recording_names(estimates) -> list[str]:
-    """Observer name of each :class:`ObserverEstimate` (``recording-<i>`` when unnamed)."""
+    """Observer name of each :class:`EstimateResult` (``recording-<i>`` when unnamed)."""
     return [str(getattr(e, "observer", "") or f"recording-{i + 1}")
             for i, e in enumerate(estimates)]
 
@@ -42,9 +43,9 @@ def crowd_analysis(
 
     Parameters
     ----------
-    prepared : PreparedSequence
+    prepared : PreparedFrames
     frames : (T, H, W[, 3]) ndarray
-    estimates : sequence of ObserverEstimate
+    estimates : sequence of EstimateResult
         One per recording (``.scores`` (N,), ``.observer``); repeats share an observer name.
     truth : optional
         Reference masks (see :func:`.build_report`); without them only the pooled run is
@@ -63,7 +64,7 @@ def crowd_analysis(
         Seed of every run.
     booster : dict, optional
         ``n_rounds`` / ``n_bags`` of every eel and el run (default: the engine's defaults;
-        ``pipeline.PAPER_BOOSTER`` for the paper's).
+        ``PAPER_BOOSTER`` for the paper's).
     progress : callable(stage, fraction), optional
     segment : callable, optional
         Replacement for ``pipeline.segment`` (tests).
@@ -116,9 +117,9 @@ def crowd_analysis(
             tell("single observers", (i + 1) / len(jobs))
         if subsets and len(obs) > 1:
             masks, idx = _truth_frames(truth)
-            pos, neg = q.truth_counts(prepared.labels[idx], masks, est.shape[1])
-            subset_table = q.subset_curve(
-                obs, lambda s: q.roc_metrics(run("eel", s, pool), pos, neg).auc,
+            pos, neg = truth_counts(prepared.labels[idx], masks, est.shape[1])
+            subset_table = subset_curve(
+                obs, lambda s: roc_metrics(run("eel", s, pool), pos, neg).auc,
                 max_subsets=max_subsets, rng=rng,
                 progress=lambda _s, f: tell("subsets", f),
             )

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import quality as q
+from ..agreement import observer_means, variance_components
 from ..compliance import recording_compliance
+from ..metrics import mean_roc, mean_se, roc_metrics, truth_counts
 from ..pooling import DEFAULT_POOL, BasePool, make_pool
+from ..quality import observer_quality
 
 #: Order of the single-observer methods in tables and figures.
 METHOD_ORDER = ("probability", "el", "eel", "vilarino")
@@ -39,7 +41,7 @@ class ReportData:
     curves : pandas.DataFrame
         Long table (``curves.csv``): ``curve`` ("roc", "roc_mean", "roc_pooled",
         "auc_vs_observers"), ``method``, ``observer`` ("" for aggregates), ``x``, ``y``, ``se``.
-        ROC curves are resampled on :data:`~segmentation.engine.quality.ROC_GRID` (FPR).
+        ROC curves are resampled on :data:`~segmentation.engine.metrics.ROC_GRID` (FPR).
     summary : dict
         Scalars: ``pool`` (method, weights, flagged), counts, ``variance`` (within, between,
         within_share), per method ``single`` mean and SE of AUC/F1 over observers and
@@ -55,7 +57,7 @@ class ReportData:
     truth : (T, H, W) bool ndarray or None
         Reference masks painted on the frames that have one (False elsewhere).
     subsets : pandas.DataFrame or None
-        :func:`~segmentation.engine.quality.subset_curve` output, if computed.
+        :func:`~segmentation.engine.agreement.subset_curve` output, if computed.
     notes : list of str
         Sentences shown under the summary (what was and was not computed).
     """
@@ -78,19 +80,19 @@ def _scorer(labels, truth, mask_frames, n):
     scored on the frames ``mask_frames`` that have reference masks ``truth`` (K, H, W)."""
     pos = neg = None
     if labels is not None:
-        pos, neg = q.truth_counts(labels[mask_frames], truth, n)
+        pos, neg = truth_counts(labels[mask_frames], truth, n)
 
     def score(values):
         v = np.asarray(values, dtype=np.float64)
         if pos is not None and v.shape == (n,):
-            return q.roc_metrics(v, pos, neg)
+            return roc_metrics(v, pos, neg)
         if v.ndim != 3 or v[mask_frames].shape != truth.shape:
             raise ValueError(
                 f"scores of shape {v.shape} fit neither the {n} superpixels nor the reference "
                 f"masks {truth.shape} on frames {mask_frames[:5]}..."
             )
         t = truth.ravel()
-        return q.roc_metrics(v[mask_frames].ravel(), t, ~t)
+        return roc_metrics(v[mask_frames].ravel(), t, ~t)
 
     return score
 
@@ -125,6 +127,86 @@ def _normalise_truth(truth, labels):
 def _ordered_methods(names):
     known = [m for m in METHOD_ORDER if m in names]
     return known + sorted(set(names) - set(known))
+
+
+def _checked_inputs(estimates, observers, labels, sizes):
+    """(R, N) estimates, R names, labels and (N,) superpixel areas, checked against each other."""
+    est = np.asarray(estimates, dtype=np.float64)
+    if est.ndim != 2:
+        raise ValueError(f"estimates must be (R, N), one row per recording; got {est.shape}")
+    names = [str(o) for o in observers]
+    if len(names) != est.shape[0]:
+        raise ValueError(
+            f"{len(names)} observer names for {est.shape[0]} recordings; give one per recording"
+        )
+    n = est.shape[1]
+    if labels is not None:
+        labels = np.asarray(labels)
+        if int(labels.max()) + 1 != n:
+            raise ValueError(
+                f"labels number {int(labels.max()) + 1} superpixels but estimates have {n} "
+                f"columns; give the labels of the prepared sequence the estimates come from"
+            )
+    if sizes is None:
+        sizes = (np.bincount(labels.ravel(), minlength=n).astype(float) if labels is not None
+                 else np.ones(n))
+    return est, names, labels, np.asarray(sizes, dtype=np.float64)
+
+
+def _fitted_pool(pool, est, names, sizes, *, gaze, labels, px_per_degree):
+    """``pool`` if already fitted, else the named (or default) pool fitted on ``est``."""
+    if pool is not None and not isinstance(pool, str) and hasattr(pool, "weights_"):
+        return pool
+    # Fitted here: only the recordings' own gaze may cut a weight, as in a run.
+    noncompliant = {}
+    if gaze is not None and labels is not None:
+        for o, g in zip(names, gaze):
+            c = recording_compliance(g, n_frames=labels.shape[0], image_shape=labels.shape[1:],
+                                     px_per_degree=px_per_degree)
+            if c.reasons:
+                noncompliant[o] = "; ".join(c.reasons)
+    if pool is None or isinstance(pool, str):
+        pool = make_pool(pool or DEFAULT_POOL)
+    return pool.fit(est, names, sample_weight=sizes, noncompliant=noncompliant)
+
+
+def _single_observer_scores(score, per_method, obs_names, table, curves) -> dict:
+    """Each method run on each observer alone, scored: columns ``auc_<method>``... of
+    ``table``, ROC curves (and their mean) appended to ``curves``; returns the summary."""
+    single = {}
+    for m in _ordered_methods(per_method):
+        results = {}
+        for o in obs_names:
+            if o in per_method[m]:
+                r = score(per_method[m][o])
+                results[o] = r
+                curves.append(_resampled("roc", m, o, r))
+        for key in ("auc", "f1", "f1_fpr5"):
+            table[f"{key}_{m}"] = pd.Series({o: getattr(r, key) for o, r in results.items()})
+        if results:
+            grid, mean, se = mean_roc([(r.fpr, r.tpr) for r in results.values()])
+            curves.append(pd.DataFrame({"curve": "roc_mean", "method": m, "observer": "",
+                                        "x": grid, "y": mean, "se": se}))
+            single[m] = {
+                key: dict(zip(("mean", "se"),
+                              mean_se([getattr(r, key) for r in results.values()])))
+                for key in ("auc", "f1", "f1_fpr5")
+            }
+            single[m]["n"] = len(results)
+    return single
+
+
+def _subset_summary(subsets: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """The metric against the number of observers: its curve, and its table in ``summary``."""
+    method = subsets.attrs.get("method", "eel")
+    summary["auc_vs_observers"] = {
+        int(k): {"mean": float(m), "se": float(s), "n_subsets": int(c)}
+        for k, m, s, c in zip(subsets["n_observers"], subsets["mean"], subsets["se"],
+                              subsets["n_subsets"])
+    }
+    return pd.DataFrame({"curve": "auc_vs_observers", "method": method,
+                         "observer": "", "x": subsets["n_observers"].astype(float),
+                         "y": subsets["mean"], "se": subsets["se"]})
 
 
 def build_report(
@@ -173,7 +255,7 @@ def build_report(
         Scores of methods run on the whole crowd (e.g. pooled "eel").
     subsets : pandas.DataFrame, optional
         A metric against the number of observers pooled
-        (:func:`~segmentation.engine.quality.subset_curve`).
+        (:func:`~segmentation.engine.agreement.subset_curve`).
     px_per_degree : float, optional
         Image pixels per degree (gaze statistics in degrees).
     title : str
@@ -186,56 +268,27 @@ def build_report(
     -------
     ReportData
     """
-    est = np.asarray(estimates, dtype=np.float64)
-    if est.ndim != 2:
-        raise ValueError(f"estimates must be (R, N), one row per recording; got {est.shape}")
-    names = [str(o) for o in observers]
-    if len(names) != est.shape[0]:
-        raise ValueError(
-            f"{len(names)} observer names for {est.shape[0]} recordings; give one per recording"
-        )
+    est, names, labels, sizes = _checked_inputs(estimates, observers, labels, sizes)
     n = est.shape[1]
-    if labels is not None:
-        labels = np.asarray(labels)
-        if int(labels.max()) + 1 != n:
-            raise ValueError(
-                f"labels number {int(labels.max()) + 1} superpixels but estimates have {n} "
-                f"columns; give the labels of the prepared sequence the estimates come from"
-            )
-    if sizes is None:
-        sizes = (np.bincount(labels.ravel(), minlength=n).astype(float) if labels is not None
-                 else np.ones(n))
-    sizes = np.asarray(sizes, dtype=np.float64)
-
-    if pool is None or isinstance(pool, str) or not hasattr(pool, "weights_"):
-        # Fitted here: only the recordings' own gaze may cut a weight, as in a run.
-        noncompliant = {}
-        if gaze is not None and labels is not None:
-            for o, g in zip(names, gaze):
-                c = recording_compliance(g, n_frames=labels.shape[0], image_shape=labels.shape[1:],
-                                         px_per_degree=px_per_degree)
-                if c.reasons:
-                    noncompliant[o] = "; ".join(c.reasons)
-        if pool is None or isinstance(pool, str):
-            pool = make_pool(pool or DEFAULT_POOL)
-        pool = pool.fit(est, names, sample_weight=sizes, noncompliant=noncompliant)
+    pool = _fitted_pool(pool, est, names, sizes, gaze=gaze, labels=labels,
+                        px_per_degree=px_per_degree)
     pooled = np.asarray(pool.pooled_, dtype=np.float64)
     obs_names = list(dict.fromkeys(names))
     notes = []
 
-    table = q.observer_quality(
+    table = observer_quality(
         gaze=gaze, estimates=est, observers=names,
         n_frames=None if labels is None else labels.shape[0],
         image_shape=None if labels is None else labels.shape[1:],
         px_per_degree=px_per_degree, sample_weight=sizes, pool=pool,
     )
     table = table.reindex(obs_names)
-    var = q.variance_components(est, names, sample_weight=sizes)
+    var = variance_components(est, names, sample_weight=sizes)
     table["within_variance"] = pd.Series(var["per_observer_within"])
     if var["n_repeated"] == 0:
         notes.append("No observer has repeated recordings: the within-observer variance is "
                      "not defined.")
-    _, means = q.observer_means(est, names)
+    _, means = observer_means(est, names)
     uncertainty = means.var(axis=0)
 
     curves = []
@@ -268,26 +321,7 @@ def build_report(
         }
         if "probability" not in per_method:
             per_method["probability"] = {o: means[i] for i, o in enumerate(obs_names)}
-        summary["single"] = {}
-        for m in _ordered_methods(per_method):
-            results = {}
-            for o in obs_names:
-                if o in per_method[m]:
-                    r = score(per_method[m][o])
-                    results[o] = r
-                    curves.append(_resampled("roc", m, o, r))
-            for key in ("auc", "f1", "f1_fpr5"):
-                table[f"{key}_{m}"] = pd.Series({o: getattr(r, key) for o, r in results.items()})
-            if results:
-                grid, mean, se = q.mean_roc([(r.fpr, r.tpr) for r in results.values()])
-                curves.append(pd.DataFrame({"curve": "roc_mean", "method": m, "observer": "",
-                                            "x": grid, "y": mean, "se": se}))
-                summary["single"][m] = {
-                    key: dict(zip(("mean", "se"),
-                                  q.mean_se([getattr(r, key) for r in results.values()])))
-                    for key in ("auc", "f1", "f1_fpr5")
-                }
-                summary["single"][m]["n"] = len(results)
+        summary["single"] = _single_observer_scores(score, per_method, obs_names, table, curves)
         pooled_all = {f"pooled estimate ({summary['pool']['method']})": pooled}
         pooled_all.update(pooled_scores or {})
         summary["pooled"] = {}
@@ -302,15 +336,7 @@ def build_report(
             notes.append("Method scores were given without reference masks and are not shown.")
 
     if subsets is not None and len(subsets):
-        method = subsets.attrs.get("method", "eel")
-        curves.append(pd.DataFrame({"curve": "auc_vs_observers", "method": method,
-                                    "observer": "", "x": subsets["n_observers"].astype(float),
-                                    "y": subsets["mean"], "se": subsets["se"]}))
-        summary["auc_vs_observers"] = {
-            int(k): {"mean": float(m), "se": float(s), "n_subsets": int(c)}
-            for k, m, s, c in zip(subsets["n_observers"], subsets["mean"], subsets["se"],
-                                  subsets["n_subsets"])
-        }
+        curves.append(_subset_summary(subsets, summary))
 
     table = _order_columns(table.reset_index())
     curves_df = (pd.concat(curves, ignore_index=True) if curves else
@@ -324,9 +350,9 @@ def build_report(
 
 
 def _resampled(curve: str, method: str, observer: str, r) -> pd.DataFrame:
-    """One ROC curve on :data:`~segmentation.engine.quality.ROC_GRID` (a pixel ROC has up to
+    """One ROC curve on :data:`~segmentation.engine.metrics.ROC_GRID` (a pixel ROC has up to
     one point per superpixel: tens of thousands per curve)."""
-    grid, tpr, _ = q.mean_roc([(r.fpr, r.tpr)])
+    grid, tpr, _ = mean_roc([(r.fpr, r.tpr)])
     return pd.DataFrame({"curve": curve, "method": method, "observer": observer,
                          "x": grid, "y": tpr, "se": np.nan})
 

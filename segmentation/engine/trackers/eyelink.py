@@ -57,19 +57,7 @@ def _parse(path: Path, lines, sync_markers) -> TrackerSamples:
             fields = line.split()
             if binocular is None:
                 binocular = len(fields) >= 7 and _looks_numeric(fields[4])
-            try:
-                ts = float(fields[0])
-                if binocular:
-                    xl, yl, xr, yr = (parse_float(fields[i]) for i in (1, 2, 4, 5))
-                    x = np.nanmean([xl, xr]) if np.isfinite([xl, xr]).any() else np.nan
-                    y = np.nanmean([yl, yr]) if np.isfinite([yl, yr]).any() else np.nan
-                else:
-                    x, y = parse_float(fields[1]), parse_float(fields[2])
-            except (ValueError, IndexError) as exc:
-                raise InputError(
-                    f"{path.name}, line {lineno}: expected a sample 'time x y pupil ...', got "
-                    f"{line[:80]!r}"
-                ) from exc
+            ts, x, y = _sample(fields, binocular=binocular, where=where, line=line)
             check_time(ts, where)
             check_position(x, y, where)
             t.append(ts)
@@ -77,16 +65,7 @@ def _parse(path: Path, lines, sync_markers) -> TrackerSamples:
             ys.append(y)
         elif line.startswith("MSG"):
             saw_header = True
-            m = _MSG.match(line)
-            if not m:
-                continue
-            text = m.group(2).strip()
-            if sync is None and any(text.startswith(s) for s in sync_markers):
-                sync = check_time(float(m.group(1)), where)
-            d = _DISPLAY.search(text)
-            if d:
-                left, top, right, bottom = (float(d.group(i)) for i in range(1, 5))
-                screen = check_screen(right - left + 1, bottom - top + 1, where)
+            sync, screen = _message(line, sync, screen, sync_markers, where)
         elif line.startswith(("SAMPLES", "START")):
             saw_header = True
             if "LEFT" in line or "RIGHT" in line:  # which eyes the samples carry
@@ -102,17 +81,48 @@ def _parse(path: Path, lines, sync_markers) -> TrackerSamples:
         raise InputError(f"{path.name}: not an EyeLink .asc file (no samples, no MSG lines)")
     if not t:
         raise InputError(f"{path.name}: no gaze samples (was the EDF converted with samples?)")
-    order = np.argsort(np.asarray(t), kind="stable")
-    return TrackerSamples(
-        t_ms=np.asarray(t, dtype=float)[order],
-        x=np.asarray(xs, dtype=float)[order],
-        y=np.asarray(ys, dtype=float)[order],
+    return TrackerSamples.in_time_order(
+        t, xs, ys,
         units="px",
         sync_ms=sync,
         screen_px=screen,
         sampling_rate_hz=rate,
         source=path.name,
     )
+
+
+def _sample(fields: list[str], *, binocular: bool, where: str, line: str
+            ) -> tuple[float, float, float]:
+    """``(time, x, y)`` of a sample line; binocular samples give the mean of the eyes seen."""
+    try:
+        ts = float(fields[0])
+        if binocular:
+            xl, yl, xr, yr = (parse_float(fields[i]) for i in (1, 2, 4, 5))
+            x = np.nanmean([xl, xr]) if np.isfinite([xl, xr]).any() else np.nan
+            y = np.nanmean([yl, yr]) if np.isfinite([yl, yr]).any() else np.nan
+        else:
+            x, y = parse_float(fields[1]), parse_float(fields[2])
+    except (ValueError, IndexError) as exc:
+        raise InputError(
+            f"{where}: expected a sample 'time x y pupil ...', got {line[:80]!r}"
+        ) from exc
+    return ts, x, y
+
+
+def _message(line: str, sync, screen, sync_markers, where: str):
+    """``(sync, screen)`` updated by an ``MSG`` line: the first sync marker's time, the
+    display coordinates."""
+    m = _MSG.match(line)
+    if not m:
+        return sync, screen
+    text = m.group(2).strip()
+    if sync is None and any(text.startswith(s) for s in sync_markers):
+        sync = check_time(float(m.group(1)), where)
+    d = _DISPLAY.search(text)
+    if d:
+        left, top, right, bottom = (float(d.group(i)) for i in range(1, 5))
+        screen = check_screen(right - left + 1, bottom - top + 1, where)
+    return sync, screen
 
 
 def _looks_numeric(text: str) -> bool:

@@ -15,25 +15,8 @@ REQUIRED = ("gaze_timestamp", "x_norm", "y_norm")
 MIN_CONFIDENCE = 0.6
 
 
-def read_pupil_surface_csv(path, *, min_confidence: float = MIN_CONFIDENCE) -> TrackerSamples:
-    """Read gaze mapped onto a surface that covers the screen.
-
-    ``x_norm, y_norm`` are fractions of the surface with the origin at its bottom-left corner;
-    ``gaze_timestamp`` is Pupil time in seconds. A sample off the surface (``on_surf`` false) or
-    under ``min_confidence`` is a lost sample. Pupil writes a gaze sample once per world-camera
-    frame it overlaps, so repeated ``gaze_timestamp`` rows are kept once.
-    """
-    path = Path(path)
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OverflowError) as exc:
-        raise InputError(f"{path.name}: not a readable CSV file ({exc})") from exc
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"{path.name}, line 1: not a Pupil Labs surface gaze export: missing column(s) "
-            f"{', '.join(missing)}"
-        )
+def _numeric_columns(path: Path, table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The numeric columns as float arrays, each value checked (the error names its line)."""
     numeric = {}
     for col in ("gaze_timestamp", "x_norm", "y_norm", "confidence"):
         if col not in table.columns:
@@ -63,6 +46,31 @@ def read_pupil_surface_csv(path, *, min_confidence: float = MIN_CONFIDENCE) -> T
                 row = int(np.flatnonzero(bad)[0])
                 raise InputError(f"{path.name}, line {row + 2}: {col} {table[col].iloc[row]!r} is not a finite "
                                  "number in range")
+    numeric["t_ms"] = t
+    return numeric
+
+
+def read_pupil_surface_csv(path, *, min_confidence: float = MIN_CONFIDENCE) -> TrackerSamples:
+    """Read gaze mapped onto a surface that covers the screen.
+
+    ``x_norm, y_norm`` are fractions of the surface with the origin at its bottom-left corner;
+    ``gaze_timestamp`` is Pupil time in seconds. A sample off the surface (``on_surf`` false) or
+    under ``min_confidence`` is a lost sample. Pupil writes a gaze sample once per world-camera
+    frame it overlaps, so repeated ``gaze_timestamp`` rows are kept once.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{path.name}: not a readable CSV file ({exc})") from exc
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"{path.name}, line 1: not a Pupil Labs surface gaze export: missing column(s) "
+            f"{', '.join(missing)}"
+        )
+    numeric = _numeric_columns(path, table)
+    t = numeric["t_ms"]
     x, y = numeric["x_norm"].copy(), numeric["y_norm"].copy()
     lost = np.zeros(len(t), dtype=bool)
     if "on_surf" in table.columns:

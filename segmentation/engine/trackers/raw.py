@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+
+# The canonical gaze table is io's (the shared CSV format): one definition of its columns.
+from ..io.gaze_csv import GAZE_COLUMNS
 from .geometry import DisplayGeometry
 from .timing import align_to_playback
-
-GAZE_COLUMNS = ["observer", "t_ms", "frame", "x", "y"]
 
 # What a tracker file may state. Every reader checks its numbers against these where it reads
 # them and names the line of the first one outside (or not finite): nothing infinite, NaN
@@ -85,6 +86,14 @@ class TrackerSamples:
             raise InputError(f"{self.source}: t, x and y columns differ in length")
         if len(self.t_ms) == 0:
             raise InputError(f"{self.source}: no gaze samples found")
+
+    @classmethod
+    def in_time_order(cls, t, x, y, **attributes) -> TrackerSamples:
+        """Samples from lists of times and positions in file order, sorted by time (stable:
+        samples of equal time keep their order)."""
+        order = np.argsort(np.asarray(t), kind="stable")
+        return cls(t_ms=np.asarray(t, dtype=float)[order], x=np.asarray(x, dtype=float)[order],
+                   y=np.asarray(y, dtype=float)[order], **attributes)
 
 
 def to_gaze_frame(

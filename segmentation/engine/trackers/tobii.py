@@ -68,20 +68,17 @@ def _parse(path: Path, reader, sync_events) -> TrackerSamples:
             continue
         try:
             ts = parse_float(row[i_t]) * unit
-            event = row[i_event].strip() if i_event is not None and i_event < len(row) else ""
+            event = _cell(row, i_event)
             if event and sync is None and any(event.startswith(s) for s in sync_events):
                 sync = check_time(ts, where)
-            sensor = row[i_sensor].strip() if i_sensor is not None and i_sensor < len(row) else ""
+            sensor = _cell(row, i_sensor)
             if sensor and sensor != "Eye Tracker":
                 continue
             if event and not (row[i_x].strip() or row[i_y].strip()):
                 continue  # an event row, not a sample
             x, y = parse_float(row[i_x]), parse_float(row[i_y])
-            if (screen is None and i_w is not None and i_h is not None and i_w < len(row) and i_h < len(row)
-                    and row[i_w].strip()):
-                w, h = parse_float(row[i_w]), parse_float(row[i_h])
-                if not (np.isnan(w) or np.isnan(h)):  # stated on a later row, then
-                    screen = check_screen(w, h, where)
+            if screen is None:
+                screen = _screen(row, i_w, i_h, where)
         except (ValueError, IndexError) as exc:
             raise InputError(
                 f"{path.name}, line {lineno}: expected numbers in 'Recording timestamp', "
@@ -96,13 +93,26 @@ def _parse(path: Path, reader, sync_events) -> TrackerSamples:
         ys.append(y)
     if not t:
         raise InputError(f"{path.name}: no eye-tracker samples")
-    order = np.argsort(np.asarray(t), kind="stable")
-    return TrackerSamples(
-        t_ms=np.asarray(t, dtype=float)[order],
-        x=np.asarray(xs, dtype=float)[order],
-        y=np.asarray(ys, dtype=float)[order],
+    return TrackerSamples.in_time_order(
+        t, xs, ys,
         units="px",
         sync_ms=sync,
         screen_px=screen,
         source=path.name,
     )
+
+
+def _cell(row: list[str], i: int | None) -> str:
+    """Column ``i`` of ``row``, stripped; "" when the file has no such column or the row is
+    short."""
+    return row[i].strip() if i is not None and i < len(row) else ""
+
+
+def _screen(row: list[str], i_w: int | None, i_h: int | None, where: str):
+    """The recording resolution stated on this row (width, height), or None when it is not."""
+    if not _cell(row, i_w) or i_h is None or i_h >= len(row):
+        return None
+    w, h = parse_float(row[i_w]), parse_float(row[i_h])
+    if np.isnan(w) or np.isnan(h):  # stated on a later row, then
+        return None
+    return check_screen(w, h, where)

@@ -39,7 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for runs")
 
     def handle(self, *args, out, samples, serve, addrport, timeout, **options):
-        from segmentation.engine.datasets import load_sample
+        from segmentation.engine import load_sample
 
         started = time.perf_counter()
         # Eager Celery logs a line per task: useful in a worker, noise in the demo's summary.

@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-refine", action="store_true", help="the coarse (published) labels")
 
     def handle(self, *args, study_id, out, no_refine, **options):
-        from segmentation.engine.detection.labels import GazeBoxParams
+        from segmentation.engine.detection import GazeBoxParams
 
         study = Study.objects.filter(pk=study_id).first()
         if study is None:

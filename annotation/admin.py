@@ -7,7 +7,8 @@ from .models import ImageLabel, ImageVisit, Recording
 
 @admin.register(Recording)
 class RecordingAdmin(admin.ModelAdmin):
-    list_display = ["id", "observer", "sequence", "repeat", "source", "tracker_format", "status", "started_at"]
+    list_display = ["id", "observer", "sequence", "repeat", "source", "tracker_format", "status",
+                    "validation_error_deg", "drift_error_deg", "started_at"]
     list_filter = ["status", "source", "tracker_format"]
     raw_id_fields = ["observer", "sequence"]
 

@@ -22,6 +22,9 @@ MAX_SCREEN_CM = 10_000.0  # screen width or height, centimetres (a 100 m video w
 MAX_DISTANCE_CM = 10_000.0  # viewing distance, centimetres
 # MAX_SAMPLING_RATE_HZ: the tracker readers' bound (the fastest trackers sample at 2 kHz)
 MAX_CALIBRATION_ERROR_DEG = 180.0
+# Accuracy measured by the recording page (webcam and mouse): the mean error over the validation
+# targets, and the drift found before a later sequence; 90 degrees is beyond any screen.
+MAX_VALIDATION_ERROR_DEG = 90.0
 MAX_RECT_PX = 1_000_000.0  # any value of image_rect (left, top, width, height), screen pixels
 # MAX_ABS_T_MS, MAX_ABS_COORDINATE: |t_ms| and |x|, |y| of a gaze sample, the canonical gaze
 # table's bounds (segmentation.engine.io)
@@ -79,6 +82,13 @@ class Recording(models.Model):
         null=True, blank=True, validators=[MaxValueValidator(MAX_SAMPLING_RATE_HZ)])
     calibration_error_deg = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(MAX_CALIBRATION_ERROR_DEG)])
+    # The browser recorder's measured accuracy (docs/web.md, "Webcam gaze"): mean error over the
+    # 9 validation targets after calibration, and the drift check's mean error when a calibration
+    # was reused for this sequence (null: not measured). Degrees of visual angle.
+    validation_error_deg = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(MAX_VALIDATION_ERROR_DEG)])
+    drift_error_deg = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(MAX_VALIDATION_ERROR_DEG)])
     playback_fps = models.FloatField(validators=[MaxValueValidator(MAX_FRAME_RATE)])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECORDING)
     started_at = models.DateTimeField(auto_now_add=True)
@@ -124,6 +134,14 @@ class Recording(models.Model):
             models.CheckConstraint(
                 condition=_between("calibration_error_deg", 0, MAX_CALIBRATION_ERROR_DEG),
                 name="recording_calibration_error_bounded",
+            ),
+            models.CheckConstraint(
+                condition=_between("validation_error_deg", 0, MAX_VALIDATION_ERROR_DEG),
+                name="recording_validation_error_bounded",
+            ),
+            models.CheckConstraint(
+                condition=_between("drift_error_deg", 0, MAX_VALIDATION_ERROR_DEG),
+                name="recording_drift_error_bounded",
             ),
             models.CheckConstraint(
                 condition=_between("expected_batches", 1, MAX_BATCHES), name="recording_expected_batches_bounded"

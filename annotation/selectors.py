@@ -149,6 +149,27 @@ def recording_image_px_per_degree(recording: Recording) -> float | None:
     return geometry.image_px_per_degree((recording.sequence.height, recording.sequence.width))
 
 
+def recording_accuracy_deg(recording: Recording) -> float | None:
+    """The recording's measured gaze error in degrees of visual angle, or None when unmeasured.
+
+    The worse of the validation after calibration (``validation_error_deg``) and the drift check
+    of a reused calibration (``drift_error_deg``); recordings from before those fields, and
+    tracker files, give ``calibration_error_deg``. For pooling and quality weights (issue 20).
+    """
+    measured = [v for v in (recording.validation_error_deg, recording.drift_error_deg) if v is not None]
+    if measured:
+        return max(measured)
+    return recording.calibration_error_deg
+
+
+def last_stated_display(*, observer) -> dict | None:
+    """``{"screen_width_cm", "viewing_distance_cm"}`` of the observer's latest recording that
+    stated both, or None: the recording page offers them again."""
+    return (Recording.objects.filter(observer=observer, screen_width_cm__isnull=False,
+                                     viewing_distance_cm__isnull=False)
+            .order_by("-started_at").values("screen_width_cm", "viewing_distance_cm").first())
+
+
 def finished_recordings(*, sequence: Sequence) -> QuerySet[Recording]:
     """Finished recordings of a sequence (what a run pools), oldest first."""
     return (

@@ -20,6 +20,7 @@ from .models import (
     MAX_SAMPLING_RATE_HZ,
     MAX_SCREEN_CM,
     MAX_SCREEN_PX,
+    MAX_VALIDATION_ERROR_DEG,
     ImageLabel,
     ImageVisit,
     Recording,
@@ -38,7 +39,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "id", "study", "sequence", "observer", "repeat", "source", "tracker_format",
             "source_file", "screen_width_px", "screen_height_px", "screen_width_cm",
             "screen_height_cm", "viewing_distance_cm", "image_rect", "sampling_rate_hz",
-            "calibration_error_deg", "playback_fps", "status", "started_at", "finished_at",
+            "calibration_error_deg", "validation_error_deg", "drift_error_deg", "playback_fps", "status", "started_at", "finished_at",
             "expected_batches", "n_batches", "n_samples",
         ]
         read_only_fields = fields
@@ -57,6 +58,12 @@ class _GeometryFields(serializers.Serializer):
     )
     sampling_rate_hz = serializers.FloatField(required=False, min_value=0.1, max_value=MAX_SAMPLING_RATE_HZ)
     calibration_error_deg = serializers.FloatField(required=False, min_value=0, max_value=MAX_CALIBRATION_ERROR_DEG)
+    validation_error_deg = serializers.FloatField(
+        required=False, min_value=0, max_value=MAX_VALIDATION_ERROR_DEG,
+        help_text="mean error over the validation targets, degrees (the recording page measures it)")
+    drift_error_deg = serializers.FloatField(
+        required=False, min_value=0, max_value=MAX_VALIDATION_ERROR_DEG,
+        help_text="mean error of the drift check before this sequence, degrees (a reused calibration)")
     playback_fps = serializers.FloatField(required=False, min_value=0.001, max_value=MAX_FRAME_RATE)
 
 

@@ -33,6 +33,7 @@ from .models import (
     MAX_SAMPLING_RATE_HZ,
     MAX_SCREEN_CM,
     MAX_SCREEN_PX,
+    MAX_VALIDATION_ERROR_DEG,
     GazeBatch,
     ImageLabel,
     ImageVisit,
@@ -47,7 +48,8 @@ GEOMETRY_FIELDS = (
     "screen_width_px", "screen_height_px", "screen_width_cm", "screen_height_cm",
     "viewing_distance_cm", "image_rect",
 )
-RECORDING_FIELDS = (*GEOMETRY_FIELDS, "sampling_rate_hz", "calibration_error_deg")
+RECORDING_FIELDS = (*GEOMETRY_FIELDS, "sampling_rate_hz", "calibration_error_deg", "validation_error_deg",
+                    "drift_error_deg")
 
 
 class BatchConflict(ValidationError):
@@ -113,11 +115,11 @@ def _check_geometry(fields: dict, *, source: str = "") -> None:
         value = fields.get(name)
         if value is not None and not (_number(value) and 0 < value <= high):
             raise ValidationError(f"{where}{name} must be a number in (0, {high:g}], got {value!r}")
-    err = fields.get("calibration_error_deg")
-    if err is not None and not (_number(err) and 0 <= err <= MAX_CALIBRATION_ERROR_DEG):
-        raise ValidationError(
-            f"{where}calibration_error_deg must be a number in [0, {MAX_CALIBRATION_ERROR_DEG:g}], got {err!r}"
-        )
+    for name, high in (("calibration_error_deg", MAX_CALIBRATION_ERROR_DEG),
+                       ("validation_error_deg", MAX_VALIDATION_ERROR_DEG), ("drift_error_deg", MAX_VALIDATION_ERROR_DEG)):
+        err = fields.get(name)
+        if err is not None and not (_number(err) and 0 <= err <= high):
+            raise ValidationError(f"{where}{name} must be a number in [0, {high:g}], got {err!r}")
 
 
 def _check_start(*, observer, sequence: Sequence, source: str, repeat, playback_fps, fields: dict) -> None:

@@ -26,7 +26,7 @@ from crowd.views import error_text, form_errors_text, wants_json
 from segmentation.engine.trackers import FORMATS
 
 from . import selectors, services
-from .models import MAX_ABS_T_MS, MAX_DISTANCE_CM, MAX_SCREEN_CM, MAX_SCREEN_PX, Recording
+from .models import MAX_ABS_T_MS, MAX_DISTANCE_CM, MAX_SCREEN_CM, MAX_SCREEN_PX
 
 Role = StudyMembership.Role
 READERS = (Role.COORDINATOR, Role.RESEARCHER)
@@ -35,6 +35,18 @@ READERS = (Role.COORDINATOR, Role.RESEARCHER)
 # source is offered only when both the script and its face-mesh model files are served locally.
 WEBGAZER_SCRIPT = "vendor/webgazer/webgazer.js"
 WEBGAZER_FACE_MESH = "vendor/webgazer/mediapipe/face_mesh/face_mesh.js"
+
+
+# The bundled webcam gaze (docs/web.md, "Webcam gaze"): MediaPipe Face Mesh, Apache-2.0, vendored
+# at a pinned version by bench/update_mediapipe_face_mesh.sh. It loads its model and
+# WebAssembly files by name from its folder, addressed unhashed like WebGazer's below.
+FACE_MESH_VERSION = "0.4.1633559619"
+FACE_MESH_DIR = f"vendor/mediapipe-face-mesh/{FACE_MESH_VERSION}/"
+
+
+def _face_mesh_urls() -> dict:
+    base = f"{PrefixNode.handle_simple('STATIC_URL')}{FACE_MESH_DIR}"
+    return {"faceMesh": {"version": FACE_MESH_VERSION, "assetPath": base, "script": f"{base}face_mesh.js"}}
 
 
 def webgazer_available() -> bool:
@@ -73,8 +85,7 @@ def record(request: HttpRequest, study_id: int, sequence_id: int) -> HttpRespons
     """Instructions, optional 9-point calibration, then the sequence played while gaze streams."""
     sequence, _ = sequence_for(request, study_id, sequence_id, (Role.OBSERVER,))
     study = sequence.study
-    done = Recording.objects.filter(sequence=sequence, observer=request.user,
-                                    status=Recording.Status.FINISHED).count()
+    done = selectors.finished_recordings(sequence=sequence).filter(observer=request.user).count()
     frame_url = reverse("sequence-frame-image", args=[study.pk, sequence.pk, 0])
     config = {
         "study": study.pk,
@@ -89,11 +100,22 @@ def record(request: HttpRequest, study_id: int, sequence_id: int) -> HttpRespons
         "recordingUrlPrefix": reverse("recording-detail", args=[0])[: -len("0/")],
         "doneUrl": reverse("web:assignments"),
         **_webgazer_urls(),
+        **_face_mesh_urls(),
     }
+    # The screen and distance the observer stated last time are this page's defaults (degrees of
+    # the validation are computed with them).
+    last = selectors.last_stated_display(observer=request.user)
     return render(request, "annotation/record.html", {
         "study": study, "sequence": sequence, "config": config, "done": done,
         "wanted": study.repeats_per_observer, "duration_s": sequence.n_frames / sequence.playback_fps(),
+        "screen_cm": last and last["screen_width_cm"], "distance_cm": last and last["viewing_distance_cm"],
+        "screen_from_last": bool(last),
     })
+
+
+def webcam_privacy(request: HttpRequest) -> HttpResponse:
+    """What the webcam recorder does with the camera (open to everyone: invited observers read it first)."""
+    return render(request, "annotation/webcam_privacy.html", {"face_mesh_version": FACE_MESH_VERSION})
 
 
 # --- the labelling page of image collections ------------------------------------------------------

@@ -14,4 +14,5 @@ urlpatterns = [
     path("studies/<int:study_id>/sequences/<int:sequence_id>/upload-gaze/", views.gaze_upload, name="gaze-upload"),
     path("studies/<int:study_id>/sequences/<int:sequence_id>/gaze-paths.json", views.gaze_paths, name="gaze-paths"),
     path("recordings/<int:recording_id>/", views.recording_detail, name="recording"),
+    path("privacy/webcam/", views.webcam_privacy, name="webcam-privacy"),
 ]

@@ -137,6 +137,7 @@ NOT_BY_ID = {
     "web:assignments": "lists the caller's assignments (checked below)",
     "invitation-accept": "the token is the secret (tests/crowd/test_invitations.py)",
     "web:invitation": "the token is the secret (tests/crowd/test_invitations.py)",
+    "web:webcam-privacy": "a public page: the webcam privacy note, no data (tests/e2e/test_webcam.py)",
 }
 OUTSIDERS = ("alice", "bob", "carol", "gina", "hank")
 

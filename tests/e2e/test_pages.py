@@ -132,7 +132,7 @@ def test_a_study_from_creation_to_results(anonymous, login, user, shot, sequence
     bob.click("a:has-text('Record')")
     bob.wait_for_function("window.gazecrowdRecorder && window.gazecrowdRecorder.state === 'ready'", polling=100)
     assert "Keep your eyes on the bright disc." in bob.inner_text("main")
-    assert bob.locator("input[value=webcam]").is_disabled()  # WebGazer is not installed here
+    assert bob.locator("input[value=webgazer]").is_disabled()  # WebGazer is not installed here
     shot(bob, "09-record-setup")
     bob.fill("#screen-cm", "34.5")
     bob.fill("#distance-cm", "60")

@@ -63,7 +63,7 @@ def test_webcam_recording_with_webgazer_served_locally(observed_sequence, login,
     page.on("request", lambda request: requests.append(request.url))
     page.goto(f"/studies/{study.pk}/sequences/{sequence.pk}/record/")
     page.wait_for_function("window.gazecrowdRecorder && window.gazecrowdRecorder.state === 'ready'", polling=100)
-    webcam = page.locator("input[value=webcam]")
+    webcam = page.locator("input[value=webgazer]")
     assert webcam.is_enabled()
     webcam.check()
     page.uncheck("#calibrate")

@@ -1,6 +1,7 @@
 // The recording page: optional 9-point calibration/validation, then the sequence played full
-// screen on a canvas at the study's frame rate while gaze (mouse pointer, or WebGazer when the
-// server hosts it) is sampled at 60 Hz and streamed to the platform's API in ~1 s batches:
+// screen on a canvas at the study's frame rate while gaze (mouse pointer; the webcam through the
+// bundled face model, webcam-gaze.js; or WebGazer when the server hosts it) is sampled at 60 Hz
+// and streamed to the platform's API in ~1 s batches:
 //   POST {startUrl}                               -> the recording (its id)
 //   POST /api/recordings/<id>/batches/ {batch, samples: [[t_ms, frame, x, y], ...]}
 //   POST /api/recordings/<id>/finish/  {expected_batches}   (409 lists missing batches)
@@ -11,10 +12,14 @@
   "use strict";
   var cfg = JSON.parse(document.getElementById("recorder-config").textContent);
   var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
-  // Tests shorten the waits (window.GAZECROWD_TIMING = {dwellMs, countdownS}).
+  // Tests shorten the waits (window.GAZECROWD_TIMING = {dwellMs, countdownS, holdMs}).
   var timing = window.GAZECROWD_TIMING || {};
   var DWELL_MS = timing.dwellMs || 1500; // each validation target is shown this long
   var COUNTDOWN_S = timing.countdownS === undefined ? 3 : timing.countdownS;
+  var HOLD_MS = timing.holdMs || 600; // webcam calibration: samples taken after each click...
+  var PRE_MS = 300; // ...and in the moment before it (the observer was looking at the target)
+  var WEBCAM_REDO_DEG = cfg.webcamRecalibrateDeg || 3; // above this, recalibration is offered first
+  var SAVED_KEY = "gazecrowd.webcamCalibration", SAVED_MAX_AGE_MS = 30 * 60 * 1000;
   var SAMPLE_HZ = 60;
   var BATCH_MS = 1000;
 
@@ -24,6 +29,8 @@
 
   var api = {
     state: "loading", recordingId: null, batchesSent: 0, samples: 0, calibrationDeg: null,
+    validationDeg: null, driftDeg: null, calibAttempts: 0, source: "mouse", fallback: null, webcam: null, lambda: null,
+    timing: { calibrationStart: null, firstSample: null },
     imageRect: function () { return rect; },
     frame: function () { return frame; }, // the frame on the canvas now (-1 before the first)
   };
@@ -75,7 +82,26 @@
   var pointer = null; // latest {x, y} in viewport pixels, null when unknown or off the window
   document.addEventListener("mousemove", function (e) { if (source === "mouse") pointer = { x: e.clientX, y: e.clientY }; });
   document.addEventListener("mouseleave", function () { if (source === "mouse") pointer = null; });
-  var source = "mouse";
+  var source = "mouse"; // "mouse", "webcam" (the bundled face model) or "webgazer"
+  var tracker = null; // webcam-gaze.js's tracker while the webcam is on
+  function gazeNow() { return source === "webcam" ? (tracker && tracker.gaze()) : pointer; }
+  function apiSource() { return source === "mouse" ? "mouse" : "webcam"; }
+
+  function startWebcam() {
+    return window.GazeCrowdWebcam.start({ assetPath: cfg.faceMesh.assetPath }).then(function (t) {
+      tracker = t; api.webcam = t;
+    });
+  }
+  // No camera, permission refused, or the face model failed: record with the mouse instead.
+  function fallBackToMouse(err) {
+    var why = err && err.name === "NotAllowedError" ? "the camera was not allowed"
+      : err && (err.name === "NotFoundError" || err.name === "OverconstrainedError") ? "no camera was found"
+      : "the webcam could not start (" + ((err && err.message) || err) + ")";
+    source = "mouse"; api.source = "mouse"; api.fallback = why;
+    if (tracker) { tracker.stop(); tracker = null; }
+    $("fallback-note").textContent = "Recording with the mouse pointer: " + why + ".";
+    $("fallback-note").hidden = false;
+  }
 
   function startWebGazer() {
     return new Promise(function (resolve, reject) {
@@ -98,6 +124,9 @@
 
   // --- calibration and validation -----------------------------------------------------------
   var POINTS = [[.1, .1], [.5, .1], [.9, .1], [.1, .5], [.5, .5], [.9, .5], [.1, .9], [.5, .9], [.9, .9]];
+  // The webcam's regression gets 4 more targets between those (13 in all).
+  var WEBCAM_POINTS = POINTS.concat([[.3, .3], [.7, .3], [.3, .7], [.7, .7]]);
+  var DRIFT_POINTS = [[.5, .5], [.2, .2], [.8, .2], [.2, .8], [.8, .8]];
   function shuffled(a) { return a.map(function (p) { return [Math.random(), p]; }).sort().map(function (x) { return x[1]; }); }
   function showTarget(p) {
     target.style.left = (p[0] * window.innerWidth) + "px";
@@ -116,17 +145,69 @@
       next();
     });
   }
-  function validate() { // validation: mean gaze over the last second of each target's dwell
-    var order = shuffled(POINTS), errors = [];
+  // Webcam calibration: the observer looks at each target and clicks it; the face features of
+  // the moment before the click and the HOLD_MS after it are that target's samples.
+  function clickEachWebcam() {
+    var order = shuffled(WEBCAM_POINTS), i = 0, X = [], Y = [], groups = [];
+    return new Promise(function (resolve) {
+      function next(note) {
+        if (i >= order.length) { target.onclick = null; target.hidden = true; resolve({ X: X, Y: Y, groups: groups }); return; }
+        $("calib-help").textContent = (note ? note + " " : "") + "Calibration: look at the red target and click it (" +
+          (i + 1) + " of " + order.length + "). Keep your head still.";
+        showTarget(order[i]); target.focus();
+        var shownAt = performance.now();
+        target.onclick = function () {
+          target.onclick = null;
+          var p = order[i];
+          // Before the click, only what came 200 ms (a saccade) after the target appeared.
+          var pre = Math.max(0, Math.min(PRE_MS, performance.now() - shownAt - 200));
+          tracker.collect(HOLD_MS, pre).then(function (got) {
+            api.calibAttempts += 1;
+            if (got.length < 2) { next("Your face was not seen: face the camera, with light on your face."); return; }
+            got.forEach(function (f) { X.push(f); Y.push([p[0] * window.innerWidth, p[1] * window.innerHeight]); groups.push(i); });
+            i += 1; next();
+          });
+        };
+      }
+      next();
+    });
+  }
+  function fitWebcam(data) {
+    var fit = window.GazeModel.fitCV(data.X, data.Y, data.groups);
+    tracker.setModel(fit.model);
+    api.lambda = fit.lambda;
+    return fit;
+  }
+  function savedCalibration(anyWindow) { // a calibration holds for the window it was made in
+    try {
+      var s = JSON.parse(window.sessionStorage.getItem(SAVED_KEY) || "null");
+      if (!s || Date.now() - s.savedAt > SAVED_MAX_AGE_MS) return null;
+      if (!anyWindow && (Math.abs(s.viewport[0] - window.innerWidth) > 2 ||
+                         Math.abs(s.viewport[1] - window.innerHeight) > 2)) return null;
+      return s;
+    } catch (e) { return null; }
+  }
+  function saveCalibration() { // numbers only: the regression and its accuracy, for this tab
+    try {
+      window.sessionStorage.setItem(SAVED_KEY, JSON.stringify({
+        model: tracker.model().toJSON(), validationDeg: api.validationDeg, lambda: api.lambda,
+        viewport: [window.innerWidth, window.innerHeight], savedAt: Date.now(),
+      }));
+    } catch (e) { /* storage refused: the next sequence calibrates afresh */ }
+  }
+  function validate(points, label) { // validation: mean gaze over the last second of each target's dwell
+    points = points || POINTS; label = label || "Validation";
+    var order = shuffled(points), errors = [];
     return order.reduce(function (chain, p, i) {
       return chain.then(function () {
-        $("calib-help").textContent = "Validation: look at the target (" + (i + 1) + " of 9). Do not click.";
+        $("calib-help").textContent = label + ": look at the target (" + (i + 1) + " of " + order.length + "). Do not click.";
         showTarget(p);
         var seen = [], t0 = performance.now();
         return new Promise(function (resolve) {
           var timer = setInterval(function () {
             var t = performance.now() - t0;
-            if (t > DWELL_MS - Math.min(1000, DWELL_MS * 0.66) && pointer) seen.push([pointer.x, pointer.y]);
+            var g = gazeNow();
+            if (t > DWELL_MS - Math.min(1000, DWELL_MS * 0.66) && g) seen.push([g.x, g.y]);
             if (t >= DWELL_MS) {
               clearInterval(timer);
               if (seen.length) {
@@ -143,30 +224,63 @@
       });
     }, Promise.resolve()).then(function () { target.hidden = true; return errors; });
   }
+  function meanDeg(errors) {
+    var ok = errors.filter(function (e) { return e !== null; }).map(degrees);
+    if (!ok.length) return null;
+    return { mean: ok.reduce(function (s, e) { return s + e; }, 0) / ok.length, worst: Math.max.apply(null, ok),
+             n: ok.length, of: errors.length };
+  }
+  function offer(text, poor) { // the result, with "Start recording" and "Calibrate again"
+    $("calib-help").textContent = "";
+    $("calib-accuracy").textContent = text;
+    $("calib-result").hidden = false;
+    (poor ? $("calib-again") : $("calib-go")).focus();
+    return new Promise(function (resolve) {
+      $("calib-go").onclick = function () { calib.classList.remove("on"); resolve(); };
+      $("calib-again").onclick = function () { api.driftDeg = null; resolve(calibrate()); };
+    });
+  }
   function calibrate() {
     api.state = "calibrating";
     calib.classList.add("on");
     $("calib-result").hidden = true;
-    return clickEach().then(validate).then(function (errors) {
-      var ok = errors.filter(function (e) { return e !== null; }).map(degrees);
-      $("calib-help").textContent = "";
-      var text;
-      if (!ok.length) {
-        api.calibrationDeg = null;
+    if (api.timing.calibrationStart === null) api.timing.calibrationStart = performance.now();
+    var webcam = source === "webcam";
+    var fitted = webcam ? clickEachWebcam().then(fitWebcam) : clickEach();
+    return fitted.then(function () { return validate(); }).then(function (errors) {
+      var m = meanDeg(errors), limit = webcam ? WEBCAM_REDO_DEG : 2, text;
+      if (!m) {
+        api.calibrationDeg = api.validationDeg = null;
         text = "No gaze was measured on any target: check the source, then calibrate again.";
       } else {
-        var mean = ok.reduce(function (s, e) { return s + e; }, 0) / ok.length;
-        api.calibrationDeg = mean;
-        text = "Mean error " + mean.toFixed(2) + "° (worst " + Math.max.apply(null, ok).toFixed(2) +
-          "°) over " + ok.length + " of 9 targets" + (mean > 2 ? ": consider calibrating again." : ".");
+        api.calibrationDeg = m.mean;
+        api.validationDeg = Math.min(90, m.mean);
+        text = "Mean error " + m.mean.toFixed(2) + "° (worst " + m.worst.toFixed(2) + "°) over " + m.n + " of " +
+          m.of + " targets" + (m.mean > limit ? (webcam ? ": above " + limit + "°, calibrating again is recommended." +
+          " Sit still, light your face from the front, keep about the same distance." : ": consider calibrating again.") : ".");
+        if (webcam) saveCalibration();
       }
-      $("calib-accuracy").textContent = text;
-      $("calib-result").hidden = false;
-      $("calib-go").focus();
-      return new Promise(function (resolve) {
-        $("calib-go").onclick = function () { calib.classList.remove("on"); resolve(); };
-        $("calib-again").onclick = function () { resolve(calibrate()); };
-      });
+      return offer(text, !m || m.mean > limit);
+    });
+  }
+  // Between sequences: a calibration kept from the previous sequence (same window, < 30 min) is
+  // checked on 5 targets instead of calibrating again; its drift is stored with the recording.
+  function driftCheck(saved) {
+    api.state = "calibrating";
+    calib.classList.add("on");
+    $("calib-result").hidden = true;
+    if (api.timing.calibrationStart === null) api.timing.calibrationStart = performance.now();
+    tracker.setModel(window.GazeModel.restore(saved.model));
+    api.lambda = saved.lambda;
+    return validate(DRIFT_POINTS, "Drift check").then(function (errors) {
+      var m = meanDeg(errors);
+      api.validationDeg = saved.validationDeg; api.calibrationDeg = saved.validationDeg;
+      api.driftDeg = m ? Math.min(90, m.mean) : null;
+      var poor = !m || m.mean > WEBCAM_REDO_DEG;
+      return offer(m ? "Drift check: mean error " + m.mean.toFixed(2) + "° over " + m.n + " of " + m.of +
+        " targets (your calibration's validation: " + (saved.validationDeg === null ? "not measured" : saved.validationDeg.toFixed(2) + "°") +
+        ")" + (poor ? ": above " + WEBCAM_REDO_DEG + "°, calibrating again is recommended." : ".")
+        : "No gaze was measured on the drift targets: calibrate again.", poor);
     });
   }
 
@@ -260,8 +374,10 @@
   function sample() {
     var t = performance.now() - t0;
     var k = Math.min(cfg.nFrames - 1, Math.floor((t * cfg.fps) / 1000));
-    if (pointer && rect) {
-      var x = (pointer.x - rect.left) / rect.scale - 0.5, y = (pointer.y - rect.top) / rect.scale - 0.5;
+    var g = gazeNow();
+    if (g && rect) {
+      if (api.timing.firstSample === null) api.timing.firstSample = performance.now();
+      var x = (g.x - rect.left) / rect.scale - 0.5, y = (g.y - rect.top) / rect.scale - 0.5;
       pending.push([Math.round(t * 10) / 10, k, Math.round(x * 100) / 100, Math.round(y * 100) / 100]);
     } else {
       pending.push([Math.round(t * 10) / 10, k, null, null]);
@@ -302,7 +418,8 @@
   function leaveFullscreen() {
     stage.classList.remove("on"); calib.classList.remove("on");
     if (document.fullscreenElement && document.exitFullscreen) document.exitFullscreen().catch(function () {});
-    if (source === "webcam" && window.webgazer) window.webgazer.end();
+    if (source === "webgazer" && window.webgazer) window.webgazer.end();
+    if (tracker) { tracker.stop(); tracker = null; }
   }
   function finishScreen(title, text) {
     $("setup").hidden = true;
@@ -317,7 +434,7 @@
     stage.classList.add("on");
     var off = screenOffset(), cm = Number($("screen-cm").value);
     var body = {
-      source: source, playback_fps: cfg.fps, sampling_rate_hz: SAMPLE_HZ,
+      source: apiSource(), playback_fps: cfg.fps, sampling_rate_hz: SAMPLE_HZ,
       screen_width_px: screen.width, screen_height_px: screen.height,
       screen_width_cm: cm, screen_height_cm: Math.round((cm * screen.height / screen.width) * 10) / 10,
       viewing_distance_cm: Number($("distance-cm").value),
@@ -326,6 +443,8 @@
       }),
     };
     if (api.calibrationDeg !== null) body.calibration_error_deg = Math.round(api.calibrationDeg * 1000) / 1000;
+    if (api.validationDeg !== null) body.validation_error_deg = Math.round(api.validationDeg * 1000) / 1000;
+    if (api.driftDeg !== null) body.drift_error_deg = Math.round(api.driftDeg * 1000) / 1000;
     return post(cfg.startUrl, body).then(function (res) {
       if (res.status !== 201 && res.status !== 200) {
         throw new Error("the recording could not start (" + res.status + "): " + JSON.stringify(res.body));
@@ -345,7 +464,8 @@
         show("ok", "All gaze saved: " + nextNumber + " batches");
         finishScreen("Thank you!", "Recording #" + rec.id + " saved: " + api.samples + " gaze samples in " +
           nextNumber + " batches" + (api.calibrationDeg !== null ? ", calibration error " +
-          api.calibrationDeg.toFixed(2) + "°" : "") + ".");
+          api.calibrationDeg.toFixed(2) + "°" : "") + (api.driftDeg !== null ? ", drift " + api.driftDeg.toFixed(2) + "°" : "") +
+          (api.fallback ? " (mouse pointer: " + api.fallback + ")" : "") + ".");
       });
     });
   }
@@ -376,10 +496,45 @@
   });
   window.addEventListener("resize", function () { if (api.state !== "recording") return; layout(); if (frame >= 0) draw(frame); });
 
+  // Screen width from a bank card (ISO/IEC 7810 ID-1: 85.60 x 53.98 mm) matched on the screen:
+  // CSS pixels on both sides, so the device pixel ratio cancels.
+  var CARD_CM = 8.56, CARD_RATIO = 53.98 / 85.6;
+  function cardBox() {
+    var w = Number($("card-size").value);
+    $("card-box").style.width = w + "px"; $("card-box").style.height = Math.round(w * CARD_RATIO) + "px";
+    return w;
+  }
+  $("card-check").addEventListener("click", function () { $("card-panel").hidden = false; cardBox(); $("card-size").focus(); });
+  $("card-size").addEventListener("input", cardBox);
+  $("card-done").addEventListener("click", function () {
+    $("screen-cm").value = (Math.round((screen.width * CARD_CM / cardBox()) * 10) / 10).toFixed(1);
+    $("card-panel").hidden = true; $("screen-cm").focus();
+  });
+
+  // The webcam starts only after the observer has read what happens to it and agreed.
+  var consented = false;
+  $("consent-accept").addEventListener("click", function () {
+    consented = true; $("consent").hidden = true; begin();
+  });
+  $("consent-mouse").addEventListener("click", function () {
+    $("consent").hidden = true;
+    document.querySelector("input[name=source][value=mouse]").checked = true;
+    begin();
+  });
   $("setup-form").addEventListener("submit", function (e) {
     e.preventDefault();
+    var chosen = document.querySelector("input[name=source]:checked").value;
+    if (chosen === "webcam" && !consented) {
+      $("consent").hidden = false; $("consent-accept").focus();
+      return;
+    }
+    begin();
+  });
+  function begin() {
     $("setup-error").textContent = "";
+    $("fallback-note").hidden = true;
     source = document.querySelector("input[name=source]:checked").value;
+    api.source = source; api.fallback = null;
     var el = document.documentElement;
     // Full screen must be asked for inside the click; refusal is fine (the stage fills the
     // window). Wait for it, and for the resize it causes, before measuring where things are.
@@ -387,8 +542,16 @@
     $("start").disabled = true;
     fullscreen
       .then(function () { return new Promise(function (r) { setTimeout(r, 200); }); })
-      .then(function () { return source === "webcam" ? startWebGazer() : null; })
-      .then(function () { return $("calibrate").checked ? calibrate() : null; })
+      .then(function () {
+        if (source === "webgazer") return startWebGazer();
+        if (source === "webcam") return startWebcam().catch(fallBackToMouse);
+        return null;
+      })
+      .then(function () {
+        if (source !== "webcam") return $("calibrate").checked ? calibrate() : null;
+        var saved = savedCalibration(); // the webcam needs its regression: calibrate, or check drift
+        return saved && $("reuse-calibration").checked ? driftCheck(saved) : calibrate();
+      })
       .then(startRecording)
       .catch(function (err) {
         leaveFullscreen();
@@ -397,7 +560,10 @@
         $("start").disabled = false;
         if (indicator.className.indexOf("failed") < 0) indicator.className = "stream-indicator";
       });
-  });
+  }
+
+  // A calibration kept from the previous sequence of this tab can be reused (after a drift check).
+  if (cfg.faceMesh && savedCalibration(true)) $("reuse-row").hidden = false;
 
   preload().then(function () {
     api.state = "ready";

@@ -10,7 +10,6 @@ import io
 from datetime import timedelta
 
 import numpy as np
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -84,7 +83,8 @@ class PlatformApiView(APIView):
         if isinstance(exc, services.UploadTooLarge):
             exc = PayloadTooLarge("; ".join(exc.messages))
         elif isinstance(exc, DjangoValidationError) and hasattr(exc, "error_dict"):
-            exc = exceptions.ValidationError(exc.message_dict)  # per field, as a serializer says
+            # Per field, one message each: {"observer": "..."}, as the API has always answered.
+            exc = exceptions.ValidationError({k: "; ".join(v) for k, v in exc.message_dict.items()})
         elif isinstance(exc, DjangoValidationError):
             exc = exceptions.ValidationError({"detail": "; ".join(exc.messages)})
         return super().handle_exception(exc)
@@ -105,11 +105,6 @@ def validated(serializer_class, data, **kwargs) -> dict:
     return dict(serializer.validated_data)
 
 
-def _user(username: str):
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise exceptions.ValidationError({"detail": f"no user {username!r}"})
-    return user
 
 
 # --- studies --------------------------------------------------------------------------------
@@ -278,7 +273,7 @@ class MemberListApi(PlatformListView, PlatformApiView):
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
         data = validated(MembershipCreateSerializer, request.data)
-        membership = services.membership_set(study=study, user=_user(data["username"]), role=data["role"])
+        membership = services.membership_set(study=study, user=selectors.user_get_by_username(username=data["username"]), role=data["role"])
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -350,7 +345,7 @@ class AssignmentListApi(PlatformListView, PlatformApiView):
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
         data = validated(AssignmentCreateSerializer, request.data)
-        observer = _user(data["observer"])
+        observer = selectors.user_get_by_username(username=data["observer"])
         sequences = selectors.sequences_of_study(study=study, sequence_id=data.get("sequence"))
         made = [services.assignment_create(sequence=s, observer=observer) for s in sequences]
         return Response(AssignmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)

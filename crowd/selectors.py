@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import Http404
@@ -36,6 +37,14 @@ class Forbidden(PermissionDenied):
 
     A ``PermissionDenied``, answered 403 by Django and DRF alike (as :class:`NotFound` is 404).
     """
+
+
+def user_get_by_username(*, username: str):
+    """The user named ``username`` (to add as a member, to assign); ValidationError otherwise."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ValidationError({"detail": f"no user {username!r}"})
+    return user
 
 
 def role_of(*, user, study: Study | int) -> str | None:

@@ -49,3 +49,11 @@ def test_an_invitation_is_open_until_used_revoked_or_expired(study, charlie):
     other = services.invitation_create(study=study, role=Role.OBSERVER, valid_for=timedelta(days=1))
     services.invitation_revoke(invitation=other)
     assert other.state(now=timezone.now()) == "revoked"
+
+
+def test_an_unknown_user_is_a_400_naming_them(study, alice, client_for):
+    for url, body in ((f"/api/studies/{study.pk}/members/", {"username": "nobody", "role": "observer"}),
+                      (f"/api/studies/{study.pk}/assignments/", {"observer": "nobody"})):
+        response = client_for(alice).post(url, body, format="json")
+        assert response.status_code == 400
+        assert response.json() == {"detail": "no user 'nobody'"}

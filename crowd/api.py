@@ -76,8 +76,9 @@ class Conflict(exceptions.APIException):
 
 
 class PlatformApiView(APIView):
-    """An APIView that answers service errors: ValidationError 400 (per field when the error
-    names fields), UploadTooLarge 413."""
+    """An APIView that answers service errors: ValidationError 400, UploadTooLarge 413."""
+
+    # The docstring above is the API docs' description of every view without its own: keep it.
 
     def handle_exception(self, exc):
         if isinstance(exc, services.UploadTooLarge):

@@ -170,13 +170,15 @@ def last_stated_display(*, observer) -> dict | None:
             .order_by("-started_at").values("screen_width_cm", "viewing_distance_cm").first())
 
 
-def finished_recordings(*, sequence: Sequence) -> QuerySet[Recording]:
-    """Finished recordings of a sequence (what a run pools), oldest first."""
-    return (
+def finished_recordings(*, sequence: Sequence, observer=None) -> QuerySet[Recording]:
+    """Finished recordings of a sequence (what a run pools), oldest first; only ``observer``'s
+    when given."""
+    qs = (
         Recording.objects.filter(sequence=sequence, status=Recording.Status.FINISHED)
         .select_related("observer")
         .order_by("id")
     )
+    return qs if observer is None else qs.filter(observer=observer)
 
 
 def recording_counts(recording: Recording) -> dict:

@@ -85,7 +85,7 @@ def record(request: HttpRequest, study_id: int, sequence_id: int) -> HttpRespons
     """Instructions, optional 9-point calibration, then the sequence played while gaze streams."""
     sequence, _ = sequence_for(request, study_id, sequence_id, (Role.OBSERVER,))
     study = sequence.study
-    done = selectors.finished_recordings(sequence=sequence).filter(observer=request.user).count()
+    done = selectors.finished_recordings(sequence=sequence, observer=request.user).count()
     frame_url = reverse("sequence-frame-image", args=[study.pk, sequence.pk, 0])
     config = {
         "study": study.pk,

@@ -88,6 +88,11 @@ def sequences_for_user(*, user, study: Study, role: str) -> QuerySet[Sequence]:
     return qs.order_by("id")
 
 
+def sequence_of_study(*, study: Study, sequence_id: int) -> Sequence | None:
+    """Sequence ``sequence_id`` of ``study`` (whose access the caller has checked), or None."""
+    return Sequence.objects.filter(study=study, pk=sequence_id).first()
+
+
 def sequences_of_study(*, study: Study, sequence_id: int | None = None) -> QuerySet[Sequence]:
     """Every sequence of ``study``, or just ``sequence_id`` (ValidationError on the ``sequence``
     field when the study has none of that id). The caller has checked access to the study."""

@@ -16,9 +16,10 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crowd import selectors as crowd_selectors
 from crowd import storage
 from crowd.api import validated
-from crowd.models import Sequence, StudyMembership
+from crowd.models import StudyMembership
 from crowd.permissions import study_for
 from crowd.rest import attachment
 
@@ -54,7 +55,7 @@ class RunListCreateApi(APIView):
         data = validated(RunCreateSerializer, request.data)
         sequence = None
         if "sequence" in data:
-            sequence = Sequence.objects.filter(study=study, pk=data["sequence"]).first()
+            sequence = crowd_selectors.sequence_of_study(study=study, sequence_id=data["sequence"])
             if sequence is None:
                 raise ValidationError({"sequence": f"study {study_id} has no such sequence"})
         try:
@@ -141,7 +142,7 @@ class SequenceGroundTruthApi(APIView):
                    summary="The sequence's current ground truth (its newest successful run)")
     def get(self, request, study_id: int, sequence_id: int, fmt: str):
         study = _study(request, study_id, READERS)
-        sequence = Sequence.objects.filter(study=study, pk=sequence_id).first()
+        sequence = crowd_selectors.sequence_of_study(study=study, sequence_id=sequence_id)
         if sequence is None:
             raise NotFound(f"no sequence {sequence_id} in study {study_id}")
         if fmt not in export_formats.FORMATS:

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotation import selectors as annotation_selectors
+from crowd import selectors as crowd_selectors
 from crowd.models import Study, StudyMembership
 from crowd.permissions import study_for
 
@@ -109,7 +110,7 @@ def run_start(request: HttpRequest, study_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "; ".join(" ".join(e) for e in form.errors.values()))
         return redirect("web:study", study_id=study.pk)
-    sequence = study.sequences.filter(pk=form.cleaned_data["sequence"]).first() \
+    sequence = crowd_selectors.sequence_of_study(study=study, sequence_id=form.cleaned_data["sequence"]) \
         if form.cleaned_data["sequence"] else None
     parameters = {k: form.cleaned_data[k] for k in ("pool", "method") if form.cleaned_data[k]}
     parameters["compare"] = form.cleaned_data["compare"]

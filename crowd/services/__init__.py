@@ -17,7 +17,6 @@ module             what it writes
 """
 
 from .invitations import (
-    INVITATION_VALID_FOR,
     invitation_accept,
     invitation_create,
     invitation_revoke,
@@ -35,8 +34,6 @@ from .studies import STUDY_EDITABLE, study_create, study_delete, study_update
 from .uploads import (
     UploadTooLarge,
     check_upload_size,
-    materialized,
-    max_sequence_pixels,
     max_upload_bytes,
     scrub_paths,
     uploaded_path,
@@ -44,7 +41,6 @@ from .uploads import (
 from .users import user_get_or_create, worker_heartbeat_record
 
 __all__ = [
-    "INVITATION_VALID_FOR",
     "STUDY_EDITABLE",
     "UploadTooLarge",
     "assignment_create",
@@ -54,8 +50,6 @@ __all__ = [
     "invitation_accept",
     "invitation_create",
     "invitation_revoke",
-    "materialized",
-    "max_sequence_pixels",
     "max_upload_bytes",
     "membership_ensure",
     "membership_remove",

@@ -12,11 +12,13 @@ from datetime import timedelta
 import numpy as np
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -67,6 +69,22 @@ class AuthTokenApi(ObtainAuthToken):
                 return response
             raise exceptions.ValidationError(serializer.errors)
         return super().post(request, *args, **kwargs)
+
+
+class ApiRootApi(APIView):
+    """``GET /api/``: where the API's documentation, schema and entry points are."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        def link(name):
+            return request.build_absolute_uri(reverse(name))
+
+        return Response({
+            "docs": link("api-docs"), "redoc": link("api-redoc"), "schema": link("schema"),
+            "token": link("auth-token"), "studies": link("study-list"),
+        })
 
 
 class Conflict(exceptions.APIException):

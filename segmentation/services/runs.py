@@ -258,25 +258,44 @@ def run_retry(*, run: Run) -> Run:
 
 
 class _Progress:
-    """Maps engine stages onto the run's 0..1 progress and writes it, at most twice a second."""
+    """Maps engine stages onto the run's 0..1 progress and writes it, at most twice a second.
+
+    The engine reports each sub-stage (superpixels, then features; then each method) from 0
+    to 1, so each gets an equal share of its stage's span, and the bar never goes back: the
+    pages derive an ETA from it. Frame-by-frame sub-stages also say how many frames are done.
+    """
 
     # Share of the whole run given to each stage (the estimate is per recording).
     SPANS = {"prepare": (0.0, 0.35), "estimates": (0.35, 0.6), "segment": (0.6, 0.9),
              "report": (0.9, 1.0)}
+    FRAME_STAGES = ("superpixels", "features", "autoencoder", "backbone")
 
-    def __init__(self, run_id: int):
+    def __init__(self, run_id: int, *, n_frames: int = 0, methods: tuple[str, ...] = ()):
         self.run_id = run_id
+        self.n_frames = n_frames
+        # Sub-stages in the order the engine reports them; the autoencoder or backbone
+        # features take the slot of "features".
+        self.substages = {"prepare": ("superpixels", "features"), "segment": methods}
         self.last = 0.0
+        self.done = 0.0
 
     def stage(self, name: str, fraction: float = 0.0, *, detail: str = "") -> None:
         lo, hi = self.SPANS[name]
+        fraction = min(max(fraction, 0.0), 1.0)
+        text = detail
+        if detail in self.FRAME_STAGES and self.n_frames:
+            text = f"{detail} {round(fraction * self.n_frames)}/{self.n_frames} frames"
         now = time.monotonic()
         if fraction not in (0.0, 1.0) and now - self.last < 0.5:
-            return
+            return  # a (sub-)stage's start and end are always written
+        subs = self.substages.get(name) or ()
+        if detail and subs:
+            slot = subs.index(detail) if detail in subs else len(subs) - 1
+            fraction = (slot + fraction) / len(subs)
         self.last = now
+        self.done = max(self.done, lo + (hi - lo) * fraction)
         Run.objects.filter(pk=self.run_id).update(
-            stage=f"{name}: {detail}" if detail else name,
-            progress=round(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), 4))
+            stage=f"{name}: {text}" if text else name, progress=round(self.done, 4))
 
     def engine(self, name: str):
         return lambda sub, fraction: self.stage(name, fraction, detail=sub)
@@ -293,7 +312,10 @@ def run_execute(*, run_id: int) -> Run:
     run = job_claim(Run, run_id)
     if run is None:
         return Run.objects.get(pk=run_id)
-    progress = _Progress(run.pk)
+    p = run.parameters
+    main = p.get("method", "eel")
+    methods = (main, *(m for m in params_mod.METHODS if m != main)) if p.get("compare") else (main,)
+    progress = _Progress(run.pk, n_frames=run.sequence.n_frames, methods=methods)
     try:
         _execute(run, progress)
     except Exception as exc:

@@ -130,6 +130,7 @@ WEB = {
 # Routes that name no object of a study by its id (each has its own test).
 NOT_BY_ID = {
     "schema": "the API's description", "api-docs": "the API's description",
+    "api-redoc": "the API's description", "api-root": "links to the API's description",
     "auth-token": "a login (tests/crowd/test_login_throttling.py)",
     "study-list": "lists the caller's studies (checked below)", "login": "a login", "logout": "a logout",
     "web:home": "lists the caller's studies (checked below)",

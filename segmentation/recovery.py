@@ -35,6 +35,8 @@ def pending_in_broker() -> set[tuple[str, int]]:
     Those jobs will run anyway; queueing them again would only do the work twice. Each file
     is one Celery message (protocol 2: the task name and its arguments' repr in the headers).
     """
+    if not settings.GAZECROWD_EMBEDDED_BROKER:
+        return set()  # a broker server keeps its own messages; nothing to read here
     folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
     pending = set()
     for path in folder.glob("*.msg"):

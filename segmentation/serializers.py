@@ -6,10 +6,10 @@ from rest_framework import serializers
 
 from crowd.models import MAX_ID
 
-from . import exports
+from . import export_formats
 from .jobs import job_progress
 from .models import Run
-from .parameters import DEFAULTS, MAX_SEED
+from .parameters import DEFAULTS, MAX_SEED, METHODS
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -55,7 +55,7 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_exports(self, run: Run) -> list[str]:
         """Export formats available for this run (all of them once it has succeeded)."""
-        return sorted(exports.FORMATS) if run.status == Run.Status.SUCCEEDED else []
+        return sorted(export_formats.FORMATS) if run.status == Run.Status.SUCCEEDED else []
 
     def get_report_files(self, run: Run) -> list[str]:
         report = getattr(run, "report", None)
@@ -70,7 +70,7 @@ class RunParametersSerializer(serializers.Serializer):
     temporal = serializers.BooleanField(required=False)
     estimate = serializers.CharField(required=False, max_length=100)
     pool = serializers.CharField(required=False, max_length=100)
-    method = serializers.ChoiceField(choices=["eel", "el", "probability", "vilarino"], required=False)
+    method = serializers.ChoiceField(choices=list(METHODS), required=False)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SEED)
     compare = serializers.BooleanField(required=False, help_text="also score the baselines")
 

@@ -30,9 +30,9 @@ from rest_framework.test import APIClient
 
 from annotation import services as annotation_services
 from annotation.models import GazeBatch, ImageLabel, ImageVisit, Recording
-from crowd import services
+from crowd import services, storage
 from crowd.models import Assignment, Invitation, Sequence, Study, StudyMembership
-from segmentation import parameters, storage
+from segmentation import parameters
 from segmentation.models import GazeBoxesJob, GroundTruth, Report, Run
 
 from .fixtures import frames_array, images_zip

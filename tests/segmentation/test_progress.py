@@ -46,7 +46,7 @@ def test_no_eta_before_five_percent_nor_after_the_end():
 
 @pytest.mark.django_db
 def test_the_run_progress_never_goes_back_and_counts_frames(study, sequence):
-    from segmentation.services import _Progress
+    from segmentation.services.runs import _Progress
 
     run = Run.objects.create(study=study, sequence=sequence, parameters={}, code_version="x",
                              status=JobStatus.RUNNING)

@@ -143,9 +143,12 @@ def test_the_embedded_broker_keeps_work_queued_while_the_worker_is_down(tmp_path
 
 
 @pytest.fixture
-def not_eager():
-    """The embedded default as a user has it: tasks go to the broker (no eager mode)."""
+def not_eager(settings):
+    """The embedded default as a user has it: tasks go to the broker (no eager mode), whatever
+    broker the test run itself is configured with (CI sets Redis)."""
     from crowd.celery import app
+
+    settings.GAZECROWD_EMBEDDED_BROKER = True
 
     old = app.conf.task_always_eager
     app.conf.task_always_eager = False
@@ -157,8 +160,6 @@ def not_eager():
 def test_run_study_queues_without_wait_and_runs_here_with_it(
         study, sequence, import_recordings, not_eager, monkeypatch, capsys):
     """On the embedded default a command never blocks on a worker that may not be running."""
-    from types import SimpleNamespace
-
     from django.core.management import call_command
 
     from crowd.celery import app
@@ -170,7 +171,8 @@ def test_run_study_queues_without_wait_and_runs_here_with_it(
     app.conf.task_always_eager = False
     sent = []
     # The broker itself is tested above with a real worker; here only what the command sends.
-    monkeypatch.setattr(tasks, "run_execute", SimpleNamespace(delay=sent.append))
+    # (The task object itself: services queue it by name, from the Celery app's registry.)
+    monkeypatch.setattr(tasks.run_execute, "delay", sent.append)
     call_command("run_study", study.pk, "--compare", "False")
     (queued,) = Run.objects.all()
     assert sent == [queued.pk] and queued.status == Run.Status.QUEUED
@@ -181,3 +183,19 @@ def test_run_study_queues_without_wait_and_runs_here_with_it(
     done = Run.objects.exclude(pk=queued.pk).get()
     assert done.status == Run.Status.SUCCEEDED, done.error
     assert app.conf.task_always_eager is False  # restored after the command
+
+
+def test_messages_still_in_the_broker_folder_are_not_queued_twice(settings, tmp_path):
+    """What recovery leaves alone: a message file of the filesystem transport names its task."""
+    import json
+
+    from segmentation.recovery import pending_in_broker
+
+    settings.GAZECROWD_EMBEDDED_BROKER = True
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
+    (tmp_path / "1_a.long.msg").write_text(json.dumps(
+        {"body": "...", "headers": {"task": "segmentation.run_execute", "argsrepr": "(7,)"}}))
+    (tmp_path / "2_b.quick.msg").write_text("not json")  # left as it is, with a warning
+    assert pending_in_broker() == {("segmentation.run_execute", 7)}
+    settings.GAZECROWD_EMBEDDED_BROKER = False
+    assert pending_in_broker() == set()

@@ -1,4 +1,4 @@
-"""Writes of the segmentation app: per-recording estimates, runs, ground truth and reports.
+"""Runs: per-recording estimates, runs, ground truth and reports.
 
 The service that runs a job does all its I/O: it loads frames and gaze into arrays, calls the
 engine (:mod:`segmentation.engine`), writes arrays and metrics back and keeps the run's
@@ -22,13 +22,14 @@ from django.utils import timezone
 from annotation import selectors as annotation_selectors
 from annotation.models import Recording
 from crowd import selectors as crowd_selectors
+from crowd import storage
+from crowd.celery import enqueue_on_commit
 from crowd.models import Sequence, Study
 
-from . import parameters as params_mod
-from . import storage
-from .jobs import job_claim, job_fail
-from .models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
-from .versioning import code_version, parameters_key
+from .. import parameters as params_mod
+from ..jobs import job_claim, job_fail
+from ..models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
+from ..versioning import code_version, parameters_key
 
 log = logging.getLogger(__name__)
 
@@ -225,14 +226,12 @@ def run_create(*, study: Study, sequence: Sequence, requested_by=None,
                parameters: dict[str, Any] | None = None,
                trigger: str = Run.Trigger.REQUEST) -> Run:
     """Create a queued run and enqueue its job once the transaction commits."""
-    from . import tasks
-
     if sequence.study_id != study.pk:
         raise ValueError(f"sequence {sequence.pk} does not belong to study {study.pk}")
     resolved = sequence_parameters(sequence, parameters)
     run = Run.objects.create(study=study, sequence=sequence, requested_by=requested_by,
                              trigger=trigger, parameters=resolved, code_version=code_version())
-    transaction.on_commit(lambda: tasks.run_execute.delay(run.pk))
+    enqueue_on_commit("segmentation.run_execute", run.pk)
     return run
 
 
@@ -253,9 +252,7 @@ def run_retry(*, run: Run) -> Run:
         raise ValueError(f"run {run.pk} is {run.status}; only a failed run can be retried")
     Run.objects.filter(pk=run.pk).update(status=Run.Status.QUEUED, error="", progress=0.0,
                                          stage="", code_version=code_version())
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.run_execute.delay(run.pk))
+    enqueue_on_commit("segmentation.run_execute", run.pk)
     run.refresh_from_db()
     return run
 

@@ -314,7 +314,7 @@ GREY_COV_FLOOR, COLOUR_COV_FLOOR = 64.0, 1e-3
 #: ``hypot(spatial_deg, spatial_accuracy * a)`` (:func:`accuracy.prior_sigma_deg`); 0 keeps
 #: ``spatial_deg``. Chosen by leave-one-sequence-out (docs/method.md, "Webcam-grade observers
 #: with measured accuracy").
-SPATIAL_ACCURACY = 0.5
+SPATIAL_ACCURACY = 0.0
 DEFAULT_PARAMS = dict(combine="mean", density=True, cov_floor="auto", trust=True, trust_ratio=0.25,
                       propagate=True, alpha=0.95, sigma_a=0.5, sigma_d=50.0, tau=50.0, n_iter=10,
                       normalisation="symmetric", clamp=False, theta="gradient",

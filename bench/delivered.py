@@ -103,6 +103,8 @@ def parse_variant(text: str) -> dict:
             out["options"]["spatial_accuracy"] = float(part[3:])
         elif part.startswith("align="):
             out["align"] = bool(int(part[6:]))
+        elif part.startswith("amin="):
+            out["amin"] = float(part[5:])
         elif part.startswith("pool="):
             out["pool"] = part[5:]
         else:
@@ -141,6 +143,7 @@ def run_sequence(name: str, panels: list[str], args) -> None:
     from segmentation.engine import (
         MeanPool,
         WeightedPool,
+        align_estimates,
         evaluate,
         gazed_pixels,
         guess_px_per_degree,
@@ -178,7 +181,13 @@ def run_sequence(name: str, panels: list[str], args) -> None:
             if pool == "mean-acc":
                 pool = MeanPool(accuracy_ref=1.0)
             kw = {} if v["align"] is None else {"align": v["align"]}
+            if "amin" in v:
+                # The alignment with another floor, then segment without aligning again.
+                ests, offsets = align_estimates(prep, ests, min_accuracy_deg=v["amin"])
+                kw = {"align": False}
             result = segment(prep, frames, ests, method=args.method, pool=pool, **kw)
+            if "amin" in v:
+                result.offsets_px = offsets
             out = {"sequence": name, "panel": panel, "variant": v["name"], "method": result.method,
                    "px_per_degree": ppd, "true_px_per_degree": true_ppd, "observers": len(ests),
                    "accuracy_deg": acc, "pool": type(result.pool).__name__,

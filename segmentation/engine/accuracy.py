@@ -110,7 +110,7 @@ def crowd_accuracy_deg(accuracy_deg) -> float | None:
 
 
 def consensus_offsets(points, accuracy_deg, *, px_per_degree: float, n_iter: int = 5,
-                      min_frames: int = 5) -> np.ndarray:
+                      min_frames: int = 5, min_accuracy_deg: float = 0.0) -> np.ndarray:
     """Each recording's constant gaze offset from the crowd's consensus, bounded by its accuracy.
 
     For recording r, the consensus of frame t is the accuracy-weighted mean of the *other*
@@ -134,6 +134,9 @@ def consensus_offsets(points, accuracy_deg, *, px_per_degree: float, n_iter: int
     n_iter : int, default 5
     min_frames : int, default 5
         A recording sharing fewer frames with the others is not moved.
+    min_accuracy_deg : float, default 0
+        Only recordings measured at least this far off move; the others (and those without
+        a measured accuracy) stay and pin the crowd's frame of reference.
 
     Returns
     -------
@@ -147,7 +150,7 @@ def consensus_offsets(points, accuracy_deg, *, px_per_degree: float, n_iter: int
         raise InputError(f"accuracy_deg must give one value (or None) per recording: "
                          f"{r_count} recordings, {len(acc)} values")
     offsets = np.zeros((r_count, 2))
-    movable = np.array([a is not None for a in acc])
+    movable = np.array([a is not None and a >= min_accuracy_deg for a in acc])
     if r_count < 2 or not movable.any():
         return offsets
     w = _weights(acc)

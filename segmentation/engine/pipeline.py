@@ -60,6 +60,9 @@ __all__ = [
 #: (:func:`align_estimates`). Chosen by leave-one-sequence-out (docs/method.md, "Webcam-grade
 #: observers with measured accuracy").
 ALIGN = True
+#: Recordings measured better than this (degrees) are not moved by the alignment; they pin the
+#: crowd's frame of reference. Chosen by leave-one-sequence-out (docs/method.md).
+ALIGN_MIN_DEG = 0.0
 FEATURES = ("hand", "autoencoder", "hand+autoencoder", "backbone:PATH")
 #: The ``fixed`` threshold rule: for eel and el f >= 0 (the booster's decision boundary,
 #: score = 1 / (1 + e^-2f)); for probability an even chance; for vilarino the SVM margin 0.
@@ -234,7 +237,8 @@ def observer_estimate(prepared: PreparedFrames, frames, gaze: pd.DataFrame, *,
                             compliance=compliance.to_dict(), accuracy_deg=accuracy_deg)
 
 
-def align_estimates(prepared, estimates, *, min_shift_deg: float = 0.1) -> tuple[list, np.ndarray]:
+def align_estimates(prepared, estimates, *, min_shift_deg: float = 0.1,
+                    min_accuracy_deg: float | None = None) -> tuple[list, np.ndarray]:
     """Remove each recording's constant offset (:func:`accuracy.consensus_offsets`) and re-estimate it.
 
     Recordings without a measured accuracy, and those whose offset is below ``min_shift_deg``,
@@ -248,6 +252,8 @@ def align_estimates(prepared, estimates, *, min_shift_deg: float = 0.1) -> tuple
     estimates : list of R EstimateResult
         From ``observer_estimate(..., accuracy_deg=...)``.
     min_shift_deg : float, default 0.1
+    min_accuracy_deg : float, optional
+        Only recordings measured at least this far off move (default :data:`ALIGN_MIN_DEG`).
 
     Returns
     -------
@@ -258,7 +264,10 @@ def align_estimates(prepared, estimates, *, min_shift_deg: float = 0.1) -> tuple
     """
     acc = [getattr(e, "accuracy_deg", None) for e in estimates]
     ppd = float(prepared.px_per_degree)
-    offsets = consensus_offsets([e.gaze_points for e in estimates], acc, px_per_degree=ppd)
+    if min_accuracy_deg is None:
+        min_accuracy_deg = ALIGN_MIN_DEG
+    offsets = consensus_offsets([e.gaze_points for e in estimates], acc, px_per_degree=ppd,
+                                min_accuracy_deg=min_accuracy_deg)
     residual = crowd_accuracy_deg(acc)
     out = []
     for e, off in zip(estimates, offsets):

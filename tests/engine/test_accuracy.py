@@ -110,6 +110,10 @@ def test_recordings_without_accuracy_never_move():
     offsets = consensus_offsets(points, [None, 3.0, None], px_per_degree=PPD)
     np.testing.assert_allclose(offsets[1], [40.0, 40.0], atol=1.0)
     assert not offsets[[0, 2]].any()
+    # Recordings measured better than min_accuracy_deg stay and pin the frame.
+    offsets = consensus_offsets(points, [0.3, 3.0, 0.3], px_per_degree=PPD, min_accuracy_deg=1.0)
+    np.testing.assert_allclose(offsets[1], [40.0, 40.0], atol=1.0)
+    assert not offsets[[0, 2]].any()
 
 
 def test_crowd_accuracy_shrinks_with_the_crowd():

@@ -183,3 +183,25 @@ def test_simulated_accuracy_is_what_a_validation_would_measure():
     # The drift check after the recording adds the drift (the platform keeps the worse).
     assert validation_accuracy_deg([3.0, 0.0], 0.0, drift_deg=[1.0, 0.0]) == pytest.approx(4.0)
     assert validation_accuracy_deg([0.0, 0.0], 0.0) == 0.0
+
+
+def test_segment_aligns_only_recordings_with_a_measured_accuracy():
+    from segmentation.engine import load_sample, observer_estimate, prepare_sequence, segment
+
+    s = load_sample("brats-pat0001")
+    frames = s.frames[:8]
+    prep = prepare_sequence(frames, px_per_degree=s.px_per_degree)
+    tables = [g[g["frame"] < 8].copy() for g in s.gaze[:4]]
+    # One recording 3 degrees to the right of where it looked, and measured so.
+    tables[1]["x"] += 3.0 * s.px_per_degree
+    plain = [observer_estimate(prep, frames, g) for g in tables]
+    r0 = segment(prep, frames, plain, n_rounds=5, n_bags=1)
+    assert r0.offsets_px is None
+    acc = [0.4, 3.1, 0.5, 0.4]
+    ests = [observer_estimate(prep, frames, g, accuracy_deg=a) for g, a in zip(tables, acc)]
+    r1 = segment(prep, frames, ests, n_rounds=5, n_bags=1)
+    assert r1.offsets_px.shape == (4, 2)
+    # The shifted recording is moved back by about 3 degrees (+-1), to the left.
+    dx, dy = r1.offsets_px[1] / s.px_per_degree
+    assert 2.0 < dx <= 3.1 and abs(dy) < 1.0
+    assert "accuracy 3.1 deg" in r1.pool.notes_[ests[1].observer]

@@ -103,6 +103,8 @@ def parse_variant(text: str) -> dict:
             out["options"]["spatial_accuracy"] = float(part[3:])
         elif part.startswith("align="):
             out["align"] = bool(int(part[6:]))
+            if out["align"]:
+                out.setdefault("amin", 0.0)  # align=1: every recording with an accuracy moves
         elif part.startswith("amin="):
             out["amin"] = float(part[5:])
         elif part.startswith("pool="):

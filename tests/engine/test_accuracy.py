@@ -205,6 +205,7 @@ def test_segment_aligns_only_recordings_with_a_measured_accuracy():
     # degrees: on this sample the observers look at different parts of a 7-degree tumour, so
     # 16 frames leave the consensus uncertain by a degree or so (the exact recovery of a known
     # offset is test_a_known_offset_is_recovered).
+    dx, dy = r1.offsets_px[1] / s.px_per_degree
     assert 1.0 < dx <= 3.1 and abs(dy) < 1.0
     others = np.delete(r1.offsets_px, 1, axis=0)
     assert not others.any()  # validated below ALIGN_MIN_DEG: they stay

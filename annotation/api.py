@@ -16,13 +16,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from crowd import selectors as crowd_selectors
-from crowd.api import Conflict, PlatformApiView, PlatformListView, uploaded_path
+from crowd import services as crowd_services
+from crowd.api import Conflict, PlatformApiView, PlatformListView, validated
 from crowd.models import StudyMembership
 from crowd.permissions import ANY, READERS, sequence_for, study_for
 from crowd.rest import JSONParser, attachment
 from crowd.serializers import StudyStatusSerializer
-from segmentation.engine.trackers import detect_format
 
 from . import samples as packed
 from . import selectors, services
@@ -45,18 +44,8 @@ Role = StudyMembership.Role
 
 
 def _recording(request, recording_id: int, roles=ANY):
-    try:
-        return selectors.recording_get_for_user(user=request.user, recording_id=recording_id, roles=roles)
-    except crowd_selectors.NotFound as exc:
-        raise exceptions.NotFound(str(exc)) from exc
-    except crowd_selectors.Forbidden as exc:
-        raise exceptions.PermissionDenied(str(exc)) from exc
-
-
-def _annotated(recording):
-    return selectors.recordings_for_user(user=recording.observer, sequence=recording.sequence, role=Role.COORDINATOR).get(
-        pk=recording.pk
-    )
+    """(recording, role) for the request's user, or 404 / 403 (the selector's own errors)."""
+    return selectors.recording_get_for_user(user=request.user, recording_id=recording_id, roles=roles)
 
 
 class AnnotationApiView(PlatformApiView):
@@ -95,11 +84,10 @@ class RecordingListApi(PlatformListView, AnnotationApiView):
                    summary="Start a recording of an assigned sequence (observers)")
     def post(self, request, study_id: int, sequence_id: int):
         sequence, _ = sequence_for(request, study_id, sequence_id, (Role.OBSERVER,))
-        serializer = RecordingCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        recording, created = services.recording_start(observer=request.user, sequence=sequence, **serializer.validated_data)
+        data = validated(RecordingCreateSerializer, request.data)
+        recording, created = services.recording_start(observer=request.user, sequence=sequence, **data)
         return Response(
-            RecordingSerializer(_annotated(recording)).data,
+            RecordingSerializer(selectors.recording_with_counts(recording=recording)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -115,49 +103,25 @@ class RecordingImportApi(AnnotationApiView):
     )
     def post(self, request, study_id: int, sequence_id: int):
         sequence, role = sequence_for(request, study_id, sequence_id, (Role.COORDINATOR, Role.OBSERVER))
-        serializer = RecordingImportSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = validated(RecordingImportSerializer, request.data)
         upload = data.pop("file")
-        username = data.pop("observer", None)
-        observer = request.user
-        if username and username != request.user.username:
-            if role != Role.COORDINATOR:
-                raise exceptions.PermissionDenied("observers import their own recordings only")
-            observer = StudyMembership.objects.filter(
-                study=sequence.study, user__username=username, role=Role.OBSERVER
-            ).select_related("user").first()
-            if observer is None:
-                raise exceptions.ValidationError({"observer": f"{username} is not an observer of this study"})
-            observer = observer.user
-        elif role == Role.COORDINATOR:
-            raise exceptions.ValidationError({"observer": "name the observer whose recording this is"})
-        with uploaded_path(upload) as path:
-            fmt = data.pop("format", None) or _detect(path)
+        observer = selectors.import_observer_for(user=request.user, sequence=sequence, role=role,
+                                                 username=data.pop("observer", None))
+        with crowd_services.uploaded_path(upload) as path:
+            fmt = data.pop("format", None) or services.tracker_format_detect(path)
             recording = services.recording_import_file(
                 sequence=sequence, observer=observer, path=path, fmt=fmt, source_name=upload.name,
                 playback_start_ms=data.pop("playback_start_ms", None),
                 ensure_member=role == Role.COORDINATOR, **data,
             )
-        return Response(RecordingSerializer(_annotated(recording)).data, status=status.HTTP_201_CREATED)
-
-
-def _detect(path):
-    from django.core.exceptions import ValidationError
-
-    from segmentation.engine import InputError
-
-    try:
-        return detect_format(path)
-    except InputError as exc:
-        raise ValidationError(str(exc)) from exc
+        return Response(RecordingSerializer(selectors.recording_with_counts(recording=recording)).data, status=status.HTTP_201_CREATED)
 
 
 class RecordingDetailApi(AnnotationApiView):
     @extend_schema(responses=RecordingSerializer, summary="A recording")
     def get(self, request, recording_id: int):
         recording, _ = _recording(request, recording_id)
-        return Response(RecordingSerializer(_annotated(recording)).data)
+        return Response(RecordingSerializer(selectors.recording_with_counts(recording=recording)).data)
 
 
 class RecordingProgressApi(AnnotationApiView):
@@ -182,10 +146,7 @@ class GazeBatchApi(AnnotationApiView):
         summary="Send a batch of gaze samples (a retried batch is stored once)",
     )
     def post(self, request, recording_id: int):
-        try:
-            n_frames = selectors.recording_frames_for_observer(user=request.user, recording_id=recording_id)
-        except crowd_selectors.NotFound as exc:
-            raise exceptions.NotFound(str(exc)) from exc
+        n_frames = selectors.recording_frames_for_observer(user=request.user, recording_id=recording_id)
         body = request.data
         number = body.get("batch") if isinstance(body, dict) else None
         if type(number) is not int or not 0 <= number < MAX_BATCHES:
@@ -212,10 +173,9 @@ class RecordingFinishApi(AnnotationApiView):
                    summary="Finish a recording (checks every batch arrived); starts its estimate")
     def post(self, request, recording_id: int):
         recording, _ = _recording(request, recording_id, (Role.OBSERVER,))
-        serializer = FinishSerializer(data=request.data or {})
-        serializer.is_valid(raise_exception=True)
-        recording = services.recording_finish(recording=recording, **serializer.validated_data)
-        return Response(RecordingSerializer(_annotated(recording)).data)
+        data = validated(FinishSerializer, request.data or {})
+        recording = services.recording_finish(recording=recording, **data)
+        return Response(RecordingSerializer(selectors.recording_with_counts(recording=recording)).data)
 
 
 class RecordingAbortApi(AnnotationApiView):
@@ -223,7 +183,7 @@ class RecordingAbortApi(AnnotationApiView):
     def post(self, request, recording_id: int):
         recording, _ = _recording(request, recording_id, (Role.OBSERVER,))
         recording = services.recording_abort(recording=recording)
-        return Response(RecordingSerializer(_annotated(recording)).data)
+        return Response(RecordingSerializer(selectors.recording_with_counts(recording=recording)).data)
 
 
 class RecordingGazeApi(AnnotationApiView):
@@ -250,9 +210,8 @@ class ImageLabelListApi(PlatformListView, AnnotationApiView):
                    summary="Store a hand label (box, freehand outline or gaze mark) with its time")
     def post(self, request, study_id: int, sequence_id: int):
         sequence, _ = sequence_for(request, study_id, sequence_id, (Role.OBSERVER,))
-        serializer = ImageLabelCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        label = services.image_label_create(observer=request.user, sequence=sequence, **serializer.validated_data)
+        data = validated(ImageLabelCreateSerializer, request.data)
+        label = services.image_label_create(observer=request.user, sequence=sequence, **data)
         return Response(ImageLabelSerializer(label).data, status=status.HTTP_201_CREATED)
 
 
@@ -269,9 +228,7 @@ class ImageVisitListApi(PlatformListView, AnnotationApiView):
                    summary="Store the time spent on one image in one labelling mode")
     def post(self, request, study_id: int, sequence_id: int):
         sequence, _ = sequence_for(request, study_id, sequence_id, (Role.OBSERVER,))
-        serializer = ImageVisitCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = validated(ImageVisitCreateSerializer, request.data)
         recording_id = data.pop("recording", None)
         recording = None
         if recording_id is not None:

@@ -27,9 +27,3 @@ def on_recording_finished(fn: Callable[[int], object]) -> Callable[[int], object
 
 def recording_finished_hooks() -> tuple[Callable[[int], object], ...]:
     return tuple(_recording_finished)
-
-
-def unregister(fn: Callable[[int], object]) -> None:
-    """Remove ``fn`` (tests)."""
-    if fn in _recording_finished:
-        _recording_finished.remove(fn)

@@ -193,6 +193,18 @@ class GazeBatch(models.Model):
         return f"batch {self.number} of recording {self.recording_id}"
 
 
+def _timed_image_constraints(prefix: str) -> list[models.CheckConstraint]:
+    """The bounds of a timed row about one image (a label, a visit): positive, bounded seconds
+    and an image index in range; constraint names start with ``prefix``."""
+    return [
+        models.CheckConstraint(condition=models.Q(seconds__gt=0), name=f"{prefix}_seconds_positive"),
+        models.CheckConstraint(
+            condition=_between("seconds", 0, MAX_LABEL_SECONDS, low_open=True), name=f"{prefix}_seconds_bounded"
+        ),
+        models.CheckConstraint(condition=_between("frame", 0, MAX_IMAGE_FRAME), name=f"{prefix}_frame_bounded"),
+    ]
+
+
 class ImageLabel(models.Model):
     """One label drawn or fixated by hand on one image of an image collection, with its time.
 
@@ -223,13 +235,7 @@ class ImageLabel(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(seconds__gt=0), name="image_label_seconds_positive"),
-            models.CheckConstraint(
-                condition=_between("seconds", 0, MAX_LABEL_SECONDS, low_open=True), name="image_label_seconds_bounded"
-            ),
-            models.CheckConstraint(condition=_between("frame", 0, MAX_IMAGE_FRAME), name="image_label_frame_bounded"),
-        ]
+        constraints = _timed_image_constraints("image_label")
 
     def __str__(self) -> str:
         return f"{self.mode} label by {self.observer} on {self.sequence} image {self.frame}"
@@ -256,13 +262,7 @@ class ImageVisit(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(seconds__gt=0), name="image_visit_seconds_positive"),
-            models.CheckConstraint(
-                condition=_between("seconds", 0, MAX_LABEL_SECONDS, low_open=True), name="image_visit_seconds_bounded"
-            ),
-            models.CheckConstraint(condition=_between("frame", 0, MAX_IMAGE_FRAME), name="image_visit_frame_bounded"),
-        ]
+        constraints = _timed_image_constraints("image_visit")
 
     def __str__(self) -> str:
         return f"{self.observer} on {self.sequence} image {self.frame} ({self.mode})"

@@ -70,19 +70,7 @@ def validate(rows, *, n_frames: int) -> np.ndarray:
     if len(rows) > MAX_BATCH_SAMPLES:
         raise ValueError(f"a batch holds at most {MAX_BATCH_SAMPLES} samples, got {len(rows)}; send more batches")
     for k, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) != 4:
-            raise ValueError(f"sample {k}: samples must be rows of 4 values [t_ms, frame, x, y], got {_short(row)}")
-        t, frame, x, y = row
-        if not _is_number(t):
-            raise ValueError(f"sample {k}: t_ms must be a finite number (numbers only, no strings or "
-                             f"booleans), got {_short(t)}")
-        if not _is_number(frame):
-            raise ValueError(f"sample {k}: frame must be a whole number (numbers only, no strings or "
-                             f"booleans), got {_short(frame)}")
-        for name, v in (("x", x), ("y", y)):
-            if v is not None and not _is_number(v):
-                raise ValueError(f"sample {k}: {name} must be a number or null (numbers only, no strings "
-                                 f"or booleans), got {_short(v)}")
+        _check_row_types(k, row)
     try:
         arr = np.array([[v if v is not None else np.nan for v in row] for row in rows], dtype=float)
     except OverflowError as exc:  # an integer beyond any float
@@ -101,6 +89,23 @@ def validate(rows, *, n_frames: int) -> np.ndarray:
         raise ValueError(f"sample {int(np.flatnonzero(half)[0])}: x and y must both be given or both null")
     check_bounds(arr)
     return arr
+
+
+def _check_row_types(k: int, row) -> None:
+    """Sample ``k`` is ``[t_ms, frame, x, y]`` of JSON numbers (x, y may be null)."""
+    if not isinstance(row, list) or len(row) != 4:
+        raise ValueError(f"sample {k}: samples must be rows of 4 values [t_ms, frame, x, y], got {_short(row)}")
+    t, frame, x, y = row
+    if not _is_number(t):
+        raise ValueError(f"sample {k}: t_ms must be a finite number (numbers only, no strings or "
+                         f"booleans), got {_short(t)}")
+    if not _is_number(frame):
+        raise ValueError(f"sample {k}: frame must be a whole number (numbers only, no strings or "
+                         f"booleans), got {_short(frame)}")
+    for name, v in (("x", x), ("y", y)):
+        if v is not None and not _is_number(v):
+            raise ValueError(f"sample {k}: {name} must be a number or null (numbers only, no strings "
+                             f"or booleans), got {_short(v)}")
 
 
 def check_bounds(samples: np.ndarray) -> None:

@@ -7,13 +7,24 @@ For the segmentation app (and any job): :func:`recording_gaze` gives the canonic
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from crowd.models import Sequence, Study, StudyMembership
-from crowd.selectors import ALL_ROLES, Forbidden, NotFound, members_by_role, role_of
+from crowd.selectors import (
+    ALL_ROLES,
+    Forbidden,
+    NotFound,
+    assignments_for_user,
+    members_by_role,
+    role_of,
+    studies_for_user,
+)
 
 from . import samples as packed
 from .models import GazeBatch, ImageLabel, ImageVisit, Recording
@@ -32,6 +43,12 @@ def recordings_for_user(*, user, sequence: Sequence, role: str) -> QuerySet[Reco
     ).order_by("id")
 
 
+def recording_with_counts(*, recording: Recording) -> Recording:
+    """``recording`` again, annotated with ``n_batches`` and ``n_samples`` as the lists are."""
+    return recordings_for_user(user=recording.observer, sequence=recording.sequence,
+                               role=Role.COORDINATOR).get(pk=recording.pk)
+
+
 def recording_get_for_user(*, user, recording_id: int, roles=ALL_ROLES) -> tuple[Recording, str]:
     """A recording the user may see, and their role in its study.
 
@@ -48,6 +65,26 @@ def recording_get_for_user(*, user, recording_id: int, roles=ALL_ROLES) -> tuple
     if role not in roles:
         raise Forbidden(f"your role in this study ({role}) does not allow this")
     return recording, role
+
+
+def import_observer_for(*, user, sequence: Sequence, role: str, username: str | None = None):
+    """Whose recording a tracker-file import by ``user`` (with ``role`` in the study) is.
+
+    Observers import their own (naming someone else is PermissionDenied); coordinators must
+    name an observer of the study (else ValidationError on the ``observer`` field).
+    """
+    if username and username != user.username:
+        if role != Role.COORDINATOR:
+            raise PermissionDenied("observers import their own recordings only")
+        membership = StudyMembership.objects.filter(
+            study=sequence.study, user__username=username, role=Role.OBSERVER
+        ).select_related("user").first()
+        if membership is None:
+            raise ValidationError({"observer": f"{username} is not an observer of this study"})
+        return membership.user
+    if role == Role.COORDINATOR:
+        raise ValidationError({"observer": "name the observer whose recording this is"})
+    return user
 
 
 _N_FRAMES: dict[tuple[int, int], int] = {}  # (recording, observer) -> frames; never changes
@@ -125,13 +162,23 @@ def recording_accuracy_deg(recording: Recording) -> float | None:
     return recording.calibration_error_deg
 
 
-def finished_recordings(*, sequence: Sequence) -> QuerySet[Recording]:
-    """Finished recordings of a sequence (what a run pools), oldest first."""
-    return (
+def last_stated_display(*, observer) -> dict | None:
+    """``{"screen_width_cm", "viewing_distance_cm"}`` of the observer's latest recording that
+    stated both, or None: the recording page offers them again."""
+    return (Recording.objects.filter(observer=observer, screen_width_cm__isnull=False,
+                                     viewing_distance_cm__isnull=False)
+            .order_by("-started_at").values("screen_width_cm", "viewing_distance_cm").first())
+
+
+def finished_recordings(*, sequence: Sequence, observer=None) -> QuerySet[Recording]:
+    """Finished recordings of a sequence (what a run pools), oldest first; only ``observer``'s
+    when given."""
+    qs = (
         Recording.objects.filter(sequence=sequence, status=Recording.Status.FINISHED)
         .select_related("observer")
         .order_by("id")
     )
+    return qs if observer is None else qs.filter(observer=observer)
 
 
 def recording_counts(recording: Recording) -> dict:
@@ -243,3 +290,83 @@ def image_visit_table(*, study: Study) -> pd.DataFrame:
         [(sid, names[sid][k], k, who, mode, sec) for sid, k, who, mode, sec in rows],
         columns=["sequence", "image", "frame", "observer", "mode", "seconds"],
     )
+
+
+# --- for the study dashboard and the results viewer ---------------------------------------------
+
+
+def assignments_with_progress(*, user) -> list[dict]:
+    """Every sequence ``user`` is asked to record, over all their studies, with their progress.
+
+    One dict per assignment: ``study``, ``sequence``, ``recordings`` (theirs), ``finished``,
+    ``wanted`` (the study's repeats per observer) and ``done``.
+    """
+    rows = []
+    for study in studies_for_user(user=user):
+        if study.my_role != Role.OBSERVER:
+            continue
+        for assignment in assignments_for_user(user=user, study=study, role=Role.OBSERVER):
+            recordings = list(recordings_for_user(user=user, sequence=assignment.sequence, role=Role.OBSERVER))
+            finished = sum(r.status == Recording.Status.FINISHED for r in recordings)
+            rows.append({
+                "study": study, "sequence": assignment.sequence, "recordings": recordings,
+                "finished": finished, "wanted": study.repeats_per_observer,
+                "done": finished >= study.repeats_per_observer,
+            })
+    return rows
+
+
+def recordings_matrix(*, study: Study) -> dict:
+    """Finished/total recordings per sequence and observer, for the coordinator's dashboard.
+
+    Returns ``{"observers": [username...], "rows": [{"sequence", "cells": [(finished, total)...],
+    "finished", "total"}]}``; observers are the study's observers plus anyone who recorded.
+    """
+    counts: dict[tuple[int, str], list[int]] = {}
+    for sequence_id, username, status in Recording.objects.filter(sequence__study=study).values_list(
+        "sequence_id", "observer__username", "status"
+    ):
+        cell = counts.setdefault((sequence_id, username), [0, 0])
+        cell[1] += 1
+        cell[0] += status == Recording.Status.FINISHED
+    observers = sorted(set(members_by_role(study=study)[Role.OBSERVER])
+                       | {u for _, u in counts})
+    rows = []
+    for sequence in study_sequence_counts(study=study):
+        cells = [tuple(counts.get((sequence.pk, o), (0, 0))) for o in observers]
+        rows.append({"sequence": sequence, "cells": cells,
+                     "finished": sum(c[0] for c in cells), "total": sum(c[1] for c in cells)})
+    return {"observers": observers, "rows": rows}
+
+
+def sequence_gaze_paths(*, sequence: Sequence) -> dict:
+    """Per finished recording, the mean gaze point of every frame (null: none), image pixels.
+
+    ``{"frames": T, "recordings": [{"id", "observer", "repeat", "points": [[x, y] | null]}]}``
+    (what the results viewer draws).
+    """
+    out = []
+    for recording in finished_recordings(sequence=sequence):
+        out.append({"id": recording.pk, "observer": recording.observer.username,
+                    "repeat": recording.repeat,
+                    "points": _per_frame_points(recording_samples(recording), sequence)})
+    return {"frames": sequence.n_frames, "recordings": out}
+
+
+def _per_frame_points(samples: np.ndarray, sequence: Sequence) -> list:
+    """Mean (x, y) of the valid samples of each frame; None for frames without one."""
+    points: list = [None] * sequence.n_frames
+    if len(samples) == 0:
+        return points
+    valid = ~np.isnan(samples[:, 2]) & ~np.isnan(samples[:, 3])
+    frame = samples[valid, 1].astype(np.int64)
+    inside = (frame >= 0) & (frame < sequence.n_frames)
+    frame, xy = frame[inside], samples[valid][inside, 2:4]
+    n = np.bincount(frame, minlength=sequence.n_frames)
+    sx = np.bincount(frame, weights=xy[:, 0], minlength=sequence.n_frames)
+    sy = np.bincount(frame, weights=xy[:, 1], minlength=sequence.n_frames)
+    for k in np.flatnonzero(n):
+        x, y = sx[k] / n[k], sy[k] / n[k]
+        if math.isfinite(x) and math.isfinite(y):
+            points[int(k)] = [round(float(x), 1), round(float(y), 1)]
+    return points

@@ -17,7 +17,7 @@ from django.utils import timezone
 from crowd import services as crowd_services
 from crowd.models import MAX_FRAME_RATE, Assignment, Sequence, StudyMembership
 from segmentation.engine import InputError
-from segmentation.engine.trackers import DisplayGeometry, read_gaze_file
+from segmentation.engine.trackers import DisplayGeometry, detect_format, read_gaze_file
 
 from . import samples as packed
 from .hooks import recording_finished_hooks
@@ -122,6 +122,22 @@ def _check_geometry(fields: dict, *, source: str = "") -> None:
             raise ValidationError(f"{where}{name} must be a number in [0, {high:g}], got {err!r}")
 
 
+def _check_start(*, observer, sequence: Sequence, source: str, repeat, playback_fps, fields: dict) -> None:
+    """What :func:`recording_start` refuses, in the order it says so."""
+    unknown = set(fields) - set(RECORDING_FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown recording field(s) {', '.join(sorted(unknown))}")
+    if source not in Recording.Source.values:
+        raise ValidationError(f"source must be one of {', '.join(Recording.Source.values)}")
+    _check_geometry(fields)
+    if not Assignment.objects.filter(sequence=sequence, observer=observer).exists():
+        raise ValidationError(f"{observer} is not assigned to sequence {sequence.name!r}")
+    if playback_fps is not None and not (_number(playback_fps) and 0 < playback_fps <= MAX_FRAME_RATE):
+        raise ValidationError(f"playback_fps must be a number in (0, {MAX_FRAME_RATE:g}], got {playback_fps!r}")
+    if repeat is not None and not (isinstance(repeat, int) and 1 <= repeat <= MAX_REPEAT):
+        raise ValidationError(f"repeat must be a whole number in 1..{MAX_REPEAT}, got {repeat!r}")
+
+
 def recording_start(
     *,
     observer,
@@ -137,18 +153,8 @@ def recording_start(
     start returns the open recording with that number (``created`` False). ``fields`` are any of
     :data:`RECORDING_FIELDS`. Returns ``(recording, created)``.
     """
-    unknown = set(fields) - set(RECORDING_FIELDS)
-    if unknown:
-        raise ValidationError(f"unknown recording field(s) {', '.join(sorted(unknown))}")
-    if source not in Recording.Source.values:
-        raise ValidationError(f"source must be one of {', '.join(Recording.Source.values)}")
-    _check_geometry(fields)
-    if not Assignment.objects.filter(sequence=sequence, observer=observer).exists():
-        raise ValidationError(f"{observer} is not assigned to sequence {sequence.name!r}")
-    if playback_fps is not None and not (_number(playback_fps) and 0 < playback_fps <= MAX_FRAME_RATE):
-        raise ValidationError(f"playback_fps must be a number in (0, {MAX_FRAME_RATE:g}], got {playback_fps!r}")
-    if repeat is not None and not (isinstance(repeat, int) and 1 <= repeat <= MAX_REPEAT):
-        raise ValidationError(f"repeat must be a whole number in 1..{MAX_REPEAT}, got {repeat!r}")
+    _check_start(observer=observer, sequence=sequence, source=source, repeat=repeat,
+                 playback_fps=playback_fps, fields=fields)
     if repeat is not None:
         existing = Recording.objects.filter(sequence=sequence, observer=observer, repeat=repeat).first()
         if existing is not None:
@@ -408,16 +414,7 @@ def recording_import_file(
     if len(gaze) == 0:
         raise ValidationError(f"{source_name}: no gaze samples")
     if raw is not None:
-        stated = {}
-        if geometry is None and raw.screen_px:
-            stated["screen_width_px"], stated["screen_height_px"] = raw.screen_px
-        if raw.sampling_rate_hz and not fields.get("sampling_rate_hz"):
-            stated["sampling_rate_hz"] = raw.sampling_rate_hz
-        # The readers bound these where they read them (naming the line); checked again here,
-        # since they go into the recording's row.
-        _check_geometry(stated, source=f"{source_name} states")
-        for key, value in stated.items():
-            fields.setdefault(key, max(1, round(value)) if key.endswith("_px") else float(value))
+        _take_stated_fields(raw, fields, source_name=source_name, geometry_given=geometry is not None)
     array = packed.from_frame(gaze)
     try:
         packed.check_bounds(array)
@@ -435,7 +432,7 @@ def recording_import_file(
         recording, _ = recording_start(
             observer=observer, sequence=sequence, playback_fps=fps, **fields
         )
-        recording.tracker_format = fmt or _detected(path)
+        recording.tracker_format = fmt or tracker_format_detect(path)
         recording.source_file = source_name[:255]
         recording.save(update_fields=["tracker_format", "source_file"])
         for number, start in enumerate(range(0, len(array), FILE_BATCH_SAMPLES)):
@@ -443,10 +440,28 @@ def recording_import_file(
         return recording_finish(recording=recording)
 
 
-def _detected(path: Path) -> str:
-    from segmentation.engine.trackers import detect_format
+def _take_stated_fields(raw, fields: dict, *, source_name: str, geometry_given: bool) -> None:
+    """Fill ``fields`` with what the tracker file states (screen size, sampling rate) where the
+    caller gave nothing."""
+    stated = {}
+    if not geometry_given and raw.screen_px:
+        stated["screen_width_px"], stated["screen_height_px"] = raw.screen_px
+    if raw.sampling_rate_hz and not fields.get("sampling_rate_hz"):
+        stated["sampling_rate_hz"] = raw.sampling_rate_hz
+    # The readers bound these where they read them (naming the line); checked again here,
+    # since they go into the recording's row.
+    _check_geometry(stated, source=f"{source_name} states")
+    for key, value in stated.items():
+        fields.setdefault(key, max(1, round(value)) if key.endswith("_px") else float(value))
 
-    return detect_format(path)
+
+def tracker_format_detect(path) -> str:
+    """The tracker format of the file at ``path`` from its name and header; ValidationError
+    when no reader recognises it."""
+    try:
+        return detect_format(Path(path))
+    except InputError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 # --- manual labels on image collections (docs/image_labelling.md) -----------------------------

@@ -8,9 +8,6 @@ platform's PNG-per-frame API (``/api/studies/<id>/sequences/<id>/frames/<k>.png`
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,17 +16,17 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import PrefixNode, static
-from django.urls import path, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from crowd import selectors as crowd_selectors
 from crowd import services as crowd_services
-from crowd.models import Sequence, Study, StudyMembership
-from crowd.views import error_text, form_errors_text, sequence_or_404, uploaded_path, wants_json
+from crowd.models import Study, StudyMembership
+from crowd.permissions import sequence_for
+from crowd.views import error_text, form_errors_text, wants_json
 from segmentation.engine.trackers import FORMATS
 
 from . import selectors, services
-from .models import MAX_ABS_T_MS, MAX_DISTANCE_CM, MAX_SCREEN_CM, MAX_SCREEN_PX, Recording
+from .models import MAX_ABS_T_MS, MAX_DISTANCE_CM, MAX_SCREEN_CM, MAX_SCREEN_PX
 
 Role = StudyMembership.Role
 READERS = (Role.COORDINATOR, Role.RESEARCHER)
@@ -76,19 +73,7 @@ def _webgazer_urls() -> dict:
 @login_required
 def assignments(request: HttpRequest) -> HttpResponse:
     """Every sequence the user is asked to record, over all their studies, with progress."""
-    rows = []
-    for study in crowd_selectors.studies_for_user(user=request.user):
-        if study.my_role != Role.OBSERVER:
-            continue
-        for assignment in crowd_selectors.assignments_for_user(user=request.user, study=study, role=Role.OBSERVER):
-            recordings = list(selectors.recordings_for_user(
-                user=request.user, sequence=assignment.sequence, role=Role.OBSERVER))
-            finished = sum(r.status == Recording.Status.FINISHED for r in recordings)
-            rows.append({
-                "study": study, "sequence": assignment.sequence, "recordings": recordings,
-                "finished": finished, "wanted": study.repeats_per_observer,
-                "done": finished >= study.repeats_per_observer,
-            })
+    rows = selectors.assignments_with_progress(user=request.user)
     return render(request, "annotation/assignments.html", {"rows": rows})
 
 
@@ -98,10 +83,9 @@ def assignments(request: HttpRequest) -> HttpResponse:
 @login_required
 def record(request: HttpRequest, study_id: int, sequence_id: int) -> HttpResponse:
     """Instructions, optional 9-point calibration, then the sequence played while gaze streams."""
-    sequence, _ = sequence_or_404(request, study_id, sequence_id, (Role.OBSERVER,))
+    sequence, _ = sequence_for(request, study_id, sequence_id, (Role.OBSERVER,))
     study = sequence.study
-    done = Recording.objects.filter(sequence=sequence, observer=request.user,
-                                    status=Recording.Status.FINISHED).count()
+    done = selectors.finished_recordings(sequence=sequence, observer=request.user).count()
     frame_url = reverse("sequence-frame-image", args=[study.pk, sequence.pk, 0])
     config = {
         "study": study.pk,
@@ -120,9 +104,7 @@ def record(request: HttpRequest, study_id: int, sequence_id: int) -> HttpRespons
     }
     # The screen and distance the observer stated last time are this page's defaults (degrees of
     # the validation are computed with them).
-    last = (Recording.objects.filter(observer=request.user, screen_width_cm__isnull=False,
-                                     viewing_distance_cm__isnull=False)
-            .order_by("-started_at").values("screen_width_cm", "viewing_distance_cm").first())
+    last = selectors.last_stated_display(observer=request.user)
     return render(request, "annotation/record.html", {
         "study": study, "sequence": sequence, "config": config, "done": done,
         "wanted": study.repeats_per_observer, "duration_s": sequence.n_frames / sequence.playback_fps(),
@@ -144,7 +126,7 @@ LABEL_MODES = ("box", "freehand", "gaze")
 @login_required
 def label(request: HttpRequest, study_id: int, sequence_id: int) -> HttpResponse:
     """Label an image collection by hand (boxes, freehand outlines) or by gaze, timing each label."""
-    sequence, _ = sequence_or_404(request, study_id, sequence_id, (Role.OBSERVER,))
+    sequence, _ = sequence_for(request, study_id, sequence_id, (Role.OBSERVER,))
     study = sequence.study
     if study.kind != Study.Kind.IMAGES:
         raise Http404(f"{study.name!r} is not an image collection")
@@ -199,7 +181,7 @@ class GazeUploadForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def gaze_upload(request: HttpRequest, study_id: int, sequence_id: int) -> HttpResponse:
     """An observer uploads the tracker export of a session recorded elsewhere."""
-    sequence, _ = sequence_or_404(request, study_id, sequence_id, (Role.OBSERVER,))
+    sequence, _ = sequence_for(request, study_id, sequence_id, (Role.OBSERVER,))
     form = GazeUploadForm(request.POST or None, request.FILES or None)
     status, error = 200, None
     if request.method == "POST":
@@ -208,7 +190,7 @@ def gaze_upload(request: HttpRequest, study_id: int, sequence_id: int) -> HttpRe
             data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
             upload = data.pop("file")
             try:
-                with uploaded_path(upload) as local:
+                with crowd_services.uploaded_path(upload) as local:
                     recording = services.recording_import_file(
                         sequence=sequence, observer=request.user, path=local,
                         fmt=data.pop("format", None), source_name=upload.name,
@@ -241,10 +223,7 @@ def gaze_upload(request: HttpRequest, study_id: int, sequence_id: int) -> HttpRe
 @login_required
 def recording_detail(request: HttpRequest, recording_id: int) -> HttpResponse:
     """One recording: observers see only their own (others get 404, as if it did not exist)."""
-    try:
-        recording, role = selectors.recording_get_for_user(user=request.user, recording_id=recording_id)
-    except crowd_selectors.NotFound as exc:
-        raise Http404(str(exc)) from exc
+    recording, role = selectors.recording_get_for_user(user=request.user, recording_id=recording_id)
     return render(request, "annotation/recording.html", {
         "recording": recording, "role": role, "counts": selectors.recording_counts(recording),
         "study": recording.sequence.study, "sequence": recording.sequence,
@@ -255,29 +234,6 @@ def recording_detail(request: HttpRequest, recording_id: int) -> HttpResponse:
 # --- for the study dashboard and the results viewer -----------------------------------------------
 
 
-def recordings_matrix(*, study: Study) -> dict:
-    """Finished/total recordings per sequence and observer, for the coordinator's dashboard.
-
-    Returns ``{"observers": [username...], "rows": [{"sequence", "cells": [(finished, total)...],
-    "finished", "total"}]}``; observers are the study's observers plus anyone who recorded.
-    """
-    counts: dict[tuple[int, str], list[int]] = {}
-    for sequence_id, username, status in Recording.objects.filter(sequence__study=study).values_list(
-        "sequence_id", "observer__username", "status"
-    ):
-        cell = counts.setdefault((sequence_id, username), [0, 0])
-        cell[1] += 1
-        cell[0] += status == Recording.Status.FINISHED
-    observers = sorted(set(crowd_selectors.members_by_role(study=study)[Role.OBSERVER])
-                       | {u for _, u in counts})
-    rows = []
-    for sequence in selectors.study_sequence_counts(study=study):
-        cells = [tuple(counts.get((sequence.pk, o), (0, 0))) for o in observers]
-        rows.append({"sequence": sequence, "cells": cells,
-                     "finished": sum(c[0] for c in cells), "total": sum(c[1] for c in cells)})
-    return {"observers": observers, "rows": rows}
-
-
 @login_required
 def gaze_paths(request: HttpRequest, study_id: int, sequence_id: int) -> JsonResponse:
     """Per finished recording, the mean gaze point of every frame (null: none), image pixels.
@@ -285,41 +241,5 @@ def gaze_paths(request: HttpRequest, study_id: int, sequence_id: int) -> JsonRes
     ``{"frames": T, "recordings": [{"id", "observer", "repeat", "points": [[x, y] | null]}]}``;
     for coordinators and researchers (observers must not see each other's gaze).
     """
-    sequence, _ = sequence_or_404(request, study_id, sequence_id, READERS)
-    out = []
-    for recording in selectors.finished_recordings(sequence=sequence):
-        out.append({"id": recording.pk, "observer": recording.observer.username,
-                    "repeat": recording.repeat,
-                    "points": _per_frame_points(selectors.recording_samples(recording), sequence)})
-    return JsonResponse({"frames": sequence.n_frames, "recordings": out})
-
-
-def _per_frame_points(samples: np.ndarray, sequence: Sequence) -> list:
-    """Mean (x, y) of the valid samples of each frame; None for frames without one."""
-    points: list = [None] * sequence.n_frames
-    if len(samples) == 0:
-        return points
-    valid = ~np.isnan(samples[:, 2]) & ~np.isnan(samples[:, 3])
-    frame = samples[valid, 1].astype(np.int64)
-    inside = (frame >= 0) & (frame < sequence.n_frames)
-    frame, xy = frame[inside], samples[valid][inside, 2:4]
-    n = np.bincount(frame, minlength=sequence.n_frames)
-    sx = np.bincount(frame, weights=xy[:, 0], minlength=sequence.n_frames)
-    sy = np.bincount(frame, weights=xy[:, 1], minlength=sequence.n_frames)
-    for k in np.flatnonzero(n):
-        x, y = sx[k] / n[k], sy[k] / n[k]
-        if math.isfinite(x) and math.isfinite(y):
-            points[int(k)] = [round(float(x), 1), round(float(y), 1)]
-    return points
-
-
-# Included by crowd.web_urls (as a string, to keep the import contracts), in the "web" namespace.
-urlpatterns = [
-    path("assignments/", assignments, name="assignments"),
-    path("studies/<int:study_id>/sequences/<int:sequence_id>/record/", record, name="record"),
-    path("studies/<int:study_id>/sequences/<int:sequence_id>/label/", label, name="label"),
-    path("studies/<int:study_id>/sequences/<int:sequence_id>/upload-gaze/", gaze_upload, name="gaze-upload"),
-    path("studies/<int:study_id>/sequences/<int:sequence_id>/gaze-paths.json", gaze_paths, name="gaze-paths"),
-    path("recordings/<int:recording_id>/", recording_detail, name="recording"),
-    path("privacy/webcam/", webcam_privacy, name="webcam-privacy"),
-]
+    sequence, _ = sequence_for(request, study_id, sequence_id, READERS)
+    return JsonResponse(selectors.sequence_gaze_paths(sequence=sequence))

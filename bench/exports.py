@@ -36,7 +36,7 @@ def score_map(t: int, h: int, w: int) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    from segmentation import exports
+    from segmentation import export_formats as exports
     from segmentation.engine import quantise
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     meta = {"run": 1, "method": "eel", "threshold": 0.3, "threshold_rule": "user"}
 
     def load_and_cut():
-        """What segmentation.exporting does: read the stored levels, dequantise, cut."""
+        """What segmentation.export_service does: read the stored levels, dequantise, cut."""
         with np.load(io.BytesIO(stored)) as z:
             levels = z["scores"]
         values = levels.astype(np.float32) / np.float32(65535)

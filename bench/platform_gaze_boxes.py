@@ -2,7 +2,7 @@
 
 The real EyeLink fixations of ``kvasir/fixations.csv`` are turned into 60 Hz gaze samples
 (still on each fixation, sigma 0.3 px of noise, 40 ms gaps between fixations), as a recording of
-an image collection stores them; the platform's I-DT (``segmentation.image_labels.idt_fixations``,
+an image collection stores them; the platform's I-DT (``segmentation.fixations.idt_fixations``,
 1 degree at the fallback 12 px per degree, 100 ms) finds the fixations again, and the engine's
 ``label_images`` (defaults, refinement on) makes the masks. Printed: fixations recovered, Dice of
 the platform's masks against the engine's masks from the original fixation file and against the
@@ -38,8 +38,9 @@ def main() -> int:
     import numpy as np
     import pandas as pd
 
+    from segmentation.engine import DEFAULT_PX_PER_DEGREE
     from segmentation.engine.detection import dice, label_images
-    from segmentation.image_labels import DISPERSION_DEG, FALLBACK_PX_PER_DEGREE, idt_fixations
+    from segmentation.fixations import DISPERSION_DEG, idt_fixations
 
     fixations = pd.read_csv(args.data / "fixations.csv")
     names = sorted(n for n in fixations.image.unique() if n < "cju5")[: args.n_images]
@@ -54,7 +55,7 @@ def main() -> int:
                 samples.append((t + dt, f.x + rng.normal(0, 0.3), f.y + rng.normal(0, 0.3)))
             t += f.duration_ms + 40
         for t0, x, y, d in idt_fixations(np.asarray(samples),
-                                         dispersion_px=DISPERSION_DEG * FALLBACK_PX_PER_DEGREE):
+                                         dispersion_px=DISPERSION_DEG * DEFAULT_PX_PER_DEGREE):
             rows.append((name, "expert", t0, x, y, d))
     found = pd.DataFrame(rows, columns=["image", "observer", "t_ms", "x", "y", "duration_ms"])
     images = {n: iio.imread(args.data / "images" / f"{n}.jpg") for n in names}

@@ -7,29 +7,26 @@ service errors into HTTP answers: ValidationError 400, UploadTooLarge 413.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .images import display_uint8, png_bytes
 from .login import lockout_message
-from .models import Sequence, StudyMembership
+from .models import StudyMembership
 from .permissions import COORDINATOR, READERS, sequence_for, study_for
 from .rest import JSONParser, PayloadTooLarge, attachment
 from .serializers import (
@@ -74,6 +71,22 @@ class AuthTokenApi(ObtainAuthToken):
         return super().post(request, *args, **kwargs)
 
 
+class ApiRootApi(APIView):
+    """``GET /api/``: where the API's documentation, schema and entry points are."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        def link(name):
+            return request.build_absolute_uri(reverse(name))
+
+        return Response({
+            "docs": link("api-docs"), "redoc": link("api-redoc"), "schema": link("schema"),
+            "token": link("auth-token"), "studies": link("study-list"),
+        })
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "conflict"
@@ -83,9 +96,14 @@ class Conflict(exceptions.APIException):
 class PlatformApiView(APIView):
     """An APIView that answers service errors: ValidationError 400, UploadTooLarge 413."""
 
+    # The docstring above is the API docs' description of every view without its own: keep it.
+
     def handle_exception(self, exc):
         if isinstance(exc, services.UploadTooLarge):
             exc = PayloadTooLarge("; ".join(exc.messages))
+        elif isinstance(exc, DjangoValidationError) and hasattr(exc, "error_dict"):
+            # Per field, one message each: {"observer": "..."}, as the API has always answered.
+            exc = exceptions.ValidationError({k: "; ".join(v) for k, v in exc.message_dict.items()})
         elif isinstance(exc, DjangoValidationError):
             exc = exceptions.ValidationError({"detail": "; ".join(exc.messages)})
         return super().handle_exception(exc)
@@ -96,32 +114,16 @@ class PlatformListView(generics.ListAPIView):
         return PlatformApiView.handle_exception(self, exc)
 
 
-@contextmanager
-def uploaded_path(upload):
-    """A local path holding an uploaded file under its own (sanitised) name; size checked."""
-    name = Path(upload.name or "upload").name
-    if name in {"", ".", ".."}:
-        name = "upload"
-    services.check_upload_size(upload.size or 0, name)
-    folder = Path(tempfile.mkdtemp(prefix="gazecrowd-upload-"))
-    try:
-        path = folder / name
-        try:  # a large upload already lies in a temporary file: link it under its own name
-            os.link(upload.temporary_file_path(), path)
-        except (AttributeError, OSError):
-            with path.open("wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
-        yield path
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def validated(serializer_class, data, **kwargs) -> dict:
+    """The validated data of ``serializer_class(data=data)``; DRF answers 400 otherwise.
+
+    The one copy of the serializer boilerplate for every app's API classes.
+    """
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
-def _user(username: str):
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise exceptions.ValidationError({"detail": f"no user {username!r}"})
-    return user
 
 
 # --- studies --------------------------------------------------------------------------------
@@ -137,16 +139,10 @@ class StudyListApi(PlatformListView, PlatformApiView):
 
     @extend_schema(request=StudyWriteSerializer, responses={201: StudySerializer}, summary="Create a study")
     def post(self, request):
-        data = _valid(StudyWriteSerializer, request.data)
+        data = validated(StudyWriteSerializer, request.data)
         study = services.study_create(created_by=request.user, **data)
         study.my_role = Role.COORDINATOR
         return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
-
-
-def _valid(serializer_class, data, **kwargs):
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class StudyDetailApi(PlatformApiView):
@@ -159,7 +155,7 @@ class StudyDetailApi(PlatformApiView):
     @extend_schema(request=StudyWriteSerializer(partial=True), responses=StudySerializer, summary="Change a study")
     def patch(self, request, study_id: int):
         study, role = study_for(request, study_id, COORDINATOR)
-        data = _valid(StudyWriteSerializer, request.data, partial=True)
+        data = validated(StudyWriteSerializer, request.data, partial=True)
         study = services.study_update(study=study, **data)
         study.my_role = role
         return Response(StudySerializer(study).data)
@@ -192,10 +188,10 @@ class SequenceListApi(PlatformListView, PlatformApiView):
     )
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
-        data = _valid(SequenceUploadSerializer, request.data)
-        with uploaded_path(data["file"]) as path:
+        data = validated(SequenceUploadSerializer, request.data)
+        with services.uploaded_path(data["file"]) as path:
             if data.get("truth") is not None:
-                with uploaded_path(data["truth"]) as truth:
+                with services.uploaded_path(data["truth"]) as truth:
                     sequence = _import(study, path, data, truth)
             else:
                 sequence = _import(study, path, data, None)
@@ -240,27 +236,15 @@ class SequenceFrameImageApi(PlatformApiView):
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY},
                    summary="One frame as a PNG (what the recording page shows)")
     def get(self, request, study_id: int, sequence_id: int, index: int):
-        import imageio.v3 as iio
-
         sequence, _ = sequence_for(request, study_id, sequence_id)
         if not 0 <= index < sequence.n_frames:
             raise exceptions.NotFound(f"frame {index} does not exist (0..{sequence.n_frames - 1})")
         frames = selectors.sequence_frames(sequence)
         value_range = selectors.sequence_value_range(sequence) if frames.dtype != np.uint8 else None
-        response = HttpResponse(iio.imwrite("<bytes>", _display(frames, index, value_range), extension=".png"),
+        response = HttpResponse(png_bytes(display_uint8(frames, index, value_range)),
                                 content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response
-
-
-def _display(frames: np.ndarray, index: int, value_range: tuple[float, float] | None = None) -> np.ndarray:
-    """Frame ``index`` as uint8; volumes scaled by the whole sequence's range (no flicker)."""
-    frame = np.asarray(frames[index])
-    if frames.dtype == np.uint8:
-        return frame
-    lo, hi = value_range or (float(np.nanmin(frames)), float(np.nanmax(frames)))
-    scaled = (frame.astype(float) - lo) / (hi - lo if hi > lo else 1.0)
-    return np.clip(np.nan_to_num(scaled) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 class SequenceMasksApi(PlatformApiView):
@@ -282,8 +266,8 @@ class SequenceMasksApi(PlatformApiView):
                    summary="Attach reference masks (replaces earlier ones)")
     def put(self, request, study_id: int, sequence_id: int):
         sequence, _ = sequence_for(request, study_id, sequence_id, COORDINATOR)
-        data = _valid(MasksUploadSerializer, request.data)
-        with uploaded_path(data["file"]) as path:
+        data = validated(MasksUploadSerializer, request.data)
+        with services.uploaded_path(data["file"]) as path:
             services.sequence_masks_attach(
                 sequence=sequence, path=path, frames=data.get("frames"),
                 source_name=data["file"].name, axis=data.get("axis", -1),
@@ -307,23 +291,20 @@ class MemberListApi(PlatformListView, PlatformApiView):
                    summary="Add a member (or change an existing member's role)")
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
-        data = _valid(MembershipCreateSerializer, request.data)
-        membership = services.membership_set(study=study, user=_user(data["username"]), role=data["role"])
+        data = validated(MembershipCreateSerializer, request.data)
+        membership = services.membership_set(study=study, user=selectors.user_get_by_username(username=data["username"]), role=data["role"])
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
 class MemberDetailApi(PlatformApiView):
     def _membership(self, request, study_id, member_id):
         study, _ = study_for(request, study_id, COORDINATOR)
-        membership = study.memberships.select_related("user", "study").filter(pk=member_id).first()
-        if membership is None:
-            raise exceptions.NotFound(f"no member {member_id} in study {study_id}")
-        return membership
+        return selectors.membership_of_study(study=study, member_id=member_id)
 
     @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer, summary="Change a role")
     def patch(self, request, study_id: int, member_id: int):
         membership = self._membership(request, study_id, member_id)
-        data = _valid(MembershipUpdateSerializer, request.data)
+        data = validated(MembershipUpdateSerializer, request.data)
         membership = services.membership_set(study=membership.study, user=membership.user, role=data["role"])
         return Response(MembershipSerializer(membership).data)
 
@@ -344,7 +325,7 @@ class InvitationListApi(PlatformListView, PlatformApiView):
                    summary="Invite someone: a single-use token that expires")
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
-        data = _valid(InvitationCreateSerializer, request.data)
+        data = validated(InvitationCreateSerializer, request.data)
         invitation = services.invitation_create(
             study=study, role=data["role"], email=data.get("email", ""), created_by=request.user,
             valid_for=timedelta(days=data["valid_days"]),
@@ -356,9 +337,7 @@ class InvitationDetailApi(PlatformApiView):
     @extend_schema(responses={204: None}, summary="Revoke an invitation")
     def delete(self, request, study_id: int, invitation_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
-        invitation = study.invitations.filter(pk=invitation_id).first()
-        if invitation is None:
-            raise exceptions.NotFound(f"no invitation {invitation_id} in study {study_id}")
+        invitation = selectors.invitation_of_study(study=study, invitation_id=invitation_id)
         services.invitation_revoke(invitation=invitation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -384,13 +363,9 @@ class AssignmentListApi(PlatformListView, PlatformApiView):
                    summary="Assign an observer one sequence, or every sequence when none is named")
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
-        data = _valid(AssignmentCreateSerializer, request.data)
-        observer = _user(data["observer"])
-        sequences = Sequence.objects.filter(study=study)
-        if data.get("sequence") is not None:
-            sequences = sequences.filter(pk=data["sequence"])
-            if not sequences.exists():
-                raise exceptions.ValidationError({"sequence": f"no sequence {data['sequence']} in this study"})
+        data = validated(AssignmentCreateSerializer, request.data)
+        observer = selectors.user_get_by_username(username=data["observer"])
+        sequences = selectors.sequences_of_study(study=study, sequence_id=data.get("sequence"))
         made = [services.assignment_create(sequence=s, observer=observer) for s in sequences]
         return Response(AssignmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)
 
@@ -399,11 +374,7 @@ class AssignmentDetailApi(PlatformApiView):
     @extend_schema(responses={204: None}, summary="Withdraw an assignment")
     def delete(self, request, study_id: int, assignment_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
-        assignment = selectors.assignments_for_user(user=request.user, study=study, role=Role.COORDINATOR).filter(
-            pk=assignment_id
-        ).first()
-        if assignment is None:
-            raise exceptions.NotFound(f"no assignment {assignment_id} in study {study_id}")
+        assignment = selectors.assignment_of_study(study=study, assignment_id=assignment_id)
         services.assignment_delete(assignment=assignment)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -5,9 +5,10 @@ from the container itself (``http://127.0.0.1:8000/healthz``) has neither an all
 name nor TLS, and must still get a true answer. It reveals nothing but "ok" or the failing
 part's exception class.
 
-200 ``{"status": "ok", "database": "ok", "broker": "ok" | "eager"}`` when the database answers
-``SELECT 1`` and (with a broker configured) the broker accepts a connection within 2 s; 503
-with the failing part otherwise.
+200 ``{"status": "ok", "database": "ok", "broker": "ok" | "embedded" | "eager"}`` when the
+database answers ``SELECT 1`` and (with a broker server configured) the broker accepts a
+connection within 2 s; 503 with the failing part otherwise. The embedded broker is a folder
+(``DATA_DIR/broker``): it is healthy when that folder can be written.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) or not settings.CELERY_BROKER_URL:
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         return "eager"
+    if settings.GAZECROWD_EMBEDDED_BROKER:
+        import os
+
+        queue = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        return "embedded" if os.access(queue, os.W_OK) else "error: broker folder not writable"
     from kombu import Connection
 
     try:
@@ -45,7 +51,7 @@ def _broker() -> str:
 def health() -> tuple[dict, int]:
     """The check's body and HTTP status."""
     parts = {"database": _database(), "broker": _broker()}
-    ok = all(v in ("ok", "eager") for v in parts.values())
+    ok = all(v in ("ok", "embedded", "eager") for v in parts.values())
     return {"status": "ok" if ok else "unavailable", **parts}, 200 if ok else 503
 
 

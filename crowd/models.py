@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 # What a client may set, checked by the serializers, the forms and the services, and kept by
 # the constraints below (docs/reliability.md, "Security").
@@ -212,6 +213,21 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"invitation to {self.study} as {self.role}"
+
+    def state(self, *, now=None) -> str:
+        """``"revoked"``, ``"used"``, ``"expired"`` or ``"open"`` (only an open one can be used).
+
+        The one statement of an invitation's validity: accepting it, the members page and the
+        invitation link page all ask this.
+        """
+        now = now or timezone.now()
+        if self.revoked:
+            return "revoked"
+        if self.accepted_at is not None:
+            return "used"
+        if self.expires_at <= now:
+            return "expired"
+        return "open"
 
 
 class Assignment(models.Model):

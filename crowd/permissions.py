@@ -1,4 +1,4 @@
-"""Role checks for the API, on top of the permission-scoped selectors.
+"""Role checks for pages and the API, on top of the permission-scoped selectors.
 
 Who may do what (a non-member gets 404 for everything of a study, so it cannot learn the study
 exists; a member whose role does not allow an action gets 403):
@@ -21,8 +21,6 @@ import a tracker file                  any observer no          own
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound, PermissionDenied
-
 from . import selectors
 from .models import StudyMembership
 
@@ -33,23 +31,17 @@ READERS = (Role.COORDINATOR, Role.RESEARCHER)
 OBSERVER = (Role.OBSERVER,)
 
 
+# The selectors raise NotFound (an Http404) and Forbidden (a PermissionDenied): pages and API
+# views alike answer 404 / 403 with their message, so nothing here translates them.
+
+
 def study_for(request, study_id: int, roles=ANY):
-    """(study, role) for the request's user, or 404 / 403."""
-    try:
-        return selectors.study_get_for_user(user=request.user, study_id=study_id, roles=roles)
-    except selectors.NotFound as exc:
-        raise NotFound(str(exc)) from exc
-    except selectors.Forbidden as exc:
-        raise PermissionDenied(str(exc)) from exc
+    """(study, role) for the request's user, or 404 / 403. For pages and API views alike."""
+    return selectors.study_get_for_user(user=request.user, study_id=study_id, roles=roles)
 
 
 def sequence_for(request, study_id: int, sequence_id: int, roles=ANY):
     """(sequence, role) for the request's user (observers: assigned sequences), or 404 / 403."""
-    try:
-        return selectors.sequence_get_for_user(
-            user=request.user, study_id=study_id, sequence_id=sequence_id, roles=roles
-        )
-    except selectors.NotFound as exc:
-        raise NotFound(str(exc)) from exc
-    except selectors.Forbidden as exc:
-        raise PermissionDenied(str(exc)) from exc
+    return selectors.sequence_get_for_user(
+        user=request.user, study_id=study_id, sequence_id=sequence_id, roles=roles
+    )

@@ -8,13 +8,14 @@ user is not a member (a non-member cannot even learn that a study exists) and
 from __future__ import annotations
 
 import functools
-import io
 
 import numpy as np
-from django.core.files.storage import default_storage
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
+from . import storage
 from .models import Assignment, Invitation, Sequence, Study, StudyMembership
 
 Role = StudyMembership.Role
@@ -25,13 +26,25 @@ READ_ALL = (Role.COORDINATOR, Role.RESEARCHER)  # roles that see every row of th
 class NotFound(Http404):
     """No such object, or the user is not a member of its study.
 
-    An ``Http404``, so that a page or an API view that meets it unexpectedly (a study deleted
-    by a concurrent request) answers 404 rather than 500.
+    An ``Http404``, so that pages and API views answer 404 with its message without
+    translating it: Django turns it into its 404 page, DRF's exception handler into
+    ``{"detail": message}``. It also covers a study deleted by a concurrent request.
     """
 
 
-class Forbidden(Exception):
-    """The user is a member, but their role does not allow this."""
+class Forbidden(PermissionDenied):
+    """The user is a member, but their role does not allow this.
+
+    A ``PermissionDenied``, answered 403 by Django and DRF alike (as :class:`NotFound` is 404).
+    """
+
+
+def user_get_by_username(*, username: str):
+    """The user named ``username`` (to add as a member, to assign); ValidationError otherwise."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ValidationError({"detail": f"no user {username!r}"})
+    return user
 
 
 def role_of(*, user, study: Study | int) -> str | None:
@@ -75,6 +88,22 @@ def sequences_for_user(*, user, study: Study, role: str) -> QuerySet[Sequence]:
     return qs.order_by("id")
 
 
+def sequence_of_study(*, study: Study, sequence_id: int) -> Sequence | None:
+    """Sequence ``sequence_id`` of ``study`` (whose access the caller has checked), or None."""
+    return Sequence.objects.filter(study=study, pk=sequence_id).first()
+
+
+def sequences_of_study(*, study: Study, sequence_id: int | None = None) -> QuerySet[Sequence]:
+    """Every sequence of ``study``, or just ``sequence_id`` (ValidationError on the ``sequence``
+    field when the study has none of that id). The caller has checked access to the study."""
+    sequences = Sequence.objects.filter(study=study)
+    if sequence_id is not None:
+        sequences = sequences.filter(pk=sequence_id)
+        if not sequences.exists():
+            raise ValidationError({"sequence": f"no sequence {sequence_id} in this study"})
+    return sequences
+
+
 def sequence_get_for_user(
     *, user, study_id: int, sequence_id: int, roles=ALL_ROLES
 ) -> tuple[Sequence, str]:
@@ -109,6 +138,40 @@ def invitations_for_study(*, study: Study) -> QuerySet[Invitation]:
     return Invitation.objects.filter(study=study).order_by("-created_at", "-id")
 
 
+def invitation_of_study(*, study: Study, invitation_id: int) -> Invitation:
+    """Invitation ``invitation_id`` of ``study`` (whose access the caller has checked); NotFound."""
+    invitation = Invitation.objects.filter(study=study, pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound(f"no invitation {invitation_id} in study {study.pk}")
+    return invitation
+
+
+def invitation_get_by_token(*, token: str) -> Invitation:
+    """The invitation of a link, for anyone holding it (the token is the secret): the page
+    shows which study a link is for before anyone accepts it. NotFound for an unknown token."""
+    invitation = Invitation.objects.select_related("study").filter(token=token).first()
+    if invitation is None:
+        raise NotFound("unknown invitation link")
+    return invitation
+
+
+def membership_of_study(*, study: Study, member_id: int) -> StudyMembership:
+    """Membership ``member_id`` of ``study`` (whose access the caller has checked); NotFound."""
+    membership = study.memberships.select_related("user", "study").filter(pk=member_id).first()
+    if membership is None:
+        raise NotFound(f"no member {member_id} in study {study.pk}")
+    return membership
+
+
+def assignment_of_study(*, study: Study, assignment_id: int) -> Assignment:
+    """Assignment ``assignment_id`` of ``study`` (whose access the caller has checked); NotFound."""
+    assignment = (Assignment.objects.filter(sequence__study=study, pk=assignment_id)
+                  .select_related("observer", "sequence").first())
+    if assignment is None:
+        raise NotFound(f"no assignment {assignment_id} in study {study.pk}")
+    return assignment
+
+
 def assignments_for_user(*, user, study: Study, role: str) -> QuerySet[Assignment]:
     qs = Assignment.objects.filter(sequence__study=study).select_related("observer", "sequence")
     if role == Role.OBSERVER:
@@ -116,12 +179,28 @@ def assignments_for_user(*, user, study: Study, role: str) -> QuerySet[Assignmen
     return qs.order_by("id")
 
 
+def assignment_matrix_for_user(*, user, study: Study, role: str) -> dict:
+    """Who records what, as the members page shows it.
+
+    ``{"members": [membership...], "sequences": [sequence...], "matrix": [(observer,
+    [(sequence, assigned)...])...]}``, one matrix row per observer the user may see.
+    """
+    members = list(members_for_user(user=user, study=study, role=role))
+    sequences = list(sequences_for_user(user=user, study=study, role=role))
+    assigned = {(a.observer_id, a.sequence_id)
+                for a in assignments_for_user(user=user, study=study, role=role)}
+    observers = [m.user for m in members if m.role == Role.OBSERVER]
+    matrix = [(observer, [(sequence, (observer.pk, sequence.pk) in assigned) for sequence in sequences])
+              for observer in observers]
+    return {"members": members, "sequences": sequences, "matrix": matrix}
+
+
 def sequence_frames(sequence: Sequence, *, mmap: bool = True) -> np.ndarray:
     """The frames array (T, H, W) or (T, H, W, 3), as the engine read it.
 
     Memory-mapped (read-only) when the storage is a local folder, else read into memory.
     """
-    return _load_npy(sequence.frames_file.name, mmap=mmap)
+    return storage.load_npy(sequence.frames_file.name, mmap=mmap)
 
 
 def sequence_value_range(sequence: Sequence) -> tuple[float, float]:
@@ -136,7 +215,7 @@ def sequence_value_range(sequence: Sequence) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=64)
 def _value_range(name: str) -> tuple[float, float]:
-    frames = _load_npy(name, mmap=True)
+    frames = storage.load_npy(name, mmap=True)
     return float(np.nanmin(frames)), float(np.nanmax(frames))
 
 
@@ -147,16 +226,5 @@ def sequence_masks(sequence: Sequence) -> tuple[np.ndarray, np.ndarray] | None:
     """
     if not sequence.masks_file:
         return None
-    masks = _load_npy(sequence.masks_file.name, mmap=False).astype(bool)
+    masks = storage.load_npy(sequence.masks_file.name, mmap=False).astype(bool)
     return np.asarray(sequence.mask_frames, dtype=np.int64), masks
-
-
-def _load_npy(name: str, *, mmap: bool) -> np.ndarray:
-    try:
-        local = default_storage.path(name)
-    except NotImplementedError:  # remote storage (S3...): read the bytes
-        local = None
-    if local is not None:
-        return np.load(local, mmap_mode="r" if mmap else None, allow_pickle=False)
-    with default_storage.open(name, "rb") as fh:
-        return np.load(io.BytesIO(fh.read()), allow_pickle=False)

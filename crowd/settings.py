@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI and Redoc served from the package (pinned in pyproject), never from a CDN.
+    "drf_spectacular_sidecar",
     "axes",
     "crowd",
     "annotation",
@@ -113,7 +115,15 @@ except (ValueError, KeyError, environ.ImproperlyConfigured) as exc:
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # SQLite serialises writers; wait for the lock instead of failing under light concurrency.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The embedded default has two processes writing (web server and worker, `manage.py
+    # serve`): write-ahead logging lets readers go on while one writes, and IMMEDIATE
+    # transactions take the write lock at BEGIN, so two writers queue (for up to `timeout`)
+    # instead of one failing with "database is locked" when it upgrades a read lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = _env("int", "CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -266,26 +276,42 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Studies, sequences, gaze recordings and gaze-derived ground truth.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Runs and gaze-boxes jobs share one set of states: one enum in the schema.
     "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "segmentation.models.JobStatus"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = _env("str", "CELERY_BROKER_URL", "")
-# Results go to the broker's Redis unless told otherwise (callers such as ``run_study --wait``
-# and the tests read them back).
+# No CELERY_BROKER_URL: the embedded default. Tasks travel through kombu's filesystem transport
+# (one file per message under DATA_DIR/broker; no server to install) to the worker that
+# `manage.py serve` starts beside the web server, so no job ever runs inside a web request.
+# Chosen over kombu's SQLAlchemy transport on an SQLite file (bench/embedded_broker.py,
+# docs/benchmarks.md "Embedded broker"): median pickup 253 ms against 1,031 ms (SQLAlchemy at
+# its default 1 s poll, which it cannot change without passing the option to create_engine),
+# both kept every task queued while the worker was down, and it needs no extra dependency nor
+# a second writer on an SQLite file. Production sets redis://.
+EMBEDDED_BROKER_DIR = DATA_DIR / "broker"
+GAZECROWD_EMBEDDED_BROKER = not _env("str", "CELERY_BROKER_URL", "")
+# "localhost" only silences kombu's warning about a missing host name; the folders are below.
+CELERY_BROKER_URL = _env("str", "CELERY_BROKER_URL", "") or "filesystem://localhost/"
+# Results go to the broker's Redis unless told otherwise (the tests read them back). The
+# embedded default keeps none: every job writes its status and progress to its own row.
 CELERY_RESULT_BACKEND = _env("str", "CELERY_RESULT_BACKEND", "") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None
 )
-if CELERY_BROKER_URL and CELERY_BROKER_URL.split("://", 1)[0] not in {
-    "redis", "rediss", "amqp", "amqps", "memory", "sqla+postgresql", "pyamqp",
+if CELERY_BROKER_URL.split("://", 1)[0] not in {
+    "redis", "rediss", "amqp", "amqps", "memory", "sqla+postgresql", "sqla+sqlite", "pyamqp",
+    "filesystem",
 }:
     raise ImproperlyConfigured(
         f"environment variable CELERY_BROKER_URL has an unknown scheme: {CELERY_BROKER_URL!r} "
-        "(expected redis://host:port/db or amqp://...)"
+        "(expected redis://host:port/db or amqp://..., or unset for the embedded broker)"
     )
-# No broker configured: run every task eagerly, in the calling process (the embedded default).
-CELERY_TASK_ALWAYS_EAGER = _env("bool", "CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
+# Eager (every task run inside the caller) only when asked: the test suite sets it per test
+# (tests/conftest.py); batch commands such as `demo` run their jobs in their own process.
+CELERY_TASK_ALWAYS_EAGER = _env("bool", "CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -327,12 +353,26 @@ if _unacked_mutex_expire <= 0:
         f"CELERY_UNACKED_MUTEX_EXPIRE must be a positive number of seconds "
         f"(got {_unacked_mutex_expire})"
     )
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+# Options of the Redis transport; other transports (the SQLAlchemy one passes its options on
+# to create_engine) take none of these.
+CELERY_BROKER_TRANSPORT_OPTIONS = {} if not CELERY_BROKER_URL.startswith("redis") else {
     "visibility_timeout": _visibility_timeout,
     "unacked_restore_interval": _env("int", "CELERY_UNACKED_RESTORE_INTERVAL", 10),
     "unacked_restore_throttle": 1,
     "unacked_mutex_expire": _unacked_mutex_expire,
 }
+if GAZECROWD_EMBEDDED_BROKER:
+    for _folder in ("queue", "control", "processed"):
+        (EMBEDDED_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(EMBEDDED_BROKER_DIR / "queue"),
+        "data_folder_out": str(EMBEDDED_BROKER_DIR / "queue"),
+        "control_folder": str(EMBEDDED_BROKER_DIR / "control"),
+        "processed_folder": str(EMBEDDED_BROKER_DIR / "processed"),
+        "store_processed": False,
+        # The worker looks for new message files this often (seconds): the pickup latency.
+        "polling_interval": 0.25,
+    }
 CELERY_TASK_ROUTES = {
     "segmentation.estimate_*": {"queue": "quick"},
     "segmentation.run_*": {"queue": "long"},

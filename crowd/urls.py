@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import api
 
 api_patterns = [
+    path("", api.ApiRootApi.as_view(), name="api-root"),
     path("auth/token/", api.AuthTokenApi.as_view(), name="auth-token"),
     path("studies/", api.StudyListApi.as_view(), name="study-list"),
     path("studies/<int:study_id>/", api.StudyDetailApi.as_view(), name="study-detail"),
@@ -36,6 +37,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/", include(api_patterns)),
     path("", include("crowd.web_urls")),
 ]

@@ -9,21 +9,18 @@ the apps above (``annotation.views``, ``segmentation.views``); the study dashboa
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
+import re
+from contextlib import nullcontext
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
@@ -31,40 +28,16 @@ from .models import (
     MAX_FRAME_RATE,
     MAX_QUORUM,
     MAX_REPEATS,
-    Invitation,
     Study,
     StudyMembership,
     validate_name,
 )
+from .permissions import COORDINATOR, READERS, sequence_for, study_for
 
 Role = StudyMembership.Role
-COORDINATOR = (Role.COORDINATOR,)
-READERS = (Role.COORDINATOR, Role.RESEARCHER)
 
 
 # --- helpers shared with annotation.views and segmentation.views ------------------------------
-
-
-def study_or_404(request: HttpRequest, study_id: int, roles=selectors.ALL_ROLES) -> tuple[Study, str]:
-    """The study and the user's role; 404 for non-members, 403 for a role not in ``roles``."""
-    try:
-        return selectors.study_get_for_user(user=request.user, study_id=study_id, roles=roles)
-    except selectors.NotFound as exc:
-        raise Http404(str(exc)) from exc
-    except selectors.Forbidden as exc:
-        raise PermissionDenied(str(exc)) from exc
-
-
-def sequence_or_404(request: HttpRequest, study_id: int, sequence_id: int, roles=selectors.ALL_ROLES):
-    """A sequence the user may see (observers: assigned ones) and the role; 404 / 403."""
-    try:
-        return selectors.sequence_get_for_user(
-            user=request.user, study_id=study_id, sequence_id=sequence_id, roles=roles
-        )
-    except selectors.NotFound as exc:
-        raise Http404(str(exc)) from exc
-    except selectors.Forbidden as exc:
-        raise PermissionDenied(str(exc)) from exc
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -74,22 +47,6 @@ def wants_json(request: HttpRequest) -> bool:
 
 def error_text(exc: ValidationError) -> str:
     return "; ".join(exc.messages)
-
-
-@contextmanager
-def uploaded_path(upload):
-    """A local file holding an upload under its own (sanitised) name; size checked first."""
-    name = Path(upload.name or "upload").name or "upload"
-    services.check_upload_size(upload.size or 0, name)
-    folder = Path(tempfile.mkdtemp(prefix="gazecrowd-web-"))
-    try:
-        path = folder / name
-        with path.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-        yield path
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def form_errors_text(form: forms.Form) -> str:
@@ -162,7 +119,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def study_edit(request: HttpRequest, study_id: int) -> HttpResponse:
-    study, _ = study_or_404(request, study_id, COORDINATOR)
+    study, _ = study_for(request, study_id, COORDINATOR)
     initial = {name: getattr(study, name) for name in services.STUDY_EDITABLE}
     form = StudyForm(request.POST or None, initial=initial)
     del form.fields["kind"]  # a study's kind never changes
@@ -197,15 +154,15 @@ class SequenceUploadForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def sequence_upload(request: HttpRequest, study_id: int) -> HttpResponse:
     """Upload a sequence (the page sends it by XHR to show progress; plain POST works too)."""
-    study, _ = study_or_404(request, study_id, COORDINATOR)
+    study, _ = study_for(request, study_id, COORDINATOR)
     form = SequenceUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
         error, status = None, 400
         if form.is_valid():
             data = form.cleaned_data
             try:
-                truth_upload = uploaded_path(data["truth"]) if data["truth"] else nullcontext(None)
-                with uploaded_path(data["file"]) as path, truth_upload as truth:
+                truth_upload = services.uploaded_path(data["truth"]) if data["truth"] else nullcontext(None)
+                with services.uploaded_path(data["file"]) as path, truth_upload as truth:
                     sequence = services.sequence_import(
                         study=study, path=path, name=data["name"] or None,
                         source_name=data["file"].name, truth=truth,
@@ -238,7 +195,7 @@ def sequence_upload(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def sequence_delete(request: HttpRequest, study_id: int, sequence_id: int) -> HttpResponse:
-    sequence, _ = sequence_or_404(request, study_id, sequence_id, COORDINATOR)
+    sequence, _ = sequence_for(request, study_id, sequence_id, COORDINATOR)
     name = sequence.name
     services.sequence_delete(sequence=sequence)
     messages.success(request, f"Sequence “{name}” deleted with its recordings.")
@@ -256,33 +213,18 @@ class InvitationForm(forms.Form):
 @login_required
 def study_members(request: HttpRequest, study_id: int) -> HttpResponse:
     """Members, open invitation links, and which observer records which sequence."""
-    study, role = study_or_404(request, study_id, READERS)
-    members = list(selectors.members_for_user(user=request.user, study=study, role=role))
-    observers = [m.user for m in members if m.role == Role.OBSERVER]
-    sequences = list(selectors.sequences_for_user(user=request.user, study=study, role=role))
-    assigned = {
-        (a.observer_id, a.sequence_id)
-        for a in selectors.assignments_for_user(user=request.user, study=study, role=role)
-    }
-    matrix = [
-        (observer, [(sequence, (observer.pk, sequence.pk) in assigned) for sequence in sequences])
-        for observer in observers
-    ]
-    now = timezone.now()
+    study, role = study_for(request, study_id, READERS)
+    matrix = selectors.assignment_matrix_for_user(user=request.user, study=study, role=role)
     invitations = [
         {
             "invitation": inv,
             "url": request.build_absolute_uri(reverse("web:invitation", args=[inv.token])),
-            "state": (
-                "revoked" if inv.revoked else "used" if inv.accepted_at else
-                "expired" if inv.expires_at <= now else "open"
-            ),
+            "state": inv.state(),
         }
         for inv in selectors.invitations_for_study(study=study)[:50]
     ] if role == Role.COORDINATOR else []
     return render(request, "crowd/members.html", {
-        "study": study, "role": role, "members": members, "sequences": sequences,
-        "matrix": matrix, "invitations": invitations, "invitation_form": InvitationForm(),
+        "study": study, "role": role, **matrix, "invitations": invitations, "invitation_form": InvitationForm(),
         "can_edit": role == Role.COORDINATOR,
     })
 
@@ -290,7 +232,7 @@ def study_members(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def invitation_create(request: HttpRequest, study_id: int) -> HttpResponse:
-    study, _ = study_or_404(request, study_id, COORDINATOR)
+    study, _ = study_for(request, study_id, COORDINATOR)
     form = InvitationForm(request.POST)
     if form.is_valid():
         invitation = services.invitation_create(study=study, created_by=request.user, **form.cleaned_data)
@@ -304,10 +246,8 @@ def invitation_create(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def invitation_revoke(request: HttpRequest, study_id: int, invitation_id: int) -> HttpResponse:
-    study, _ = study_or_404(request, study_id, COORDINATOR)
-    invitation = selectors.invitations_for_study(study=study).filter(pk=invitation_id).first()
-    if invitation is None:
-        raise Http404(f"no invitation {invitation_id} in study {study_id}")
+    study, _ = study_for(request, study_id, COORDINATOR)
+    invitation = selectors.invitation_of_study(study=study, invitation_id=invitation_id)
     services.invitation_revoke(invitation=invitation)
     messages.success(request, "Invitation revoked.")
     return redirect("web:members", study_id=study.pk)
@@ -317,48 +257,25 @@ def invitation_revoke(request: HttpRequest, study_id: int, invitation_id: int) -
 @require_POST
 def assignments_save(request: HttpRequest, study_id: int) -> HttpResponse:
     """Save the observer x sequence matrix (checkboxes named ``a-<observer>-<sequence>``)."""
-    study, role = study_or_404(request, study_id, COORDINATOR)
-    members = selectors.members_for_user(user=request.user, study=study, role=role)
-    observers = [m.user for m in members if m.role == Role.OBSERVER]
-    sequences = list(selectors.sequences_for_user(user=request.user, study=study, role=role))
-    existing = {
-        (a.observer_id, a.sequence_id): a
-        for a in selectors.assignments_for_user(user=request.user, study=study, role=role)
-    }
-    every = "assign_all" in request.POST
-    added = removed = 0
-    for observer in observers:
-        for sequence in sequences:
-            key = (observer.pk, sequence.pk)
-            wanted = every or f"a-{observer.pk}-{sequence.pk}" in request.POST
-            if wanted and key not in existing:
-                services.assignment_create(sequence=sequence, observer=observer)
-                added += 1
-            elif not wanted and key in existing and not every:
-                services.assignment_delete(assignment=existing[key])
-                removed += 1
+    study, _ = study_for(request, study_id, COORDINATOR)
+    wanted = {(int(m[1]), int(m[2])) for key in request.POST
+              if (m := re.fullmatch(r"a-(\d+)-(\d+)", key))}
+    added, removed = services.assignments_set(study=study, wanted=wanted,
+                                              every="assign_all" in request.POST)
     messages.success(request, f"Assignments saved: {added} added, {removed} removed.")
     return redirect("web:members", study_id=study.pk)
 
 
-def _invitation_by_token(token: str) -> Invitation:
-    # A tiny read the selectors do not offer: the invitation page must show which study a
-    # link is for before anyone accepts it (the token itself is the secret).
-    invitation = Invitation.objects.select_related("study").filter(token=token).first()
-    if invitation is None:
-        raise Http404("unknown invitation link")
-    return invitation
+#: What the invitation page says of a link that can no longer be used.
+_PROBLEMS = {"revoked": "It was revoked.", "used": "It has already been used.",
+             "expired": "It has expired."}
 
 
 @require_http_methods(["GET", "POST"])
 def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
     """An invitation link: log in or create an account, then join the study."""
-    invitation = _invitation_by_token(token)
-    problem = (
-        "It was revoked." if invitation.revoked else
-        "It has already been used." if invitation.accepted_at else
-        "It has expired." if invitation.expires_at <= timezone.now() else None
-    )
+    invitation = selectors.invitation_get_by_token(token=token)
+    problem = _PROBLEMS.get(invitation.state())
     if problem:  # say so before anyone creates an account for nothing
         return render(request, "crowd/invitation.html",
                       {"invitation": invitation, "problem": problem}, status=410)

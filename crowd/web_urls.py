@@ -6,8 +6,8 @@ with the API's (``study-detail``, ``recording-detail``...).
 
 The pages of the annotation and segmentation apps are included by module path, as strings:
 crowd is the lowest layer of the import contracts and must not import the apps above it, while
-Django's ``include`` resolves the strings at URL-loading time. Their ``urlpatterns`` sit at the
-end of ``annotation/views.py`` and ``segmentation/views.py``.
+Django's ``include`` resolves the strings at URL-loading time. Their ``urlpatterns`` are in
+``annotation/web_urls.py`` and ``segmentation/web_urls.py``.
 """
 
 from django.contrib.auth import views as auth_views
@@ -28,8 +28,8 @@ pages = [
          name="invitation-revoke"),
     path("studies/<int:study_id>/assignments/", views.assignments_save, name="assignments-save"),
     path("invite/<str:token>/", views.invitation_page, name="invitation"),
-    path("", include("annotation.views")),
-    path("", include("segmentation.views")),
+    path("", include("annotation.web_urls")),
+    path("", include("segmentation.web_urls")),
 ]
 
 urlpatterns = [

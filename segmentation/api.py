@@ -12,16 +12,19 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crowd import selectors as crowd_selectors
-from crowd.models import Sequence, StudyMembership
+from crowd import storage
+from crowd.api import validated
+from crowd.models import StudyMembership
+from crowd.permissions import study_for
 from crowd.rest import attachment
 
-from . import exports, selectors, services, storage
-from .exporting import run_export
+from . import export_formats, selectors, services
+from .export_service import parse_threshold, run_export
 from .models import Run
 from .parameters import ParameterError
 from .serializers import RunCreateSerializer, RunSerializer
@@ -31,21 +34,11 @@ READERS = (Role.COORDINATOR, Role.RESEARCHER)
 
 
 def _study(request, study_id: int, roles):
-    try:
-        study, _ = crowd_selectors.study_get_for_user(user=request.user, study_id=study_id, roles=roles)
-    except crowd_selectors.NotFound as exc:
-        raise NotFound(str(exc)) from exc
-    except crowd_selectors.Forbidden as exc:
-        raise PermissionDenied(str(exc)) from exc
-    return study
+    return study_for(request, study_id, roles)[0]
 
 
 def _run(request, study_id: int, run_id: int, roles=READERS) -> Run:
-    study = _study(request, study_id, roles)
-    run = selectors.run_of_study(study=study, run_id=run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id} in study {study_id}")
-    return run
+    return selectors.run_get_for_user(user=request.user, study_id=study_id, run_id=run_id, roles=roles)
 
 
 class RunListCreateApi(APIView):
@@ -59,16 +52,15 @@ class RunListCreateApi(APIView):
                    summary="Start runs (pooling + EEL) on every sequence or one")
     def post(self, request, study_id: int):
         study = _study(request, study_id, (Role.COORDINATOR,))
-        body = RunCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = validated(RunCreateSerializer, request.data)
         sequence = None
-        if "sequence" in body.validated_data:
-            sequence = Sequence.objects.filter(study=study, pk=body.validated_data["sequence"]).first()
+        if "sequence" in data:
+            sequence = crowd_selectors.sequence_of_study(study=study, sequence_id=data["sequence"])
             if sequence is None:
                 raise ValidationError({"sequence": f"study {study_id} has no such sequence"})
         try:
             runs = services.study_run_create(study=study, sequence=sequence, requested_by=request.user,
-                                             parameters=dict(body.validated_data.get("parameters", {})))
+                                             parameters=dict(data.get("parameters", {})))
         except (ParameterError, ValueError) as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         return Response(RunSerializer(runs, many=True).data, status=status.HTTP_202_ACCEPTED)
@@ -96,7 +88,7 @@ def _download(data: bytes, file_name: str, content_type: str) -> HttpResponse:
 
 
 THRESHOLD_PARAMETER = OpenApiParameter(
-    # Bounds declared as exporting.parse_threshold enforces them (tests/test_numeric_bounds.py).
+    # Bounds declared as export_service.parse_threshold enforces them (tests/test_numeric_bounds.py).
     "threshold", {"type": "number", "format": "double", "minimum": 0, "maximum": 1}, OpenApiParameter.QUERY,
     required=False,
     description="Cut the stored score map at this value in [0, 1] instead of the run's own "
@@ -105,8 +97,6 @@ THRESHOLD_PARAMETER = OpenApiParameter(
 
 
 def _threshold(request) -> float | None:
-    from .exporting import parse_threshold
-
     try:
         return parse_threshold(request.query_params.get("threshold"))
     except ValueError as exc:
@@ -121,8 +111,8 @@ class RunExportApi(APIView):
                    summary="Download a run's ground truth: nifti, png, coco, npz or csv")
     def get(self, request, study_id: int, run_id: int, fmt: str):
         run = _run(request, study_id, run_id)
-        if fmt not in exports.FORMATS:
-            raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(exports.FORMATS)}")
+        if fmt not in export_formats.FORMATS:
+            raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(export_formats.FORMATS)}")
         threshold = _threshold(request)
         try:
             return _download(*run_export(run=run, fmt=fmt, threshold=threshold))
@@ -152,11 +142,11 @@ class SequenceGroundTruthApi(APIView):
                    summary="The sequence's current ground truth (its newest successful run)")
     def get(self, request, study_id: int, sequence_id: int, fmt: str):
         study = _study(request, study_id, READERS)
-        sequence = Sequence.objects.filter(study=study, pk=sequence_id).first()
+        sequence = crowd_selectors.sequence_of_study(study=study, sequence_id=sequence_id)
         if sequence is None:
             raise NotFound(f"no sequence {sequence_id} in study {study_id}")
-        if fmt not in exports.FORMATS:
-            raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(exports.FORMATS)}")
+        if fmt not in export_formats.FORMATS:
+            raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(export_formats.FORMATS)}")
         threshold = _threshold(request)
         run = selectors.run_latest_succeeded(sequence=sequence)
         if run is None:

@@ -18,7 +18,7 @@ from crowd.api import PlatformApiView
 from crowd.permissions import COORDINATOR, READERS, study_for
 from crowd.rest import attachment
 
-from . import image_labels
+from . import selectors, services
 from .models import GazeBoxesJob
 
 
@@ -51,7 +51,7 @@ class GazeBoxesApi(PlatformApiView):
                            "(coordinators); a job already queued or running is returned instead")
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
-        job, _created = image_labels.gaze_boxes_request(study=study, requested_by=request.user)
+        job, _created = services.gaze_boxes_request(study=study, requested_by=request.user)
         return Response(GazeBoxesJobSerializer(job).data, status=202)
 
     @extend_schema(operation_id="studies_gaze_boxes_job",
@@ -59,7 +59,7 @@ class GazeBoxesApi(PlatformApiView):
                    summary="The latest gaze-boxes job of the study: status, progress, counts or error")
     def get(self, request, study_id: int):
         study, _ = study_for(request, study_id, READERS)
-        job = image_labels.gaze_boxes_latest(study=study)
+        job = selectors.gaze_boxes_latest(study=study)
         if job is None:
             raise NotFound("gaze boxes never computed for this study: POST here to start")
         return Response(GazeBoxesJobSerializer(job).data)
@@ -73,7 +73,7 @@ class GazeBoxesFileApi(PlatformApiView):
         study, _ = study_for(request, study_id, READERS)
         if kind not in ("coco", "masks"):
             raise NotFound(f"no gaze-box download {kind!r}; use coco or masks")
-        data = image_labels.gaze_boxes_file(study=study, kind=kind)
+        data = selectors.gaze_boxes_file(study=study, kind=kind)
         if data is None:
             raise NotFound("gaze boxes not computed yet: POST to the gaze-boxes endpoint first")
         name, ctype = ("boxes.json", "application/json") if kind == "coco" else ("masks.zip", "application/zip")
@@ -85,4 +85,4 @@ class LabellingTimesApi(PlatformApiView):
                    summary="Time per label by mode (mean, median, 95% CI) and what gaze saves")
     def get(self, request, study_id: int):
         study, _ = study_for(request, study_id, READERS)
-        return Response(image_labels.labelling_time_report(study=study))
+        return Response(selectors.labelling_time_report(study=study))

@@ -36,3 +36,22 @@ def job_fail(model: type[Job], pk: int, error: str) -> None:
     """Mark job ``pk`` failed with the message shown to the user (it may be retried)."""
     model.objects.filter(pk=pk).update(status=JobStatus.FAILED, finished_at=timezone.now(),
                                        error=error)
+
+
+def job_progress(job: Job, *, now=None) -> dict:
+    """Times the progress pages show: waiting (queued), elapsed and an estimate of what is left.
+
+    The estimate assumes the rest goes at the average pace so far (progress is weighted by
+    each stage's usual share of a run), and is given only past 5% so the first seconds'
+    noise does not promise a wrong end.
+    """
+    now = now or timezone.now()
+    waiting = elapsed = eta = None
+    if job.status == JobStatus.QUEUED:
+        waiting = round((now - job.created_at).total_seconds(), 1)
+    elif job.started_at is not None:
+        end = job.finished_at if job.is_finished and job.finished_at else now
+        elapsed = round(max((end - job.started_at).total_seconds(), 0.0), 1)
+        if job.status == JobStatus.RUNNING and 0.05 <= job.progress < 1.0:
+            eta = round(elapsed * (1.0 - job.progress) / job.progress, 1)
+    return {"waiting_seconds": waiting, "elapsed_seconds": elapsed, "eta_seconds": eta}

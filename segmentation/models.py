@@ -15,17 +15,26 @@ from annotation.models import Recording
 from crowd.models import Sequence, Study
 
 
-class PreparedSequence(models.Model):
+class _CachedStage(models.Model):
+    """The stored result of one engine stage, computed at most once per ``key`` (a hash of the
+    stage's parameters and the code version): its arrays in media storage, and its cost."""
+
+    key = models.CharField(max_length=64)
+    seconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class PreparedSequence(_CachedStage):
     """Superpixels and features of a sequence, computed once and shared by every recording."""
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="prepared")
-    key = models.CharField(max_length=64)  # hash of parameters + code version
     parameters = models.JSONField(default=dict)
     code_version = models.CharField(max_length=64)
     file = models.FileField(upload_to="prepared/", max_length=255)
     n_superpixels = models.PositiveIntegerField()
-    seconds = models.FloatField()
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -36,16 +45,13 @@ class PreparedSequence(models.Model):
         return f"prepared {self.sequence} ({self.n_superpixels} superpixels)"
 
 
-class ObserverEstimate(models.Model):
+class ObserverEstimate(_CachedStage):
     """One recording's per-superpixel object probability (the paper's per-observer estimate)."""
 
     recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="estimates")
     prepared = models.ForeignKey(PreparedSequence, on_delete=models.CASCADE, related_name="estimates")
-    key = models.CharField(max_length=64)
     file = models.FileField(upload_to="estimates/", max_length=255)
     n_gaze_points = models.PositiveIntegerField()
-    seconds = models.FloatField()
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [

@@ -25,6 +25,10 @@ DEFAULTS: dict[str, Any] = {
 }
 PREPARE_KEYS = ("px_per_degree", "features", "temporal", "seed")
 ESTIMATE_KEYS = PREPARE_KEYS + ("estimate",)
+#: Labels of the engine's methods (segmentation.engine.METHODS, the one list the forms, the API
+#: serializer and the validation below use).
+METHOD_LABELS = {"eel": "EEL (expected exponential loss)", "el": "EL (exponential loss)",
+                 "probability": "pooled probability", "vilarino": "Vilariño baseline"}
 MAX_SEED = 2**32 - 1  # what numpy's legacy seeding takes too
 
 

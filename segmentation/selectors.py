@@ -1,10 +1,21 @@
-"""Reads of the segmentation app."""
+"""Reads of the segmentation app: runs, and the fixations, gaze boxes and labelling times of
+image collections."""
 
 from __future__ import annotations
 
-from crowd.models import Sequence, Study
+import numpy as np
+import pandas as pd
 
-from .models import Run
+from annotation import selectors as annotation_selectors
+from crowd import storage
+from crowd.models import Sequence, Study, StudyMembership
+from crowd.selectors import NotFound, study_get_for_user
+from segmentation.engine import DEFAULT_PX_PER_DEGREE
+
+from .fixations import DISPERSION_DEG, MIN_FIXATION_MS, idt_fixations
+from .models import GazeBoxesJob, Run
+
+READERS = (StudyMembership.Role.COORDINATOR, StudyMembership.Role.RESEARCHER)
 
 
 def run_latest_succeeded(*, sequence: Sequence) -> Run | None:
@@ -27,3 +38,138 @@ def run_of_study(*, study: Study, run_id: int) -> Run | None:
     """Run ``run_id`` if it belongs to ``study`` (whose access the caller has checked)."""
     return (Run.objects.filter(pk=run_id, study=study)
             .select_related("sequence", "sequence__study", "report", "ground_truth").first())
+
+
+def run_get_for_user(*, user, study_id: int, run_id: int, roles=READERS) -> Run:
+    """Run ``run_id`` of study ``study_id`` if ``user`` may see it with one of ``roles``.
+
+    NotFound (404) for a non-member or a run of another study, Forbidden (403) for a role not
+    in ``roles``: the crowd selectors' errors, answered by pages and API alike.
+    """
+    study, _ = study_get_for_user(user=user, study_id=study_id, roles=roles)
+    run = run_of_study(study=study, run_id=run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id} in study {study_id}")
+    return run
+
+
+#: Report figures shown first on the results page, in this order; other figures follow by name.
+_FIGURE_ORDER = ("roc.png", "variance.png", "observers.png", "auc_vs_observers.png", "maps.png")
+
+
+def run_summary(*, run: Run) -> dict:
+    """What the results page shows of a run besides the viewer, as plain values.
+
+    ``figures`` and ``report_files`` (report file names, figures in display order),
+    ``weights`` (per observer, highest first: ``(name, weight, flagged, reason, note)``),
+    ``scale_guessed`` (the pixels per degree were guessed from the frame size),
+    ``metrics``, ``method_metrics`` (the run's own method first), ``parameters`` (sorted),
+    ``other_runs`` (the sequence's ten newest other runs).
+    """
+    report = getattr(run, "report", None)
+    files = list(report.files) if report else []
+    figures = [f for f in _FIGURE_ORDER if f in files]
+    figures += sorted(f for f in files if f.endswith(".png") and f not in figures)
+    observers = run.observers or {}
+    flagged = set(observers.get("flagged") or [])
+    reasons = observers.get("flag_reasons") or {}
+    notes = observers.get("notes") or {}
+    weights = sorted((observers.get("weights") or {}).items(), key=lambda kv: -kv[1])
+    parameters = run.parameters or {}
+    return {
+        "figures": figures,
+        "report_files": [f for f in files if not f.endswith(".png")],
+        "weights": [(name, w, name in flagged, reasons.get(name, ""), notes.get(name, ""))
+                    for name, w in weights],
+        "scale_guessed": str(parameters.get("px_per_degree_source", "")).startswith("guessed"),
+        "metrics": run.metrics or {},
+        "method_metrics": sorted(((run.metrics or {}).get("methods") or {}).items(),
+                                 key=lambda kv: kv[0] != parameters.get("method")),
+        "parameters": sorted(parameters.items()),
+        "other_runs": Run.objects.filter(sequence=run.sequence).exclude(pk=run.pk).order_by("-id")[:10],
+    }
+
+
+# --- image collections: fixations, gaze boxes, labelling times ----------------------------------
+
+
+def image_keys(*, study: Study) -> list[tuple]:
+    """``(sequence, frame, key)`` of every image; keys are image names, made unique by
+    prefixing the collection's name when two collections of the study share an image name."""
+    rows = [(s, k, name) for s in study.sequences.order_by("id") for k, name in enumerate(s.image_names())]
+    counts = pd.Series([r[2] for r in rows]).value_counts() if rows else {}
+    return [(s, k, name if counts[name] == 1 else f"{s.name}__{name}") for s, k, name in rows]
+
+
+def study_fixations(*, study: Study, dispersion_deg: float = DISPERSION_DEG,
+                    min_duration_ms: float = MIN_FIXATION_MS) -> pd.DataFrame:
+    """Fixations of every finished recording of an image collection.
+
+    Returns the engine's fixation table ``image, observer, t_ms, x, y, duration_ms`` (the format
+    of ``kvasir/fixations.csv``); a recording's samples on image k (``frame`` = k) give image k's
+    fixations. The dispersion threshold is ``dispersion_deg`` times the recording's image pixels
+    per degree (:data:`segmentation.engine.DEFAULT_PX_PER_DEGREE` without display geometry).
+    """
+    keys = {(s.pk, k): key for s, k, key in image_keys(study=study)}
+    rows = []
+    for sequence in study.sequences.order_by("id"):
+        for recording in annotation_selectors.finished_recordings(sequence=sequence):
+            ppd = annotation_selectors.recording_image_px_per_degree(recording) or DEFAULT_PX_PER_DEGREE
+            samples = annotation_selectors.recording_samples(recording)
+            for k in np.unique(samples[:, 1]).astype(int) if len(samples) else []:
+                if (sequence.pk, k) not in keys:
+                    continue
+                on_image = samples[samples[:, 1] == k][:, [0, 2, 3]]
+                for t0, fx, fy, dur in idt_fixations(on_image, dispersion_px=dispersion_deg * ppd,
+                                                     min_duration_ms=min_duration_ms):
+                    rows.append((keys[(sequence.pk, k)], recording.observer.username, t0, fx, fy, dur))
+    return pd.DataFrame(rows, columns=["image", "observer", "t_ms", "x", "y", "duration_ms"])
+
+
+def gaze_boxes_media_names(*, study: Study) -> tuple[str, str]:
+    """Media names of the study's gaze boxes: the COCO JSON and the zip of PNG masks."""
+    return f"gaze_boxes/{study.pk}/boxes.json", f"gaze_boxes/{study.pk}/masks.zip"
+
+
+def gaze_boxes_latest(*, study: Study) -> GazeBoxesJob | None:
+    """The study's most recent gaze-boxes job, or None."""
+    return GazeBoxesJob.objects.filter(study=study).order_by("-id").first()
+
+
+def gaze_boxes_exist(*, study: Study) -> bool:
+    """Whether gaze boxes are stored for the study (without reading them)."""
+    return storage.exists(gaze_boxes_media_names(study=study)[0])
+
+
+def gaze_boxes_file(*, study: Study, kind: str) -> bytes | None:
+    """The stored ``"coco"`` JSON or ``"masks"`` zip, or None when not computed yet."""
+    name = gaze_boxes_media_names(study=study)[0 if kind == "coco" else 1]
+    return storage.read_bytes(name) if storage.exists(name) else None
+
+
+def labelling_time_report(*, study: Study) -> dict:
+    """Time per label by mode (n, mean, median, std, 95% CI) and what gaze saves, plus time per
+    image by mode; through :func:`segmentation.engine.detection.timing_report`.
+
+    ``{"confidence", "reference", "per_mode": {mode: {...}}, "savings_percent": {mode: %},
+    "per_image": {...same for image visits...}}``; empty ``per_mode`` without labels.
+    """
+    # Imported here: the detection library takes seconds to import (see gaze_boxes_compute).
+    from segmentation.engine.detection import timing_report
+
+    labels = annotation_selectors.image_label_table(study=study)
+    out = timing_report(labels).to_dict()
+    visits = annotation_selectors.image_visit_table(study=study)
+    out["per_image"] = timing_report(visits).to_dict()["per_mode"]
+    return out
+
+
+def labelling_section(*, study: Study) -> dict:
+    """The image-collection part of the study dashboard: time per label by mode, gaze boxes."""
+    report = labelling_time_report(study=study)
+    modes = [{"mode": m, **row, "per_image": report["per_image"].get(m, {}).get("mean"),
+              "saving": report["savings_percent"].get(m)} for m, row in report["per_mode"].items()]
+    job = gaze_boxes_latest(study=study)
+    return {"modes": modes, "confidence": report["confidence"],
+            "boxes_ready": gaze_boxes_exist(study=study),
+            "boxes_job": job, "boxes_pending": job is not None and not job.is_finished}

@@ -6,9 +6,10 @@ from rest_framework import serializers
 
 from crowd.models import MAX_ID
 
-from . import exports
+from . import export_formats
+from .jobs import job_progress
 from .models import Run
-from .parameters import DEFAULTS, MAX_SEED
+from .parameters import DEFAULTS, MAX_SEED, METHODS
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -16,15 +17,32 @@ class RunSerializer(serializers.ModelSerializer):
     exports = serializers.SerializerMethodField()
     report_files = serializers.SerializerMethodField()
     delivered = serializers.SerializerMethodField()
+    waiting_seconds = serializers.SerializerMethodField()
+    elapsed_seconds = serializers.SerializerMethodField()
+    eta_seconds = serializers.SerializerMethodField()
 
     class Meta:
         model = Run
         fields = [
             "id", "study", "sequence", "sequence_name", "trigger", "status", "stage", "progress",
+            "waiting_seconds", "elapsed_seconds", "eta_seconds",
             "parameters", "code_version", "timings", "metrics", "observers", "error", "attempts",
             "created_at", "started_at", "finished_at", "exports", "report_files", "delivered",
         ]
         read_only_fields = fields
+
+    def get_waiting_seconds(self, run: Run) -> float | None:
+        """Seconds a queued run has waited for a worker; null once one has taken it."""
+        return job_progress(run)["waiting_seconds"]
+
+    def get_elapsed_seconds(self, run: Run) -> float | None:
+        """Seconds since a worker started the run (its whole duration once finished)."""
+        return job_progress(run)["elapsed_seconds"]
+
+    def get_eta_seconds(self, run: Run) -> float | None:
+        """Estimated seconds left of a running run (elapsed x remaining / done); null when
+        unknown (queued, finished, or under 5% done)."""
+        return job_progress(run)["eta_seconds"]
 
     def get_delivered(self, run: Run) -> dict | None:
         """The masks' cut: ``threshold``, ``threshold_rule`` (chosen without reference masks)
@@ -37,7 +55,7 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_exports(self, run: Run) -> list[str]:
         """Export formats available for this run (all of them once it has succeeded)."""
-        return sorted(exports.FORMATS) if run.status == Run.Status.SUCCEEDED else []
+        return sorted(export_formats.FORMATS) if run.status == Run.Status.SUCCEEDED else []
 
     def get_report_files(self, run: Run) -> list[str]:
         report = getattr(run, "report", None)
@@ -52,7 +70,7 @@ class RunParametersSerializer(serializers.Serializer):
     temporal = serializers.BooleanField(required=False)
     estimate = serializers.CharField(required=False, max_length=100)
     pool = serializers.CharField(required=False, max_length=100)
-    method = serializers.ChoiceField(choices=["eel", "el", "probability", "vilarino"], required=False)
+    method = serializers.ChoiceField(choices=list(METHODS), required=False)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SEED)
     compare = serializers.BooleanField(required=False, help_text="also score the baselines")
 

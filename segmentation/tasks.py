@@ -51,6 +51,4 @@ def run_execute(run_id: int) -> str:
 )
 def gaze_boxes_execute(job_id: int) -> str:
     """Compute the gaze boxes of an image collection; returns the job's final status."""
-    from . import image_labels
-
-    return image_labels.gaze_boxes_execute(job_id=job_id).status
+    return services.gaze_boxes_execute(job_id=job_id).status

@@ -5,31 +5,28 @@ per observer, runs); the apps below it must not import this one. Progress of unf
 is followed in the browser by polling the runs API (``/api/studies/<id>/runs/<run_id>/``);
 downloads and report figures are the API's (``.../export/<fmt>/``, ``.../report/<name>``).
 The viewer draws frames from the platform's PNG-per-frame API and the run's score heat map or
-mask from :func:`run_overlay` (an RGBA PNG per frame) over them.
+mask from :func:`run_overlay` (an RGBA PNG per frame, :mod:`segmentation.overlays`) over them.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
-import numpy as np
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from annotation.views import recordings_matrix
+from annotation import selectors as annotation_selectors
+from crowd import selectors as crowd_selectors
 from crowd.models import Study, StudyMembership
-from crowd.views import study_or_404
+from crowd.permissions import study_for
 
-from . import exports, selectors, services, storage
-from .exporting import stored_scores
+from . import export_formats, overlays, selectors, services
 from .models import Run
-from .parameters import DEFAULTS, ParameterError
+from .parameters import DEFAULTS, METHOD_LABELS, METHODS, ParameterError
 
 Role = StudyMembership.Role
 READERS = (Role.COORDINATOR, Role.RESEARCHER)
@@ -45,10 +42,8 @@ FORMAT_LABELS = {
 class RunForm(forms.Form):
     sequence = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     pool = forms.ChoiceField(required=False, choices=[("", "default")])
-    method = forms.ChoiceField(required=False, choices=[
-        ("", "default (EEL)"), ("eel", "EEL (expected exponential loss)"),
-        ("el", "EL (exponential loss)"), ("probability", "pooled probability"),
-        ("vilarino", "Vilariño baseline")])
+    method = forms.ChoiceField(required=False, choices=[("", "default (EEL)")] + [
+        (m, METHOD_LABELS[m]) for m in METHODS])
     compare = forms.BooleanField(required=False, initial=True,
                                  label="Also score the baselines (with reference masks)")
 
@@ -66,10 +61,10 @@ class RunForm(forms.Form):
 @login_required
 def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
     """A study at a glance: settings, sequences, recordings per observer, runs and results."""
-    study, role = study_or_404(request, study_id)
+    study, role = study_for(request, study_id)
     if role == Role.OBSERVER:
         return redirect("web:assignments")
-    matrix = recordings_matrix(study=study)
+    matrix = annotation_selectors.recordings_matrix(study=study)
     sequences = [row["sequence"] for row in matrix["rows"]]
     latest = dict((s.pk, run) for s, run in selectors.study_latest_runs(study=study))
     runs = list(selectors.runs_for_study(study=study)[:30])
@@ -79,34 +74,17 @@ def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "runs": runs, "has_sequences": bool(sequences),
         "run_form": RunForm(sequences=sequences) if role == Role.COORDINATOR else None,
         "unfinished": [r.pk for r in runs if not r.is_finished],
-        "labelling": _labelling_section(study) if study.kind == Study.Kind.IMAGES else None,
+        "labelling": selectors.labelling_section(study=study) if study.kind == Study.Kind.IMAGES else None,
     })
-
-
-def _labelling_section(study) -> dict:
-    """The image-collection part of the dashboard: time per label by mode, gaze boxes."""
-    from . import image_labels
-
-    report = image_labels.labelling_time_report(study=study)
-    modes = [{"mode": m, **row, "per_image": report["per_image"].get(m, {}).get("mean"),
-              "saving": report["savings_percent"].get(m)} for m, row in report["per_mode"].items()]
-    job = image_labels.gaze_boxes_latest(study=study)
-    return {"modes": modes, "confidence": report["confidence"],
-            "boxes_ready": image_labels.gaze_boxes_exist(study=study),
-            "boxes_job": job, "boxes_pending": job is not None and not job.is_finished}
 
 
 @login_required
 @require_POST
 def gaze_boxes_start(request: HttpRequest, study_id: int) -> HttpResponse:
     """Start the gaze boxes of an image collection (coordinators), then back to the dashboard."""
-    from django.core.exceptions import ValidationError
-
-    from . import image_labels
-
-    study, _ = study_or_404(request, study_id, (Role.COORDINATOR,))
+    study, _ = study_for(request, study_id, (Role.COORDINATOR,))
     try:
-        job, created = image_labels.gaze_boxes_request(study=study, requested_by=request.user)
+        job, created = services.gaze_boxes_request(study=study, requested_by=request.user)
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     else:
@@ -127,12 +105,12 @@ def gaze_boxes_start(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_POST
 def run_start(request: HttpRequest, study_id: int) -> HttpResponse:
     """Start a run on every sequence (or one); the dashboard then polls its progress."""
-    study, _ = study_or_404(request, study_id, (Role.COORDINATOR,))
+    study, _ = study_for(request, study_id, (Role.COORDINATOR,))
     form = RunForm(request.POST, sequences=study.sequences.all())
     if not form.is_valid():
         messages.error(request, "; ".join(" ".join(e) for e in form.errors.values()))
         return redirect("web:study", study_id=study.pk)
-    sequence = study.sequences.filter(pk=form.cleaned_data["sequence"]).first() \
+    sequence = crowd_selectors.sequence_of_study(study=study, sequence_id=form.cleaned_data["sequence"]) \
         if form.cleaned_data["sequence"] else None
     parameters = {k: form.cleaned_data[k] for k in ("pool", "method") if form.cleaned_data[k]}
     parameters["compare"] = form.cleaned_data["compare"]
@@ -164,11 +142,7 @@ def run_retry(request: HttpRequest, study_id: int, run_id: int) -> HttpResponse:
 
 
 def _run_or_404(request: HttpRequest, study_id: int, run_id: int, roles=READERS) -> Run:
-    study, _ = study_or_404(request, study_id, roles)
-    run = selectors.run_of_study(study=study, run_id=run_id)
-    if run is None:
-        raise Http404(f"no run {run_id} in study {study_id}")
-    return run
+    return selectors.run_get_for_user(user=request.user, study_id=study_id, run_id=run_id, roles=roles)
 
 
 @login_required
@@ -176,11 +150,7 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
     """The viewer (frames + heat map or mask, gaze paths), figures, metrics, downloads."""
     run = _run_or_404(request, study_id, run_id)
     study, sequence = run.sequence.study, run.sequence
-    report = getattr(run, "report", None)
-    files = list(report.files) if report else []
-    figures = [f for f in ("roc.png", "variance.png", "observers.png", "auc_vs_observers.png",
-                           "maps.png") if f in files]
-    figures += sorted(f for f in files if f.endswith(".png") and f not in figures)
+    summary = selectors.run_summary(run=run)
     report_url = reverse("run-report-file", args=[study.pk, run.pk, "x"])[:-1]
     frame_url = reverse("sequence-frame-image", args=[study.pk, sequence.pk, 0])
     overlay_url = reverse("web:run-overlay", args=[study.pk, run.pk, 0])
@@ -193,106 +163,24 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
         "runUrl": reverse("run-detail", args=[study.pk, run.pk]),
         "finished": run.is_finished,
     }
-    observers = run.observers or {}
-    weights = sorted((observers.get("weights") or {}).items(), key=lambda kv: -kv[1])
-    flagged = set(observers.get("flagged") or [])
-    reasons = observers.get("flag_reasons") or {}
-    notes = observers.get("notes") or {}
     return render(request, "segmentation/run.html", {
         "study": study, "sequence": sequence, "run": run, "config": config,
-        "figures": [(f, report_url + f) for f in figures],
-        "report_files": [(f, report_url + f) for f in files if not f.endswith(".png")],
+        "figures": [(f, report_url + f) for f in summary["figures"]],
+        "report_files": [(f, report_url + f) for f in summary["report_files"]],
         "downloads": [(fmt, FORMAT_LABELS.get(fmt, fmt),
                        reverse("run-export", args=[study.pk, run.pk, fmt]))
-                      for fmt in exports.FORMATS] if run.status == Run.Status.SUCCEEDED else [],
-        "weights": [(name, w, name in flagged, reasons.get(name, ""), notes.get(name, ""))
-                    for name, w in weights],
-        "scale_guessed": str((run.parameters or {}).get("px_per_degree_source", "")).startswith(
-            "guessed"),
-        "metrics": run.metrics or {},
+                      for fmt in export_formats.FORMATS] if run.status == Run.Status.SUCCEEDED else [],
+        **{k: v for k, v in summary.items() if k not in ("figures", "report_files")},
         "ground_truth": getattr(run, "ground_truth", None),
-        "method_metrics": sorted(((run.metrics or {}).get("methods") or {}).items(),
-                                 key=lambda kv: kv[0] != (run.parameters or {}).get("method")),
-        "other_runs": Run.objects.filter(sequence=sequence).exclude(pk=run.pk).order_by("-id")[:10],
-        "parameters": sorted((run.parameters or {}).items()),
         "defaults": DEFAULTS,
     })
-
-
-class _ArrayCache:
-    """The last few runs' (scores, masks), so that playing a sequence decodes its npz once."""
-
-    def __init__(self, size: int = 3):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, name: str) -> dict[str, np.ndarray]:
-        with self.lock:
-            if name in self.items:
-                self.items.move_to_end(name)
-                return self.items[name]
-        arrays = storage.load_npz(name)
-        with self.lock:
-            self.items[name] = arrays
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return arrays
-
-
-_ground_truth = _ArrayCache()
-
-
-def overlay_rgba(values: np.ndarray, kind: str) -> np.ndarray:
-    """(H, W, 4) uint8 overlay of one frame.
-
-    ``scores`` (H, W) in [0, 1] become a yellow-to-red heat map whose alpha is the score (empty
-    where the score is 0, so the background of a confident map stays readable); ``mask`` (H, W) {0, 1} a cyan fill. The page's opacity slider scales
-    the whole layer.
-    """
-    h, w = values.shape
-    out = np.zeros((h, w, 4), np.uint8)
-    if kind == "mask":
-        on = values > 0
-        out[on] = (0, 220, 255, 255)
-        return out
-    s = np.clip(np.nan_to_num(values.astype(np.float32)), 0.0, 1.0)
-    out[..., 0] = 255
-    out[..., 1] = np.round(230.0 * (1.0 - s) ** 1.5).astype(np.uint8)
-    out[..., 3] = np.round(255.0 * s).astype(np.uint8)  # low scores barely tint the image
-    return out
 
 
 @login_required
 def run_overlay(request: HttpRequest, study_id: int, run_id: int, index: int) -> HttpResponse:
     """One frame's heat map (``?kind=scores``, default) or mask (``?kind=mask``) as RGBA PNG."""
-    import imageio.v3 as iio
-
     run = _run_or_404(request, study_id, run_id)
-    ground_truth = getattr(run, "ground_truth", None)
-    if run.status != Run.Status.SUCCEEDED or ground_truth is None:
-        raise Http404(f"run {run_id} has no ground truth ({run.status})")
-    kind = request.GET.get("kind", "scores")
-    if kind not in ("scores", "mask"):
-        raise Http404(f"unknown overlay {kind!r}; use kind=scores or kind=mask")
-    arrays = _ground_truth.get(ground_truth.file.name)
-    values = arrays["scores" if kind == "scores" else "masks"]
-    if not 0 <= index < values.shape[0]:
-        raise Http404(f"frame {index} does not exist (0..{values.shape[0] - 1})")
-    frame = values[index]
-    if kind == "scores":
-        frame = stored_scores({"scores": frame})  # 16-bit levels -> [0, 1]
-    png = iio.imwrite("<bytes>", overlay_rgba(frame, kind), extension=".png")
+    png = overlays.run_overlay_png(run=run, index=index, kind=request.GET.get("kind", "scores"))
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"  # a run's result never changes
     return response
-
-
-# Included by crowd.web_urls (as a string, to keep the import contracts), in the "web" namespace.
-urlpatterns = [
-    path("studies/<int:study_id>/", study_dashboard, name="study"),
-    path("studies/<int:study_id>/runs/start/", run_start, name="run-start"),
-    path("studies/<int:study_id>/gaze-boxes/", gaze_boxes_start, name="gaze-boxes"),
-    path("studies/<int:study_id>/runs/<int:run_id>/", run_results, name="run"),
-    path("studies/<int:study_id>/runs/<int:run_id>/retry/", run_retry, name="run-retry"),
-    path("studies/<int:study_id>/runs/<int:run_id>/overlay/<int:index>.png", run_overlay,
-         name="run-overlay"),
-]

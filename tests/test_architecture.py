@@ -1,5 +1,6 @@
 """The architecture holds: the engine stays pure, apps are layered, the code is lint-clean."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -36,4 +37,19 @@ def test_engine_imports_without_django():
         "assert not bad, bad\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_tasks_queued_by_name_are_registered_in_a_fresh_process():
+    # Services queue jobs by task name (crowd.celery.enqueue_on_commit) so that they need not
+    # import their tasks module (a cycle); the web server must know those names without a worker.
+    code = (
+        "import django\n"
+        "django.setup()\n"
+        "from crowd.celery import app\n"
+        "missing = {'segmentation.run_execute', 'segmentation.gaze_boxes_execute'} - set(app.tasks)\n"
+        "assert not missing, missing\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "crowd.settings"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr

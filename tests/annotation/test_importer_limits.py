@@ -48,6 +48,10 @@ def _eyelink(tmp_path, old, new):
 
 def _broken(case, tmp_path):
     """(file name, content, extra form fields, expected words in the message)."""
+    return _BROKEN[case.split("-")[0]](case, tmp_path)
+
+
+def _broken_eyelink(case, tmp_path):
     if case == "eyelink-rate-400-nines":
         name, text, extra = _eyelink(tmp_path, "RATE\t  60.00", "RATE\t" + "9" * 400)
         return name, text, extra, ["line 6", "sampling rate"]
@@ -60,6 +64,10 @@ def _broken(case, tmp_path):
     if case == "eyelink-x-infinite":
         name, text = _valid("eyelink", tmp_path)
         return name, _replace_line(text, 9, "5100\t inf\t 500.0\t 1000.0\t..."), {}, ["line 9", "gaze x"]
+    raise AssertionError(case)
+
+
+def _broken_eyetribe(case, tmp_path):
     if case == "eyetribe-values-5":
         name, text = _valid("eyetribe", tmp_path)
         return name, _replace_line(text, 2, '{"values": 5}'), {"playback_start_ms": SYNC}, ["line 2", "values"]
@@ -74,6 +82,10 @@ def _broken(case, tmp_path):
         return name, _replace_line(text, 3, "[" * 100_000 + "]" * 100_000), {"playback_start_ms": SYNC}, ["line 3", "nested"]
     if case == "eyetribe-array-nested":
         return "gaze.json", "[" * 100_000 + "]" * 100_000, {"playback_start_ms": SYNC}, ["gaze.json", "nested"]
+    raise AssertionError(case)
+
+
+def _broken_tobii(case, tmp_path):
     if case == "tobii-huge-field":
         name, text = _valid("tobii", tmp_path)
         lines = text.split("\n")
@@ -91,12 +103,20 @@ def _broken(case, tmp_path):
         fields = lines[3].split("\t")
         fields[0] = "1e400"
         return name, _replace_line(text, 4, "\t".join(fields)), {}, ["line 4", "timestamp"]
+    raise AssertionError(case)
+
+
+def _broken_pupil(case, tmp_path):
     if case == "pupil-x-1e400":
         name, text = _valid("pupil", tmp_path)
         lines = text.split("\n")
         fields = lines[1].split(",")
         fields[3] = "1e400"
         return name, _replace_line(text, 2, ",".join(fields)), {"playback_start_ms": SYNC}, ["line 2", "x_norm"]
+    raise AssertionError(case)
+
+
+def _broken_csv(case, tmp_path):
     if case == "csv-frame-1e20":
         name, text = _valid("csv", tmp_path)
         return name, _replace_line(text, 3, "obs,16.7,100000000000000000000,1.0,2.0"), {}, ["line 3", "frame"]
@@ -110,6 +130,9 @@ def _broken(case, tmp_path):
         name, text = _valid("csv", tmp_path)
         return name, _replace_line(text, 3, "obs," + "1" * 200_000 + ",0,1.0,2.0"), {}, ["line 3"]
     raise AssertionError(case)
+
+
+_BROKEN = {"eyelink": _broken_eyelink, "eyetribe": _broken_eyetribe, "tobii": _broken_tobii, "pupil": _broken_pupil, "csv": _broken_csv}
 
 
 CASES = [

@@ -101,3 +101,22 @@ def test_commands_exit_non_zero_from_the_shell(tmp_path):
     ok = subprocess.run([sys.executable, "manage.py", "create_study", "S", "--coordinator", "a"], env=env,
                         capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout.strip().splitlines()[-1].isdigit()
+
+
+def test_the_gazecrowd_console_script_runs_commands_from_any_folder(tmp_path):
+    """``gazecrowd`` (pyproject's console script) is manage.py without the project folder."""
+    import os
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["gazecrowd"] == "crowd.cli:main"
+    env = {**os.environ, "PYTHONPATH": str(root), "GAZECROWD_DATA_DIR": str(tmp_path / "var")}
+    proc = subprocess.run([sys.executable, "-c", "import sys; from crowd.cli import main; "
+                           "sys.argv = ['gazecrowd', 'serve', '--help']; main()"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "--workers" in proc.stdout and "gazecrowd serve" in proc.stdout

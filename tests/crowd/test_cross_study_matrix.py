@@ -30,9 +30,9 @@ from rest_framework.test import APIClient
 
 from annotation import services as annotation_services
 from annotation.models import GazeBatch, ImageLabel, ImageVisit, Recording
-from crowd import services
+from crowd import services, storage
 from crowd.models import Assignment, Invitation, Sequence, Study, StudyMembership
-from segmentation import parameters, storage
+from segmentation import parameters
 from segmentation.models import GazeBoxesJob, GroundTruth, Report, Run
 
 from .fixtures import frames_array, images_zip
@@ -130,6 +130,7 @@ WEB = {
 # Routes that name no object of a study by its id (each has its own test).
 NOT_BY_ID = {
     "schema": "the API's description", "api-docs": "the API's description",
+    "api-redoc": "the API's description", "api-root": "links to the API's description",
     "auth-token": "a login (tests/crowd/test_login_throttling.py)",
     "study-list": "lists the caller's studies (checked below)", "login": "a login", "logout": "a logout",
     "web:home": "lists the caller's studies (checked below)",

@@ -43,7 +43,18 @@ def test_unhealthy_when_the_database_does_not_answer(client, monkeypatch, eager)
 
 def test_unhealthy_when_the_broker_does_not_answer(client, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.GAZECROWD_EMBEDDED_BROKER = False
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     r = client.get("/healthz")
     assert r.status_code == 503 and r.json()["broker"].startswith("error: "), r.json()
     assert r.json()["database"] == "ok"
+
+
+def test_the_embedded_broker_is_healthy_when_its_folder_is_writable(client, settings, tmp_path):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.GAZECROWD_EMBEDDED_BROKER = True
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
+    assert client.get("/healthz").json()["broker"] == "embedded"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "gone")}
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json()["broker"] == "error: broker folder not writable"

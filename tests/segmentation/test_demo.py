@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end_on_sqlite_with_eager_celery(tmp_path):
+def test_demo_runs_end_to_end_on_the_embedded_default(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}}
     env["GAZECROWD_DATA_DIR"] = str(tmp_path / "var")
@@ -43,3 +43,65 @@ def test_demo_runs_end_to_end_on_sqlite_with_eager_celery(tmp_path):
 
     summary = proc.stdout
     assert "eel" in summary and "vilarino" in summary and "observer-7" in summary
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve_demo(env, out, port, *extra) -> str:
+    """``demo --serve``: wait until it says where it listens, fetch that page, press Ctrl-C."""
+    import signal
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--samples", "brats-pat0001",
+                             "--out", str(out), "--serve", "--addrport", f"127.0.0.1:{port}",
+                             *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, "demo --serve ended early:\n" + "".join(lines[-60:])
+            lines.append(line)
+            if "is listening on" in line:
+                break
+        url = line.split("is listening on ")[1].split()[0]
+        assert url == f"http://127.0.0.1:{port}/"
+        with urllib.request.urlopen(url + "healthz", timeout=10) as answer:
+            assert json.loads(answer.read()) == {"status": "ok", "database": "ok",
+                                                 "broker": "embedded"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(lines[-40:]) + rest[-3000:]
+    return "".join(lines) + rest
+
+
+@pytest.mark.slow
+def test_demo_serve_twice_reuses_one_demo_study_and_prints_its_real_address(tmp_path):
+    import sqlite3
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
+                        "CELERY_TASK_ALWAYS_EAGER"}}
+    env["GAZECROWD_DATA_DIR"] = str(tmp_path / "var")
+    first = _serve_demo(env, tmp_path / "out", _free_port())
+    assert "Reusing" not in first and "Stopped." in first
+    second = _serve_demo(env, tmp_path / "out", _free_port())
+    assert "Reusing demo study" in second
+    with sqlite3.connect(tmp_path / "var" / "gazecrowd.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM crowd_study").fetchone()[0] == 1
+    fresh = subprocess.run([sys.executable, "manage.py", "demo", "--samples", "brats-pat0001",
+                            "--out", str(tmp_path / "out"), "--fresh"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert fresh.returncode == 0, fresh.stdout[-3000:] + fresh.stderr[-3000:]
+    assert "Deleting the earlier demo study" in fresh.stdout
+    with sqlite3.connect(tmp_path / "var" / "gazecrowd.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM crowd_study").fetchone()[0] == 1

@@ -18,7 +18,8 @@ from annotation import hooks
 from annotation import services as annotation_services
 from crowd import services
 from crowd.models import Study, StudyMembership
-from segmentation import image_labels
+from segmentation import fixations, selectors
+from segmentation import services as segmentation_services
 from segmentation.models import GazeBoxesJob
 from tests.crowd.fixtures import write_images_zip
 
@@ -56,7 +57,7 @@ def test_idt_finds_two_fixations_and_skips_the_saccade_and_the_blink():
     x[(t > 380) & (t < 440)] = 100.0  # saccade samples in between
     y = np.full_like(t, 20.0)
     x[50] = np.nan  # a blink splits the second fixation
-    fix = image_labels.idt_fixations(np.c_[t, x, y], dispersion_px=5, min_duration_ms=100)
+    fix = fixations.idt_fixations(np.c_[t, x, y], dispersion_px=5, min_duration_ms=100)
     assert len(fix) == 3
     assert fix[0, 1] == 50.0 and fix[1, 1] == fix[2, 1] == 150.0
     assert fix[0, 0] == t[0] and fix[0, 3] == pytest.approx(t[t < 380][-1] - t[0])
@@ -141,7 +142,7 @@ def test_gaze_boxes_on_kvasir_from_real_fixations(shared_data, alice, bob, carol
         annotation_services.gaze_batch_store(recording_id=recording.pk, number=k, samples=samples)
     annotation_services.recording_finish(recording=recording)
 
-    found = image_labels.study_fixations(study=study)
+    found = selectors.study_fixations(study=study)
     assert found.groupby("image").size().to_dict() == fixations[fixations.image.isin(names)].groupby(
         "image").size().to_dict()
 
@@ -224,7 +225,7 @@ def test_gaze_boxes_run_as_one_job_with_progress(alice, bob, carol, client_for,
     x, y, w, h = coco["annotations"][0]["bbox"]
     assert x <= 30 <= x + w and y <= 30 <= y + h
     # delivered twice (a worker lost after finishing): left alone
-    assert image_labels.gaze_boxes_execute(job_id=job["id"]).attempts == 1
+    assert segmentation_services.gaze_boxes_execute(job_id=job["id"]).attempts == 1
     # the dashboard shows the job
     assert "Succeeded" in _dashboard(alice, study) and "Compute again" in _dashboard(alice, study)
 
@@ -254,7 +255,7 @@ def test_gaze_boxes_refuse_a_study_without_gaze(alice, bob, carol, charlie, clie
     frames = np.zeros((1, 8, 8), dtype=np.uint8)
     study, _ = _collection(alice, bob, carol, frames, ["only"])
     with pytest.raises(ValidationError, match="no fixation yet"):
-        image_labels.gaze_boxes_compute(study=study)
+        segmentation_services.gaze_boxes_compute(study=study)
     url = f"/api/studies/{study.pk}/gaze-boxes/"
     r = client_for(alice).post(url)
     assert r.status_code == 400 and "has no fixation yet" in r.json()["detail"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segmentation import exporting, services
+from segmentation import export_service, services
 from segmentation.models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
 
 from .conftest import N_FRAMES, OBSERVERS
@@ -52,25 +52,25 @@ def test_quorum_starts_one_run_that_succeeds_with_metrics_and_report(study, impo
 
 def test_exports_open_and_agree(finished_run, small_sample):
     run = finished_run
-    masks = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz")[0]))["masks"]
+    masks = np.load(io.BytesIO(export_service.run_export(run=run, fmt="npz")[0]))["masks"]
     assert masks.shape == (N_FRAMES, 240, 240) and masks.dtype == np.uint8
 
-    nii, name, _ = exporting.run_export(run=run, fmt="nifti")
+    nii, name, _ = export_service.run_export(run=run, fmt="nifti")
     assert name == "pat0001.nii.gz"
     img = nib.Nifti1Image.from_bytes(gzip.decompress(nii))
     np.testing.assert_allclose(img.affine, small_sample["affine"])
     np.testing.assert_array_equal(np.moveaxis(np.asarray(img.dataobj), -1, 0), masks)
 
-    with zipfile.ZipFile(io.BytesIO(exporting.run_export(run=run, fmt="png")[0])) as archive:
+    with zipfile.ZipFile(io.BytesIO(export_service.run_export(run=run, fmt="png")[0])) as archive:
         names = sorted(n for n in archive.namelist() if n.endswith(".png"))
         pngs = [np.asarray(Image.open(io.BytesIO(archive.read(n)))) > 0 for n in names]
         meta = json.loads(archive.read("ground_truth.json"))
     np.testing.assert_array_equal(np.stack(pngs), masks > 0)
     assert meta["threshold"] == run.ground_truth.threshold and meta["run"] == run.pk
 
-    from segmentation.exports import coco_decode
+    from segmentation.export_formats import coco_decode
 
-    doc = json.loads(exporting.run_export(run=run, fmt="coco")[0])
+    doc = json.loads(export_service.run_export(run=run, fmt="coco")[0])
     np.testing.assert_array_equal(coco_decode(doc, frames=N_FRAMES), masks)
     assert doc["categories"][0]["name"] == "tumour"
 
@@ -79,27 +79,27 @@ def test_exports_at_two_thresholds_differ_as_expected_and_record_the_threshold(f
     run = finished_run
     gt = run.ground_truth
     assert gt.threshold_rule == "gaze-contrast" and 0.0 < gt.threshold < 1.0
-    own = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz")[0]))
+    own = np.load(io.BytesIO(export_service.run_export(run=run, fmt="npz")[0]))
     scores = own["scores"]
     # The run's masks are its stored map cut at the threshold it recorded.
     np.testing.assert_array_equal(own["masks"], scores >= np.float32(gt.threshold))
     lo, hi = round(gt.threshold / 2, 4), round((gt.threshold + 1) / 2, 4)
-    at_lo = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz", threshold=lo)[0]))
-    at_hi = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz", threshold=hi)[0]))
+    at_lo = np.load(io.BytesIO(export_service.run_export(run=run, fmt="npz", threshold=lo)[0]))
+    at_hi = np.load(io.BytesIO(export_service.run_export(run=run, fmt="npz", threshold=hi)[0]))
     np.testing.assert_array_equal(at_lo["masks"], scores >= np.float32(lo))
     assert at_hi["masks"].sum() < own["masks"].sum() <= at_lo["masks"].sum()
     assert not (at_hi["masks"] & ~at_lo["masks"]).any()  # a higher cut is a subset
     assert float(at_lo["threshold"]) == lo
     assert json.loads(str(at_hi["metadata"]))["threshold_rule"] == "user"
     img = nib.Nifti1Image.from_bytes(gzip.decompress(
-        exporting.run_export(run=run, fmt="nifti", threshold=hi)[0]))
+        export_service.run_export(run=run, fmt="nifti", threshold=hi)[0]))
     assert f"thr={hi:.4f} user".encode() in bytes(img.header["descrip"])
-    doc = json.loads(exporting.run_export(run=run, fmt="coco", threshold=lo)[0])
+    doc = json.loads(export_service.run_export(run=run, fmt="coco", threshold=lo)[0])
     assert doc["info"]["gazecrowd"]["threshold"] == lo
     assert doc["info"]["gazecrowd"]["run_threshold"] == gt.threshold
     for bad in ("-0.1", "1.5", "nan", "inf", "abc"):
         with pytest.raises(ValueError, match="threshold must be a number in"):
-            exporting.run_export(run=run, fmt="png", threshold=bad)
+            export_service.run_export(run=run, fmt="png", threshold=bad)
 
 
 def test_the_reference_never_decides(study, small_sample, finished_run):
@@ -120,8 +120,8 @@ def test_the_reference_never_decides(study, small_sample, finished_run):
     run.refresh_from_db()
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert run.metrics == {}  # nothing to score against
-    with_truth = np.load(io.BytesIO(exporting.run_export(run=finished_run, fmt="npz")[0]))
-    without = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz")[0]))
+    with_truth = np.load(io.BytesIO(export_service.run_export(run=finished_run, fmt="npz")[0]))
+    without = np.load(io.BytesIO(export_service.run_export(run=run, fmt="npz")[0]))
     assert run.ground_truth.threshold == finished_run.ground_truth.threshold
     np.testing.assert_array_equal(without["scores"], with_truth["scores"])
     np.testing.assert_array_equal(without["masks"], with_truth["masks"])
@@ -186,3 +186,10 @@ def test_run_defaults_are_the_engine_defaults():
     from segmentation.parameters import DEFAULTS
 
     assert (DEFAULTS["rounds"], DEFAULTS["bags"]) == (N_ROUNDS, N_BAGS)
+
+
+def test_every_method_has_a_label():
+    from segmentation.engine import METHODS
+    from segmentation.parameters import METHOD_LABELS
+
+    assert set(METHOD_LABELS) == set(METHODS)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from segmentation import exporting, services, tasks
+from segmentation import export_service, services, tasks
 from segmentation.models import GroundTruth, ObserverEstimate, Run
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -34,7 +34,7 @@ def test_worker_computes_estimates_runs_and_a_duplicate_delivery_gives_one_resul
     wait_for(lambda: Run.objects.get(pk=run.pk).is_finished, what="the run")
     run.refresh_from_db()
     assert run.status == Run.Status.SUCCEEDED, run.error
-    npz = np.load(io.BytesIO(exporting.run_export(run=run, fmt="npz")[0]))
+    npz = np.load(io.BytesIO(export_service.run_export(run=run, fmt="npz")[0]))
     assert npz["masks"].shape == (sequence.n_frames, sequence.height, sequence.width)
 
     # The broker delivers the same task twice (e.g. a lost acknowledgement): one result.

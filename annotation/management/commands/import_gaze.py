@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation import services
 from crowd import services as crowd_services
+from crowd.batch import queued_note
 from crowd.models import Sequence
 from segmentation.engine.trackers import FORMATS
 
@@ -91,4 +92,6 @@ class Command(BaseCommand):
             f"Imported {Path(file).name} ({recording.tracker_format}) as recording "
             f"#{recording.repeat} of {user.username} on {sequence.name!r} ({n} batch(es))"
         )
+        if recording.status == recording.Status.FINISHED and queued_note():
+            self.stderr.write(f"Its per-observer estimate (and a run, at the quorum) is {queued_note()}")
         self.stdout.write(str(recording.pk))

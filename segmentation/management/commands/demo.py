@@ -4,8 +4,13 @@ Creates a demo study (coordinator, researcher, seven observers), imports the shi
 sequences with their reference masks, imports each observer's gaze recording, and lets the
 platform do the rest exactly as in production: each finished recording gets its estimate, the
 seventh recording of a sequence reaches the study's quorum and starts a run (pooling + EEL)
-through Celery (eagerly on the embedded default, on a worker when a broker is configured).
+through Celery. The demo is a batch command: it runs those jobs in its own process (on a
+worker when a broker server is configured), where the web server never does (``serve``).
 Then it writes ``./demo-output/`` and prints a summary.
+
+Run again, it reuses the demo study it made (``--fresh`` deletes it and builds a new one), so
+``demo --serve`` can be the everyday way to start the demo: it then runs ``serve`` (the web
+server and a worker) and prints the address it listens on.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation import services as annotation_services
 from crowd import services
+from crowd.batch import jobs_in_this_process
+from crowd.models import Study
 from segmentation.models import Run
 
 DEMO_PASSWORD = "gazecrowd-demo"
@@ -34,18 +41,63 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, default=Path("demo-output"))
         parser.add_argument("--samples", default="brats-pat0001,davis-blackswan",
                             help="comma-separated shipped samples (default: all)")
-        parser.add_argument("--serve", action="store_true", help="then run the web server")
-        parser.add_argument("--addrport", default="127.0.0.1:8000")
+        parser.add_argument("--serve", action="store_true",
+                            help="then start the web server and a worker (manage.py serve)")
+        parser.add_argument("--fresh", action="store_true",
+                            help="delete the demo study of an earlier run and build a new one")
+        parser.add_argument("--addrport", default="127.0.0.1:8000",
+                            help="with --serve: address and port (default 127.0.0.1:8000)")
+        parser.add_argument("--workers", type=int, default=1, help="with --serve: worker processes")
         parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for runs")
 
-    def handle(self, *args, out, samples, serve, addrport, timeout, **options):
-        from segmentation.engine import load_sample
-
+    def handle(self, *args, out, samples, serve, fresh, addrport, workers, timeout, **options):
         started = time.perf_counter()
         # Eager Celery logs a line per task: useful in a worker, noise in the demo's summary.
         logging.getLogger("celery").setLevel(logging.WARNING)
         call_command("migrate", interactive=False, verbosity=0)
         names = [s.strip() for s in samples.split(",") if s.strip()]
+        study = self._earlier_demo(names, fresh)
+        if study is None:
+            study = self._build(names, timeout)
+        else:
+            self.stdout.write(f"Reusing demo study #{study.pk} {study.name!r} (--fresh builds a "
+                              "new one)")
+        runs = list(Run.objects.filter(study=study).select_related("sequence").order_by("id"))
+        out.mkdir(parents=True, exist_ok=True)
+        for fmt in ("nifti", "png", "coco", "npz", "csv"):
+            call_command("export_ground_truth", study.pk, format=fmt, out=out / "ground-truth",
+                         stdout=io.StringIO())
+        call_command("study_report", study.pk, out=out / "reports", stdout=io.StringIO())
+        self._summary(runs, out)
+        self.stdout.write(f"Done in {time.perf_counter() - started:.0f} s.")
+        observers = sorted(study.memberships.filter(role="observer")
+                           .values_list("user__username", flat=True))
+        self._accounts(observers, serve)
+        if serve:
+            call_command("serve", addrport=addrport, workers=workers)
+
+    def _earlier_demo(self, names: list[str], fresh: bool) -> Study | None:
+        """The demo study of an earlier run with these samples and every run succeeded, or None.
+
+        With ``fresh`` (or when the earlier one is incomplete) earlier demo studies are deleted.
+        """
+        earlier = list(Study.objects.filter(created_by__username=COORDINATOR,
+                                            name__startswith="Demo ").order_by("-id"))
+        for study in earlier:
+            runs = Run.objects.filter(study=study)
+            complete = (sorted(study.sequences.values_list("name", flat=True)) == sorted(names)
+                        and runs.count() == len(names)
+                        and not runs.exclude(status=Run.Status.SUCCEEDED).exists())
+            if complete and not fresh:
+                return study
+        for study in earlier:
+            self.stdout.write(f"Deleting the earlier demo study #{study.pk}")
+            services.study_delete(study=study)
+        return None
+
+    def _build(self, names: list[str], timeout: float) -> Study:
+        from segmentation.engine import load_sample
+
         loaded = [load_sample(name) for name in names]
         observers = sorted({g["observer"].iloc[0] for s in loaded for g in s.gaze})
 
@@ -64,6 +116,13 @@ class Command(BaseCommand):
         self.stdout.write(f"Study #{study.pk} {study.name!r}: {len(names)} sequences, "
                           f"{len(observers)} observers")
 
+        # No worker runs yet on the embedded default: the demo runs its jobs itself.
+        with jobs_in_this_process():
+            self._import(study, loaded, observer_users)
+        self._wait_for_runs(study, len(loaded), timeout)
+        return study
+
+    def _import(self, study, loaded, observer_users) -> None:
         for sample in loaded:
             sequence = services.sequence_import(study=study, path=sample.frames_path,
                                                 name=sample.name, truth=sample.truth_path)
@@ -75,18 +134,6 @@ class Command(BaseCommand):
                 # The seventh finished recording reaches the quorum and starts the run.
                 annotation_services.recording_import_file(sequence=sequence, observer=observer, path=path, fmt="csv")
             self.stdout.write(f"    {len(sample.gaze_paths)} recordings imported")
-
-        runs = self._wait_for_runs(study, len(loaded), timeout)
-        out.mkdir(parents=True, exist_ok=True)
-        for fmt in ("nifti", "png", "coco", "npz", "csv"):
-            call_command("export_ground_truth", study.pk, format=fmt, out=out / "ground-truth",
-                         stdout=io.StringIO())
-        call_command("study_report", study.pk, out=out / "reports", stdout=io.StringIO())
-        self._summary(runs, out)
-        self.stdout.write(f"Done in {time.perf_counter() - started:.0f} s.")
-        self._accounts(observers)
-        if serve:
-            call_command("runserver", addrport, use_reloader=False)
 
     def _wait_for_runs(self, study, expected: int, timeout: float):
         deadline = time.monotonic() + timeout
@@ -128,9 +175,10 @@ class Command(BaseCommand):
         w(f"Ground truth (NIfTI, PNG, COCO RLE, npz, superpixel CSV): {out / 'ground-truth'}")
         w(f"Reports (report.html, observers.csv, roc.png, curves.csv):  {out / 'reports'}")
 
-    def _accounts(self, observers) -> None:
+    def _accounts(self, observers, serving: bool) -> None:
         self.stdout.write(f"Accounts (password for all: {DEMO_PASSWORD}): coordinator {COORDINATOR}, "
                           f"researcher {RESEARCHER}, observers {', '.join(observers)}")
-        self.stdout.write("Browse the study: python manage.py demo --serve, or "
-                          "python manage.py runserver, then http://127.0.0.1:8000/")
+        if not serving:
+            self.stdout.write("Browse the study: .venv/bin/python manage.py demo --serve (reuses "
+                              "this study, starts the web server and a worker)")
 

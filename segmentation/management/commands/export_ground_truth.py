@@ -10,8 +10,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from crowd.models import Study
-from segmentation import exports, selectors
-from segmentation.exporting import parse_threshold, run_export, safe_name
+from segmentation import export_formats, selectors
+from segmentation.export_service import parse_threshold, run_export, safe_name
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("study_id", type=int)
-        parser.add_argument("--format", required=True, choices=sorted(exports.FORMATS))
+        parser.add_argument("--format", required=True, choices=sorted(export_formats.FORMATS))
         parser.add_argument("--out", required=True, type=Path)
         parser.add_argument("--threshold", default=None, metavar="T",
                             help="cut each run's stored score map at T in [0, 1] instead of "

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from crowd.models import Study
-from segmentation.image_labels import gaze_boxes_write
+from segmentation.services import gaze_boxes_write
 
 
 class Command(BaseCommand):

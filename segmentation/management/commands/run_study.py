@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 from django.core.management.base import BaseCommand, CommandError
 
+from crowd.batch import jobs_in_this_process, queued_note
 from crowd.models import Sequence, Study
 from segmentation import services
 from segmentation.models import Run
@@ -37,26 +39,34 @@ class Command(BaseCommand):
                 raise CommandError(f"study {study_id} has no sequence with id {sequence}")
         overrides = {k: options[k] for k in DEFAULTS if options.get(k) is not None}
         try:
-            runs = services.study_run_create(study=study, sequence=seq, parameters=overrides)
+            # --wait on the embedded default: no worker may be running, so run them here.
+            with jobs_in_this_process() if wait else nullcontext():
+                runs = services.study_run_create(study=study, sequence=seq, parameters=overrides)
         except (ParameterError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if not wait:
+            if queued_note():
+                self.stderr.write(f"{len(runs)} run(s) {queued_note()}")
             for run in runs:
                 self.stdout.write(str(run.pk))
             return
         failed = self._wait([r.pk for r in runs], timeout)
+        self._summary(runs)
+        if failed:
+            raise CommandError(f"{failed} run(s) failed")
+
+    def _summary(self, runs) -> None:
         for run in Run.objects.filter(pk__in=[r.pk for r in runs]).select_related("sequence"):
             line = f"run {run.pk} {run.sequence.name}: {run.status}"
             main = (run.metrics.get("methods") or {}).get(run.parameters.get("method", "eel"))
             if main:
-                line += f" (AUC {main['auc']:.3f}, F1 {main['f1']:.3f})"
+                line += (f" (delivered Dice {main['dice']:.3f} at {main['threshold']:.3f}, "
+                         f"AUC {main['auc']:.3f}, oracle F1 {main['f1']:.3f})")
             self.stdout.write(line)
             if run.status == Run.Status.FAILED:
                 self.stderr.write(run.error.splitlines()[0] if run.error else "failed")
         for run in runs:
             self.stdout.write(str(run.pk))
-        if failed:
-            raise CommandError(f"{failed} run(s) failed")
 
     def _wait(self, ids: list[int], timeout: float) -> int:
         deadline = time.monotonic() + timeout

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from crowd import storage
 from crowd.models import Study
-from segmentation import selectors, storage
-from segmentation.exporting import safe_name
+from segmentation import selectors
+from segmentation.export_service import safe_name
 
 
 class Command(BaseCommand):

@@ -11,12 +11,25 @@
   var cache = {}; // url -> Image
   var gaze = null, playing = false, timer = null;
 
-  if (!cfg.finished) { setTimeout(function poll() { // reload when the run ends
+  function clock(seconds) {
+    var s = Math.max(0, Math.round(seconds)), m = Math.floor(s / 60), r = s % 60;
+    return m + ":" + String(r).padStart(2, "0");
+  }
+  if (!cfg.finished) { setTimeout(function poll() { // show progress; reload when the run ends
     fetch(cfg.runUrl, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (run) {
-      if (run.status === "succeeded" || run.status === "failed") window.location.reload();
-      else setTimeout(poll, 2000);
+      if (run.status === "succeeded" || run.status === "failed") { window.location.reload(); return; }
+      var text = $("run-progress-text"), bar = document.querySelector("#run-progress progress");
+      if (bar) bar.value = run.progress;
+      if (text) {
+        text.textContent = run.status === "queued"
+          ? "queued " + clock(run.waiting_seconds) + (run.waiting_seconds > 10 ? ", waiting for a free worker" : "")
+          : (run.stage || run.status) + " " + Math.round(run.progress * 100) + " %" +
+            (run.elapsed_seconds !== null ? " · " + clock(run.elapsed_seconds) + " elapsed" : "") +
+            (run.eta_seconds !== null ? " · about " + clock(run.eta_seconds) + " left" : "");
+      }
+      setTimeout(poll, 2000);
     }, function () { setTimeout(poll, 4000); });
-  }, 2000); }
+  }, 1000); }
 
   function image(url) {
     if (!cache[url]) {

@@ -13,7 +13,10 @@ import re
 
 import numpy as np
 
-from . import exports, storage
+from crowd import storage
+from segmentation.engine import LEVELS  # engine.defaults: no numerics imported
+
+from . import export_formats
 from .models import GroundTruth, Run
 
 CONTENT_TYPES = {
@@ -23,9 +26,6 @@ CONTENT_TYPES = {
     "npz": "application/octet-stream",
     "csv": "text/csv",
 }
-#: Levels of the stored score map (segmentation.engine.metrics.LEVELS; not imported here so
-#: that serving a download does not import the engine).
-SCORE_LEVELS = 65535
 
 
 def safe_name(name: str) -> str:
@@ -53,7 +53,7 @@ def stored_scores(gt_arrays: dict) -> np.ndarray:
     """The stored score map as float32 in [0, 1] (16-bit levels; older runs stored float32)."""
     scores = gt_arrays["scores"]
     if scores.dtype == np.uint16:
-        return scores.astype(np.float32) / np.float32(SCORE_LEVELS)
+        return scores.astype(np.float32) / np.float32(LEVELS)
     return scores.astype(np.float32)
 
 
@@ -92,8 +92,8 @@ def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[b
     map there instead. Returns ``(data, file_name, content_type)``; raises ValueError for an
     unknown format, a bad threshold or a run without ground truth.
     """
-    if fmt not in exports.FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(exports.FORMATS)}")
+    if fmt not in export_formats.FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(export_formats.FORMATS)}")
     threshold = parse_threshold(threshold)
     if run.status != Run.Status.SUCCEEDED or not hasattr(run, "ground_truth"):
         raise ValueError(f"run {run.pk} has no ground truth (status {run.status})")
@@ -101,18 +101,18 @@ def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[b
     name = safe_name(sequence.name)
     if fmt == "csv":  # per-superpixel scores: the same at every threshold
         sp = storage.load_npz(run.ground_truth.superpixel_file.name)
-        data = exports.superpixel_csv_bytes(sp["labels"], sp["sp_scores"])
-        return data, f"{name}{exports.FORMATS[fmt]}", CONTENT_TYPES[fmt]
+        data = export_formats.superpixel_csv_bytes(sp["labels"], sp["sp_scores"])
+        return data, f"{name}{export_formats.FORMATS[fmt]}", CONTENT_TYPES[fmt]
     scores, masks, metadata = ground_truth_masks(ground_truth=run.ground_truth, threshold=threshold)
     if fmt == "nifti":
         affine = np.asarray(sequence.affine, float) if sequence.affine else None
         # Volumes are imported with frames along the last axis (frame k = vol[:, :, k]).
-        data = exports.nifti_bytes(masks, affine=affine, axis=-1, metadata=metadata)
+        data = export_formats.nifti_bytes(masks, affine=affine, axis=-1, metadata=metadata)
     elif fmt == "png":
-        data = exports.png_zip_bytes(masks, metadata=metadata)
+        data = export_formats.png_zip_bytes(masks, metadata=metadata)
     elif fmt == "coco":
-        data = exports.coco_json_bytes(masks, name=name, metadata=metadata,
+        data = export_formats.coco_json_bytes(masks, name=name, metadata=metadata,
                                        category=sequence.study.target_structure or "object")
     else:
-        data = exports.npz_bytes(scores, masks, metadata=metadata)
-    return data, f"{name}{exports.FORMATS[fmt]}", CONTENT_TYPES[fmt]
+        data = export_formats.npz_bytes(scores, masks, metadata=metadata)
+    return data, f"{name}{export_formats.FORMATS[fmt]}", CONTENT_TYPES[fmt]

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import nibabel as nib
 import numpy as np
-from PIL import Image
 from pycocotools import mask as coco_mask
+
+from crowd.images import mask_png
 
 FORMATS = {
     "nifti": ".nii.gz",
@@ -77,14 +78,6 @@ def nifti_bytes(
     return gzip.compress(img.to_bytes(), compresslevel=1)
 
 
-def _png(frame: np.ndarray) -> bytes:
-    png = io.BytesIO()
-    # compress_level 1 instead of optimize=True: a binary mask compresses almost as well, and
-    # re-exporting at another threshold must stay fast (bench/exports.py).
-    Image.fromarray(frame * 255).save(png, format="PNG", compress_level=1)
-    return png.getvalue()
-
-
 def png_zip_bytes(masks: np.ndarray, *, prefix: str = "frame", metadata: dict | None = None) -> bytes:
     """A zip of one 8-bit PNG per frame (0 background, 255 object), ``<prefix>_00000.png``...
 
@@ -95,7 +88,7 @@ def png_zip_bytes(masks: np.ndarray, *, prefix: str = "frame", metadata: dict | 
     # The PNGs are compressed already: stored, not deflated again.
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for k, frame in enumerate(masks):
-            archive.writestr(f"{prefix}_{k:05d}.png", _png(frame))
+            archive.writestr(f"{prefix}_{k:05d}.png", mask_png(frame))
         if metadata:
             archive.writestr(METADATA_NAME, json.dumps(metadata, indent=2))
     return buffer.getvalue()

@@ -1,4 +1,4 @@
-"""Writes of the segmentation app: per-recording estimates, runs, ground truth and reports.
+"""Runs: per-recording estimates, runs, ground truth and reports.
 
 The service that runs a job does all its I/O: it loads frames and gaze into arrays, calls the
 engine (:mod:`segmentation.engine`), writes arrays and metrics back and keeps the run's
@@ -22,13 +22,14 @@ from django.utils import timezone
 from annotation import selectors as annotation_selectors
 from annotation.models import Recording
 from crowd import selectors as crowd_selectors
+from crowd import storage
+from crowd.celery import enqueue_on_commit
 from crowd.models import Sequence, Study
 
-from . import parameters as params_mod
-from . import storage
-from .jobs import job_claim, job_fail
-from .models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
-from .versioning import code_version, parameters_key
+from .. import parameters as params_mod
+from ..jobs import job_claim, job_fail
+from ..models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
+from ..versioning import code_version, parameters_key
 
 log = logging.getLogger(__name__)
 
@@ -225,14 +226,12 @@ def run_create(*, study: Study, sequence: Sequence, requested_by=None,
                parameters: dict[str, Any] | None = None,
                trigger: str = Run.Trigger.REQUEST) -> Run:
     """Create a queued run and enqueue its job once the transaction commits."""
-    from . import tasks
-
     if sequence.study_id != study.pk:
         raise ValueError(f"sequence {sequence.pk} does not belong to study {study.pk}")
     resolved = sequence_parameters(sequence, parameters)
     run = Run.objects.create(study=study, sequence=sequence, requested_by=requested_by,
                              trigger=trigger, parameters=resolved, code_version=code_version())
-    transaction.on_commit(lambda: tasks.run_execute.delay(run.pk))
+    enqueue_on_commit("segmentation.run_execute", run.pk)
     return run
 
 
@@ -253,33 +252,50 @@ def run_retry(*, run: Run) -> Run:
         raise ValueError(f"run {run.pk} is {run.status}; only a failed run can be retried")
     Run.objects.filter(pk=run.pk).update(status=Run.Status.QUEUED, error="", progress=0.0,
                                          stage="", code_version=code_version())
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.run_execute.delay(run.pk))
+    enqueue_on_commit("segmentation.run_execute", run.pk)
     run.refresh_from_db()
     return run
 
 
 class _Progress:
-    """Maps engine stages onto the run's 0..1 progress and writes it, at most twice a second."""
+    """Maps engine stages onto the run's 0..1 progress and writes it, at most twice a second.
+
+    The engine reports each sub-stage (superpixels, then features; then each method) from 0
+    to 1, so each gets an equal share of its stage's span, and the bar never goes back: the
+    pages derive an ETA from it. Frame-by-frame sub-stages also say how many frames are done.
+    """
 
     # Share of the whole run given to each stage (the estimate is per recording).
     SPANS = {"prepare": (0.0, 0.35), "estimates": (0.35, 0.6), "segment": (0.6, 0.9),
              "report": (0.9, 1.0)}
+    FRAME_STAGES = ("superpixels", "features", "autoencoder", "backbone")
 
-    def __init__(self, run_id: int):
+    def __init__(self, run_id: int, *, n_frames: int = 0, methods: tuple[str, ...] = ()):
         self.run_id = run_id
+        self.n_frames = n_frames
+        # Sub-stages in the order the engine reports them; the autoencoder or backbone
+        # features take the slot of "features".
+        self.substages = {"prepare": ("superpixels", "features"), "segment": methods}
         self.last = 0.0
+        self.done = 0.0
 
     def stage(self, name: str, fraction: float = 0.0, *, detail: str = "") -> None:
         lo, hi = self.SPANS[name]
+        fraction = min(max(fraction, 0.0), 1.0)
+        text = detail
+        if detail in self.FRAME_STAGES and self.n_frames:
+            text = f"{detail} {round(fraction * self.n_frames)}/{self.n_frames} frames"
         now = time.monotonic()
         if fraction not in (0.0, 1.0) and now - self.last < 0.5:
-            return
+            return  # a (sub-)stage's start and end are always written
+        subs = self.substages.get(name) or ()
+        if detail and subs:
+            slot = subs.index(detail) if detail in subs else len(subs) - 1
+            fraction = (slot + fraction) / len(subs)
         self.last = now
+        self.done = max(self.done, lo + (hi - lo) * fraction)
         Run.objects.filter(pk=self.run_id).update(
-            stage=f"{name}: {detail}" if detail else name,
-            progress=round(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), 4))
+            stage=f"{name}: {text}" if text else name, progress=round(self.done, 4))
 
     def engine(self, name: str):
         return lambda sub, fraction: self.stage(name, fraction, detail=sub)
@@ -296,7 +312,10 @@ def run_execute(*, run_id: int) -> Run:
     run = job_claim(Run, run_id)
     if run is None:
         return Run.objects.get(pk=run_id)
-    progress = _Progress(run.pk)
+    p = run.parameters
+    main = p.get("method", "eel")
+    methods = (main, *(m for m in params_mod.METHODS if m != main)) if p.get("compare") else (main,)
+    progress = _Progress(run.pk, n_frames=run.sequence.n_frames, methods=methods)
     try:
         _execute(run, progress)
     except Exception as exc:

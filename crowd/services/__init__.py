@@ -1,0 +1,67 @@
+"""Writes of the crowd app, one module per subject. Keyword-only, typed; views, tasks and
+commands call these as ``from crowd import services; services.study_create(...)``.
+
+Bad input raises :class:`django.core.exceptions.ValidationError` (the API answers 400 with its
+message) or :class:`UploadTooLarge` (413).
+
+=================  =====================================================================
+module             what it writes
+=================  =====================================================================
+``studies``        studies (create, change, delete)
+``sequences``      sequences and their reference masks, imported through the engine
+``members``        memberships and assignments (the observer x sequence matrix)
+``invitations``    invitation tokens (create, accept, revoke)
+``users``          accounts, worker heartbeats
+``uploads``        upload limits, an upload as a local path, zip archives unpacked safely
+=================  =====================================================================
+"""
+
+from .invitations import (
+    invitation_accept,
+    invitation_create,
+    invitation_revoke,
+)
+from .members import (
+    assignment_create,
+    assignment_delete,
+    assignments_set,
+    membership_ensure,
+    membership_remove,
+    membership_set,
+)
+from .sequences import sequence_delete, sequence_import, sequence_masks_attach
+from .studies import STUDY_EDITABLE, study_create, study_delete, study_update
+from .uploads import (
+    UploadTooLarge,
+    check_upload_size,
+    max_upload_bytes,
+    scrub_paths,
+    uploaded_path,
+)
+from .users import user_get_or_create, worker_heartbeat_record
+
+__all__ = [
+    "STUDY_EDITABLE",
+    "UploadTooLarge",
+    "assignment_create",
+    "assignment_delete",
+    "assignments_set",
+    "check_upload_size",
+    "invitation_accept",
+    "invitation_create",
+    "invitation_revoke",
+    "max_upload_bytes",
+    "membership_ensure",
+    "membership_remove",
+    "membership_set",
+    "scrub_paths",
+    "sequence_delete",
+    "sequence_import",
+    "sequence_masks_attach",
+    "study_create",
+    "study_delete",
+    "study_update",
+    "uploaded_path",
+    "user_get_or_create",
+    "worker_heartbeat_record",
+]

@@ -1,0 +1,83 @@
+"""Result overlays of the viewer: a run's score heat map or mask, one RGBA PNG per frame.
+
+The arrays of the last few runs stay decoded in the process (:class:`_ArrayCache`), so that
+playing a sequence decodes its ground truth once, not once per frame.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from django.http import Http404
+
+from crowd import storage
+from crowd.images import png_bytes
+
+from .export_service import stored_scores
+from .models import Run
+
+KINDS = ("scores", "mask")
+
+
+class _ArrayCache:
+    """The last few runs' (scores, masks), so that playing a sequence decodes its npz once."""
+
+    def __init__(self, size: int = 3):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, name: str) -> dict[str, np.ndarray]:
+        with self.lock:
+            if name in self.items:
+                self.items.move_to_end(name)
+                return self.items[name]
+        arrays = storage.load_npz(name)
+        with self.lock:
+            self.items[name] = arrays
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return arrays
+
+
+_ground_truth = _ArrayCache()
+
+
+def overlay_rgba(values: np.ndarray, kind: str) -> np.ndarray:
+    """(H, W, 4) uint8 overlay of one frame.
+
+    ``scores`` (H, W) in [0, 1] become a yellow-to-red heat map whose alpha is the score (empty
+    where the score is 0, so the background of a confident map stays readable); ``mask`` (H, W) {0, 1} a cyan fill. The page's opacity slider scales
+    the whole layer.
+    """
+    h, w = values.shape
+    out = np.zeros((h, w, 4), np.uint8)
+    if kind == "mask":
+        on = values > 0
+        out[on] = (0, 220, 255, 255)
+        return out
+    s = np.clip(np.nan_to_num(values.astype(np.float32)), 0.0, 1.0)
+    out[..., 0] = 255
+    out[..., 1] = np.round(230.0 * (1.0 - s) ** 1.5).astype(np.uint8)
+    out[..., 3] = np.round(255.0 * s).astype(np.uint8)  # low scores barely tint the image
+    return out
+
+
+def run_overlay_png(*, run: Run, index: int, kind: str = "scores") -> bytes:
+    """Frame ``index`` of the run's heat map (``kind="scores"``) or mask (``"mask"``) as RGBA PNG.
+
+    Http404 for a run without ground truth, an unknown kind or a frame that does not exist.
+    """
+    ground_truth = getattr(run, "ground_truth", None)
+    if run.status != Run.Status.SUCCEEDED or ground_truth is None:
+        raise Http404(f"run {run.pk} has no ground truth ({run.status})")
+    if kind not in KINDS:
+        raise Http404(f"unknown overlay {kind!r}; use kind=scores or kind=mask")
+    arrays = _ground_truth.get(ground_truth.file.name)
+    values = arrays["scores" if kind == "scores" else "masks"]
+    if not 0 <= index < values.shape[0]:
+        raise Http404(f"frame {index} does not exist (0..{values.shape[0] - 1})")
+    frame = values[index]
+    if kind == "scores":
+        frame = stored_scores({"scores": frame})  # 16-bit levels -> [0, 1]
+    return png_bytes(overlay_rgba(frame, kind))

@@ -22,6 +22,30 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _embedded_broker_in_a_temporary_folder(tmp_path_factory):
+    """A test that sends a task to the embedded broker leaves its message in a folder of the
+    test session, never in the project's ./var/broker (which `serve` would then run)."""
+    from django.conf import settings
+
+    from crowd.celery import app
+
+    if not settings.GAZECROWD_EMBEDDED_BROKER:
+        yield
+        return
+    folder = tmp_path_factory.mktemp("broker")
+    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS}
+    for key, name in (("data_folder_in", "queue"), ("data_folder_out", "queue"),
+                      ("control_folder", "control"), ("processed_folder", "processed")):
+        (folder / name).mkdir(exist_ok=True)
+        options[key] = str(folder / name)
+    old = settings.CELERY_BROKER_TRANSPORT_OPTIONS, app.conf.broker_transport_options
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    app.conf.broker_transport_options = options
+    yield
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS, app.conf.broker_transport_options = old
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager_unless_services(request):
     """Tests run Celery tasks eagerly, except those marked ``services`` (real broker, worker)."""

@@ -36,6 +36,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from .accuracy import prior_sigma_deg
+
 ESTIMATES = ("default", "paper")
 
 
@@ -57,6 +59,11 @@ class EstimateResult:
         :meth:`segmentation.engine.compliance.Compliance.to_dict` of the recording: own-data
         statistics and the reasons it is non-compliant (empty list when it is not).
     timings : dict
+    accuracy_deg : float or None
+        The recording's measured accuracy (degrees of visual angle; None = not measured).
+    offset_px : (2,) tuple of float or None
+        (dx, dy) pixels removed from the gaze by the crowd's alignment
+        (:func:`segmentation.engine.accuracy.align_estimates`); None = not moved.
     """
 
     scores: np.ndarray
@@ -67,6 +74,8 @@ class EstimateResult:
     params: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     compliance: dict = field(default_factory=dict)
+    accuracy_deg: float | None = None
+    offset_px: tuple[float, float] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,10 +310,19 @@ PAPER_PARAMS = dict(combine="max", density=True, cov_floor=1e-3, trust=False, pr
 #: 64: 0.94 / 0.98 / 0.98), the same order on each volume (so leave-one-volume-out picks 64
 #: too). On the colour DAVIS sequences a floor cost 0.01 pooled AUC, so colour keeps 1e-3.
 GREY_COV_FLOOR, COLOUR_COV_FLOOR = 64.0, 1e-3
+#: ``spatial_accuracy``: with a measured accuracy ``a`` (degrees), the spatial prior's sigma is
+#: ``hypot(spatial_deg, spatial_accuracy * a)`` (:func:`accuracy.prior_sigma_deg`); 0 keeps
+#: ``spatial_deg``. 0 by leave-one-sequence-out (docs/method.md, "Webcam-grade observers with
+#: measured accuracy"): on the webcam panel, without alignment, 0.5 and 1 lowered BRATS
+#: delivered Dice (0.230 -> 0.218 / 0.193) and left DAVIS about as it was (0.491 -> 0.496 /
+#: 0.498); after the alignment 0 / 0.5 / 1 gave 0.704 / 0.703 / 0.702 (all nine). A wider
+#: prior spreads an off-target observer's colour model over more background; the known
+#: accuracy is better spent moving the gaze (``segment(..., align=True)``).
+SPATIAL_ACCURACY = 0.0
 DEFAULT_PARAMS = dict(combine="mean", density=True, cov_floor="auto", trust=True, trust_ratio=0.25,
                       propagate=True, alpha=0.95, sigma_a=0.5, sigma_d=50.0, tau=50.0, n_iter=10,
                       normalisation="symmetric", clamp=False, theta="gradient",
-                      spatial_deg=1.0, spatial_frames=2)
+                      spatial_deg=1.0, spatial_frames=2, spatial_accuracy=SPATIAL_ACCURACY)
 
 
 def estimate_params(estimate: str = "default", **overrides) -> dict:
@@ -315,6 +333,7 @@ def estimate_params(estimate: str = "default", **overrides) -> dict:
     params.setdefault("trust_ratio", 0.25)
     params.setdefault("spatial_deg", None)
     params.setdefault("spatial_frames", 2)
+    params.setdefault("spatial_accuracy", 0.0)
     unknown = set(overrides) - set(params)
     if unknown:
         raise ValueError(f"unknown estimate option(s) {', '.join(sorted(unknown))}; "
@@ -360,7 +379,8 @@ def spatial_prior(centroids, frame_of, points, *, sigma_px: float,
 
 
 def probability_estimate(prepared, gazed_sp: np.ndarray, params: dict,
-                         points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         points: np.ndarray | None = None,
+                         accuracy_deg: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Scores (N,) in [0, 1] and the trusted gazed mask (N,) from gazed superpixel indices.
 
     Parameters
@@ -373,6 +393,9 @@ def probability_estimate(prepared, gazed_sp: np.ndarray, params: dict,
         by :func:`spatial_prior` with sigma of this many degrees (needs ``points``).
     points : (T, 2) ndarray, optional
         The recording's gaze point per frame, for the spatial prior.
+    accuracy_deg : float, optional
+        The gaze's known error (degrees): widens the spatial prior to
+        ``hypot(spatial_deg, spatial_accuracy * accuracy_deg)``.
     """
     n = prepared.n_superpixels
     if params["cov_floor"] == "auto":
@@ -394,8 +417,11 @@ def probability_estimate(prepared, gazed_sp: np.ndarray, params: dict,
         # The object lies near where the observer looked: colours far from the gaze count
         # less, so that a gazed part which looks like the background (a necrotic core) does
         # not lift the whole background above the rest of the object.
+        # A gaze known to be off by ``accuracy_deg`` places the object only that precisely.
+        sigma = prior_sigma_deg(float(params["spatial_deg"]), accuracy_deg,
+                                float(params.get("spatial_accuracy") or 0.0))
         p = p * spatial_prior(prepared.centroids, prepared.frame_of, points,
-                              sigma_px=float(params["spatial_deg"]) * prepared.px_per_degree,
+                              sigma_px=sigma * prepared.px_per_degree,
                               window=int(params.get("spatial_frames", 2)))
     if params["density"]:
         top = p.max()

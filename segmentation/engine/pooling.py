@@ -34,9 +34,11 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
+from .accuracy import MIN_ACCURACY_DEG, check_accuracy_deg
 from .metrics import leave_out_auc
 
 __all__ = [
+    "ACCURACY_NOTE_DEG",
     "DEFAULT_POOL",
     "POOLS",
     "BasePool",
@@ -92,9 +94,14 @@ class BasePool:
 
     name = "base"
 
+    #: Accuracy (degrees) at or below which a recording keeps its full weight; worse ones get
+    #: ``(accuracy_ref / accuracy) ** 2`` of it (the inverse error variance). None: measured
+    #: accuracies are noted but weigh nothing. Set per pool class.
+    accuracy_ref: float | None = None
+
     def fit(
         self, estimates, observers: Sequence[str] | None = None, *, sample_weight=None,
-        noncompliant: dict[str, str] | None = None,
+        noncompliant: dict[str, str] | None = None, accuracy_deg=None,
     ) -> BasePool:
         """Learn the pool from recordings.
 
@@ -113,6 +120,12 @@ class BasePool:
             (:func:`segmentation.engine.compliance.recording_compliance`): their recordings
             get ``noncompliant_weight`` times their weight and they are flagged with the reason.
             Every other recording keeps at least ``floor`` times the equal weight.
+        accuracy_deg : sequence of R (float or None), optional
+            Each recording's measured accuracy in degrees (None = not measured). A pool with
+            ``accuracy_ref`` multiplies a recording's weight by ``min(1, (accuracy_ref / a)
+            ** 2)`` (before the floor); every pool notes observers measured worse than
+            :data:`ACCURACY_NOTE_DEG` in ``notes_`` ("accuracy 4.1 deg ..."). A measured
+            accuracy never flags a recording nor cuts a compliant one below the floor.
 
         Returns
         -------
@@ -140,9 +153,14 @@ class BasePool:
         self.pooled_ = None
         bad = {str(k): str(v) for k, v in (noncompliant or {}).items() if str(k) in names}
         keep = np.array([n not in bad for n in names])
+        acc = self._check_accuracy(accuracy_deg, len(names))
         self._fit(est, names)
         rw = np.asarray(self.recording_weights_, dtype=np.float64)
         rw = rw / rw.sum()
+        factor = self._accuracy_factor(acc)
+        if factor is not None and self.pooled_ is None:
+            rw = rw * factor
+            rw = rw / rw.sum()
         if self.pooled_ is not None:
             # A pool that combines otherwise than by weights (the trimmed mean) is fitted
             # again without the non-compliant recordings.
@@ -158,6 +176,7 @@ class BasePool:
                 self.flagged_.append(o)
                 self.flag_reasons_[o] = f"non-compliant by its own gaze: {bad[o]}"
         self.flagged_ = [o for o in self.observers_ if o in self.flagged_]
+        self._note_accuracy(acc, names, factor)
         self.recording_weights_ = rw
         self.weights_ = {
             o: float(sum(w for w, n in zip(rw, names) if n == o)) for o in self.observers_
@@ -168,11 +187,50 @@ class BasePool:
 
     def fit_predict(
         self, estimates, observers: Sequence[str] | None = None, *, sample_weight=None,
-        noncompliant: dict[str, str] | None = None,
+        noncompliant: dict[str, str] | None = None, accuracy_deg=None,
     ) -> np.ndarray:
         """``fit`` then return ``pooled_``, the (N,) pooled estimate in [0, 1]."""
         return self.fit(estimates, observers, sample_weight=sample_weight,
-                        noncompliant=noncompliant).pooled_
+                        noncompliant=noncompliant, accuracy_deg=accuracy_deg).pooled_
+
+    @staticmethod
+    def _check_accuracy(accuracy_deg, r: int) -> list[float | None] | None:
+        if accuracy_deg is None:
+            return None
+        values = list(accuracy_deg)
+        if len(values) != r:
+            raise ValueError(f"accuracy_deg must give one value (or None) per recording: {r} "
+                             f"recordings, {len(values)} values")
+        return [check_accuracy_deg(v, what=f"accuracy_deg[{i}]") for i, v in enumerate(values)]
+
+    def _accuracy_factor(self, acc) -> np.ndarray | None:
+        """(R,) weight multipliers from measured accuracies, or None (no weighting)."""
+        ref = self.accuracy_ref
+        if acc is None or ref is None:
+            return None
+        return np.array([1.0 if a is None else min(1.0, (ref / max(a, MIN_ACCURACY_DEG)) ** 2)
+                         for a in acc])
+
+    def _note_accuracy(self, acc, names: list[str], factor) -> None:
+        """Say in ``notes_`` which observers were measured worse than ACCURACY_NOTE_DEG."""
+        if acc is None:
+            return
+        for o in self.observers_:
+            mine = [(a, i) for i, (a, n) in enumerate(zip(acc, names)) if n == o and a is not None]
+            if not mine:
+                continue
+            worst, i = max(mine)
+            if worst <= ACCURACY_NOTE_DEG:
+                continue
+            if factor is None:
+                text = (f"accuracy {worst:.1f} deg (measured); not weighed down by this pool "
+                        f"(a measured accuracy never excludes a compliant recording)")
+            else:
+                text = (f"accuracy {worst:.1f} deg (measured): weight x{factor[i]:.2f} "
+                        f"(full weight at {self.accuracy_ref:g} deg or better)")
+                if getattr(self, "floor", 0.0) and o not in self.flagged_:
+                    text += ", at least the floor weight"
+            self.notes_[o] = f"{self.notes_[o]}; {text}" if o in self.notes_ else text
 
     #: Share of its equal weight a non-compliant recording keeps (not 0: with every observer
     #: non-compliant the pool must still pool something).
@@ -235,12 +293,17 @@ class MeanPool(BasePool):
         False (the paper): every recording counts once, so an observer with three repeats
         weighs three times as much as one with a single recording. True: each observer's
         recordings are averaged first, then observers are averaged with equal weight.
+    accuracy_ref : float or None, default None
+        None (the paper, and the default pool): a measured accuracy changes no weight, it is
+        only noted. A number: recordings measured worse than it get ``(accuracy_ref / a) **
+        2`` of their weight (``fit(..., accuracy_deg=...)``).
     """
 
     name = "mean"
 
-    def __init__(self, *, balance_observers: bool = False):
+    def __init__(self, *, balance_observers: bool = False, accuracy_ref: float | None = None):
         self.balance_observers = balance_observers
+        self.accuracy_ref = accuracy_ref
 
     def _fit(self, est, names):
         if self.balance_observers:
@@ -295,6 +358,10 @@ class WeightedPool(BasePool):
         Every compliant recording keeps at least ``floor / R`` of the weight (R recordings)
         before renormalisation: agreement cannot silence an accurate minority (an observer
         who is right while the others share a mistake). 0 lets agreement alone zero a weight.
+    accuracy_ref : float or None, default 1.0
+        Recordings whose measured accuracy (``fit(..., accuracy_deg=...)``) is worse than this
+        many degrees get ``(accuracy_ref / a) ** 2`` of their agreement weight (a 4-degree
+        webcam recording 1/16), still at least the floor; ``notes_`` says so. None: off.
 
     Notes
     -----
@@ -316,6 +383,7 @@ class WeightedPool(BasePool):
         balance_observers: bool = False,
         flag_ratio: float | None = 0.5,
         floor: float = 0.5,
+        accuracy_ref: float | None = 1.0,
     ):
         self.top = top
         self.power = power
@@ -325,6 +393,7 @@ class WeightedPool(BasePool):
         self.balance_observers = balance_observers
         self.flag_ratio = flag_ratio
         self.floor = floor
+        self.accuracy_ref = accuracy_ref
 
     def _fit(self, est, names):
         if not 0.0 < self.top < 1.0:
@@ -451,6 +520,9 @@ POOLS: dict[str, type[BasePool]] = {
 #: was 0.15. The weighted and robust pools stay available by name, and the agreement of each
 #: observer is still reported.
 DEFAULT_POOL = "mean"
+#: Observers measured worse than this (degrees) are named in every pool's ``notes_``: webcam-
+#: grade accuracy (lab trackers and the mouse recorder validate at about 0.5-1 degree).
+ACCURACY_NOTE_DEG = 1.5
 
 
 def make_pool(name: str | None = None, **params) -> BasePool:

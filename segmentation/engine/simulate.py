@@ -23,6 +23,11 @@ and, beyond the shipped panels (all default to the shipped behaviour):
   displaced by this many degrees in a direction drawn from ``mistake_seed``; observers with
   the same ``mistake_seed`` share the mistake (a crowd that agrees and is wrong).
 
+Each simulated recording also carries what the platform would have measured of it:
+``gaze.attrs["accuracy_deg"]``, a 9-point validation before the recording and a drift check
+after it, the worse of the two (:func:`validation_accuracy_deg`; the platform's
+``recording_accuracy_deg``). Drawn from its own random stream: the gaze is unchanged.
+
 Between lapses the observer fixates points of the object chosen by ``placement``, a new one
 every ``fixation_ms`` or so (exponentially distributed), and follows the object's motion during
 a fixation. :func:`make_panel` builds the named panels the benchmarks use (:data:`PANELS`):
@@ -184,7 +189,9 @@ def simulate_gaze(masks, *, fps: float, px_per_degree: float, observer: Simulate
     -------
     DataFrame
         ``observer, t_ms, frame, x, y`` (x = column, y = row; NaN = lost sample), one row per
-        tracker sample; deterministic for ``observer.seed``.
+        tracker sample; deterministic for ``observer.seed``. ``attrs["accuracy_deg"]``: the
+        accuracy a validation and a drift check would have measured
+        (:func:`validation_accuracy_deg`).
     """
     masks = np.asarray(masks) != 0
     if masks.ndim != 3 or masks.shape[0] == 0:
@@ -229,11 +236,12 @@ def simulate_gaze(masks, *, fps: float, px_per_degree: float, observer: Simulate
     angle = rng.uniform(0, 2 * np.pi)
     bias = observer.bias_deg * px_per_degree * np.array([np.sin(angle), np.cos(angle)])
     gaze = target + bias + rng.normal(0, observer.noise_deg * px_per_degree, target.shape)
+    drift_end = np.zeros(2)  # degrees, (row, col): the drift at the end of the recording
     if observer.drift_deg:
         drift_angle = rng.uniform(0, 2 * np.pi)
         ramp = (t / max(duration, 1e-9))[:, None]
-        gaze += ramp * observer.drift_deg * px_per_degree * np.array(
-            [np.sin(drift_angle), np.cos(drift_angle)])
+        drift_end = observer.drift_deg * np.array([np.sin(drift_angle), np.cos(drift_angle)])
+        gaze += ramp * drift_end * px_per_degree
     if observer.mistake_deg:
         # Drawn from the shared seed, not the observer's: the same wrong structure for all.
         m_angle = np.random.default_rng(observer.mistake_seed).uniform(0, 2 * np.pi)
@@ -242,8 +250,50 @@ def simulate_gaze(masks, *, fps: float, px_per_degree: float, observer: Simulate
     gaze[away] = np.c_[rng.uniform(0, height, away.sum()), rng.uniform(0, width, away.sum())]
     lost = _events(rng, observer.blink_per_s, duration, blink_ms, t)
     gaze[lost] = np.nan
-    return pd.DataFrame({"observer": observer.name, "t_ms": np.round(t, 1), "frame": frame,
-                         "x": np.round(gaze[:, 1], 2), "y": np.round(gaze[:, 0], 2)})
+    out = pd.DataFrame({"observer": observer.name, "t_ms": np.round(t, 1), "frame": frame,
+                        "x": np.round(gaze[:, 1], 2), "y": np.round(gaze[:, 0], 2)})
+    # Its own stream (seeded from the observer's seed): the gaze above stays as it was.
+    out.attrs["accuracy_deg"] = validation_accuracy_deg(
+        bias / px_per_degree, observer.noise_deg, drift_deg=drift_end,
+        samples=int(round(sample_hz)), rng=np.random.default_rng([observer.seed, 20]))
+    return out
+
+
+def validation_accuracy_deg(bias_deg, noise_deg: float, *, drift_deg=None, n_targets: int = 9,
+                            samples: int = 30, rng=0) -> float:
+    """What the platform's validation would measure of an observer (degrees).
+
+    The recorder shows ``n_targets`` targets and averages the gaze over the last second of
+    each (``samples`` samples); the error of a target is the distance of that mean to it, the
+    validation error the mean over targets (static/gazecrowd/js/recorder.js). A drift check
+    after the recording measures the same with the drift added; the platform keeps the worse
+    of the two (``annotation.selectors.recording_accuracy_deg``).
+
+    Parameters
+    ----------
+    bias_deg : (2,) array_like
+        Constant offset in degrees (any axis order: only its length matters with the drift).
+    noise_deg : float
+        Standard deviation of the sample noise per axis.
+    drift_deg : (2,) array_like, optional
+        The drift reached at the end of the recording (same axes as ``bias_deg``).
+    n_targets, samples : int
+    rng : int or numpy.random.Generator
+
+    Returns
+    -------
+    float
+        Degrees, at most 90 (the recorder's cap).
+    """
+    gen = np.random.default_rng(rng)
+    bias = np.asarray(bias_deg, dtype=np.float64)
+    checks = [bias] + ([bias + np.asarray(drift_deg, dtype=np.float64)]
+                       if drift_deg is not None and np.any(drift_deg) else [])
+    worst = 0.0
+    for offset in checks:
+        means = offset[None, :] + gen.normal(0.0, noise_deg, (n_targets, samples, 2)).mean(axis=1)
+        worst = max(worst, float(np.hypot(means[:, 0], means[:, 1]).mean()))
+    return min(worst, 90.0)
 
 
 def simulate_panel(masks, panel: Panel, *, frames=None) -> list[pd.DataFrame]:

@@ -134,7 +134,8 @@ def _estimate_arrays(estimate) -> dict[str, np.ndarray]:
     }
 
 
-def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str):
+def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str,
+                          accuracy_deg: float | None = None):
     from segmentation import engine
 
     return engine.EstimateResult(
@@ -143,7 +144,21 @@ def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str):
         gaze_points=arrays["gaze_points"].astype(float),
         observer=observer,
         compliance=json.loads(str(arrays["compliance"])) if "compliance" in arrays else {},
+        accuracy_deg=accuracy_deg,
     )
+
+
+def _engine_accuracy_deg(recording: Recording) -> float | None:
+    """The recording's measured accuracy as the engine takes it (degrees, at most 90), or None.
+
+    ``calibration_error_deg`` may reach 180 (the model's bound); the engine refuses more than
+    90 degrees, and an error that large already says "nowhere near": cap it there rather
+    than fail the run.
+    """
+    from segmentation import engine
+
+    accuracy = annotation_selectors.recording_accuracy_deg(recording)
+    return None if accuracy is None else min(float(accuracy), engine.MAX_ACCURACY_DEG)
 
 
 def observer_name(recording: Recording) -> str:
@@ -160,10 +175,15 @@ def estimate_get_or_compute(*, recording: Recording, parameters: dict, prepared_
 
     p = params_mod.subset(parameters, params_mod.ESTIMATE_KEYS)
     key = parameters_key(p, stage="estimate")
+    # Read at every run (a later drift check may change it), not part of the stored estimate's
+    # key: with the engine's defaults (spatial_accuracy 0) the scores do not depend on it; the
+    # run's pool and alignment use it (segment).
+    accuracy = _engine_accuracy_deg(recording)
     row = ObserverEstimate.objects.filter(recording=recording, key=key).first()
     if row is not None:
         arrays = storage.load_npz(row.file.name)
-        return row, _estimate_from_arrays(arrays, observer=observer_name(recording))
+        return row, _estimate_from_arrays(arrays, observer=observer_name(recording),
+                                          accuracy_deg=accuracy)
 
     sequence = recording.sequence
     if prepared is None:
@@ -174,7 +194,8 @@ def estimate_get_or_compute(*, recording: Recording, parameters: dict, prepared_
         frames = sequence_frames(sequence)
     gaze = recording_gaze(recording)
     started = time.perf_counter()
-    estimate = engine.observer_estimate(prepared, frames, gaze, estimate=p["estimate"])
+    estimate = engine.observer_estimate(prepared, frames, gaze, estimate=p["estimate"],
+                                        accuracy_deg=accuracy)
     seconds = time.perf_counter() - started
     name = storage.save_npz(f"estimates/rec{recording.pk}-{key}.npz", **_estimate_arrays(estimate))
     n_points = int(np.isfinite(np.asarray(estimate.gaze_points)).all(axis=1).sum())
@@ -448,9 +469,15 @@ def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
 
 def _observer_summary(result, recordings) -> dict:
     pool = getattr(result, "pool", None)
+    offsets = getattr(result, "offsets_px", None)
     summary: dict[str, Any] = {
-        "recordings": [{"id": r.pk, "observer": observer_name(r), "repeat": r.repeat}
-                       for r in recordings],
+        # The measured accuracy the engine was given, and the offset (pixels, x and y) the
+        # crowd's alignment removed from the recording's gaze (None: not moved).
+        "recordings": [{"id": r.pk, "observer": observer_name(r), "repeat": r.repeat,
+                        "accuracy_deg": _engine_accuracy_deg(r),
+                        "offset_px": (None if offsets is None or not np.any(offsets[i])
+                                      else [round(float(v), 2) for v in offsets[i]])}
+                       for i, r in enumerate(recordings)],
     }
     if pool is not None:
         summary["pool"] = type(pool).__name__

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -54,9 +56,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium, for one test module.
+@contextmanager
+def chromium(args=CHROMIUM_ARGS):
+    """Headless Chromium started with ``args`` (the browser fixtures of this folder).
 
     Playwright's synchronous API keeps an event loop in the test thread while it runs; Django
     refuses ORM calls from such a thread unless told that this is deliberate (the tests set up
@@ -72,14 +74,51 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            yield chromium
-            chromium.close()
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(args), headless=True)
+            yield browser
+            browser.close()
     finally:
         if old is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = old
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, for one test module."""
+    with chromium() as launched:
+        yield launched
+
+
+def block_outside_hosts(page, base_url: str) -> list[str]:
+    """Every request of ``page`` to a host other than ``base_url``'s fails (data: and blob:
+    URLs stay local); returns the list of those attempted, filled as the page runs."""
+    own = urlsplit(base_url).netloc
+    outside: list[str] = []
+
+    def local(url: str) -> bool:
+        return url.startswith(("data:", "blob:")) or urlsplit(url).netloc in (own, "")
+
+    def route(r):
+        if local(r.request.url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.context.route("**/*", route)
+    # Requests that routing does not see (a worker's) are still recorded, except those the
+    # page's own Content-Security-Policy stopped before they left the browser.
+    page.on("request", lambda r: None if local(r.url) else outside.append(r.url))
+
+    def failed(r):
+        # Chromium names it "csp" (net::ERR_BLOCKED_BY_CSP in older versions).
+        if "csp" in (r.failure or "").lower() and r.url in outside:
+            outside.remove(r.url)
+
+    page.on("requestfailed", failed)
+    return outside
 
 
 @pytest.fixture(autouse=True)

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import pytest
+
+from .conftest import block_outside_hosts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def _offline(page, live_server_url: str) -> list[str]:
-    """Every request to a host other than the live server fails; returns the ones attempted."""
-    own = urlparse(live_server_url).netloc
-    outside: list[str] = []
-
-    def route(r):
-        if urlparse(r.request.url).netloc in (own, ""):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    return outside
-
-
 def test_swagger_ui_lists_the_operations_with_outside_hosts_blocked(anonymous, live_server, shot):
     page = anonymous()
-    outside = _offline(page, live_server.url)
+    outside = block_outside_hosts(page, live_server.url)
     page.goto("/")
     page.get_by_role("link", name="API").click()
     page.wait_for_url("**/api/docs/")
@@ -40,7 +24,7 @@ def test_swagger_ui_lists_the_operations_with_outside_hosts_blocked(anonymous, l
 
 def test_redoc_renders_with_outside_hosts_blocked(anonymous, live_server):
     page = anonymous()
-    outside = _offline(page, live_server.url)
+    outside = block_outside_hosts(page, live_server.url)
     page.goto("/api/redoc/")
     page.wait_for_selector("h1", timeout=30_000)
     page.wait_for_function("document.body.innerText.includes('/api/studies/')", timeout=30_000)

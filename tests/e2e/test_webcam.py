@@ -23,7 +23,6 @@ import json
 import os
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -31,7 +30,7 @@ import pytest
 from annotation import selectors
 from annotation.models import Recording
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, _missing
+from .conftest import CHROMIUM_ARGS, block_outside_hosts, chromium
 from .fake_camera import write_y4m
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,45 +70,16 @@ window.GAZECROWD_WEBCAM_HOOK = {
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """Headless Chromium whose camera plays the face video (and whose permission prompt says yes)."""
-    reason = _missing()
-    if reason:
-        pytest.fail(f"CI=true but {reason}")
-    from playwright.sync_api import sync_playwright
-
     video = write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m")
-    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"]
-    old = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-            yield chromium
-            chromium.close()
-    finally:
-        if old is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = old
+    with chromium([*CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
+                   "--use-fake-ui-for-media-stream",
+                   f"--use-file-for-fake-video-capture={video}"]) as launched:
+        yield launched
 
 
 def _offline(page, live_server) -> list[str]:
     """Refuse every request to another host; return the list of those attempted."""
-    host = urlsplit(live_server.url).netloc
-    foreign: list[str] = []
-
-    def handle(route):
-        url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == host:
-            route.continue_()
-        else:
-            foreign.append(url)
-            route.abort()
-
-    page.context.route("**/*", handle)
-    page.on("request", lambda r: None if r.url.startswith(("data:", "blob:")) or urlsplit(r.url).netloc == host
-            else foreign.append(r.url))
-    return foreign
+    return block_outside_hosts(page, live_server.url)
 
 
 def _open(login, study, sequence, init_script: str):

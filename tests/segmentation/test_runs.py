@@ -193,3 +193,24 @@ def test_every_method_has_a_label():
     from segmentation.parameters import METHOD_LABELS
 
     assert set(METHOD_LABELS) == set(METHODS)
+
+
+def test_a_recordings_measured_accuracy_reaches_the_engine(study, sequence, import_recordings):
+    """Bob's webcam validated at 3.2 degrees: the run's pool names it; the others' are unknown."""
+    recordings = import_recordings()
+    webcam = recordings[1]
+    webcam.validation_error_deg, webcam.drift_error_deg = 3.2, 1.1
+    webcam.save(update_fields=["validation_error_deg", "drift_error_deg"])
+    (run,) = services.study_run_create(study=study, sequence=sequence,
+                                       parameters={"compare": False})
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    by_id = {r["id"]: r for r in run.observers["recordings"]}
+    assert by_id[webcam.pk]["accuracy_deg"] == 3.2  # the worse of validation and drift
+    assert all(by_id[r.pk]["accuracy_deg"] is None for r in recordings if r.pk != webcam.pk)
+    name = webcam.observer.get_username()
+    assert "accuracy 3.2 deg" in run.observers["notes"][name]
+    # Known to be off by up to 3.2 degrees, it was aligned on the others (bounded by that).
+    offset = by_id[webcam.pk]["offset_px"]
+    assert offset is not None and np.hypot(*offset) <= 3.2 * 12.0 + 1e-6
+    assert all(by_id[r.pk]["offset_px"] is None for r in recordings if r.pk != webcam.pk)

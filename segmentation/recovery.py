@@ -17,12 +17,11 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 
 from annotation.models import Recording
+from crowd.celery import enqueue_on_commit
 from crowd.models import Study
 
-from . import tasks
 from .models import GazeBoxesJob, JobStatus, Run
 
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -49,6 +48,10 @@ def pending_in_broker() -> set[tuple[str, int]]:
     return pending
 
 
+RUN, BOXES, ESTIMATE = ("segmentation.run_execute", "segmentation.gaze_boxes_execute",
+                        "segmentation.estimate_recording")
+
+
 def jobs_requeue_unfinished() -> dict[str, int]:
     """Queue every unfinished run, gaze-boxes job and missing estimate again; returns counts.
 
@@ -56,14 +59,13 @@ def jobs_requeue_unfinished() -> dict[str, int]:
     """
     pending = pending_in_broker()
 
-    def lost(task, pks):
-        return [pk for pk in pks if (task.name, pk) not in pending]
+    def lost(name, pks):
+        return [pk for pk in pks if (name, pk) not in pending]
 
-    runs = lost(tasks.run_execute,
-                Run.objects.filter(status__in=UNFINISHED).values_list("pk", flat=True))
-    boxes = lost(tasks.gaze_boxes_execute,
+    runs = lost(RUN, Run.objects.filter(status__in=UNFINISHED).values_list("pk", flat=True))
+    boxes = lost(BOXES,
                  GazeBoxesJob.objects.filter(status__in=UNFINISHED).values_list("pk", flat=True))
-    recordings = lost(tasks.estimate_recording, (
+    recordings = lost(ESTIMATE, (
         Recording.objects.filter(status=Recording.Status.FINISHED, estimates__isnull=True)
         .exclude(sequence__study__kind=Study.Kind.IMAGES)
         .values_list("pk", flat=True)
@@ -72,14 +74,7 @@ def jobs_requeue_unfinished() -> dict[str, int]:
     Run.objects.filter(pk__in=runs, status=JobStatus.RUNNING).update(status=JobStatus.QUEUED)
     GazeBoxesJob.objects.filter(pk__in=boxes, status=JobStatus.RUNNING).update(
         status=JobStatus.QUEUED)
-
-    def send():
-        for pk in recordings:
-            tasks.estimate_recording.delay(pk)
-        for pk in runs:
-            tasks.run_execute.delay(pk)
-        for pk in boxes:
-            tasks.gaze_boxes_execute.delay(pk)
-
-    transaction.on_commit(send)
+    for name, pks in ((ESTIMATE, recordings), (RUN, runs), (BOXES, boxes)):
+        for pk in pks:
+            enqueue_on_commit(name, pk)
     return {"runs": len(runs), "gaze-boxes jobs": len(boxes), "recording estimates": len(recordings)}

@@ -164,15 +164,19 @@ def login(anonymous):
     """``login(username)`` -> a page of a fresh browser context, logged in through the form."""
 
     def log_in(username: str, *, password: str = PASSWORD, init_script: str | None = None):
-        page = anonymous(init_script)
-        page.goto("/accounts/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/accounts/login/" not in url)
-        return page
+        return log_in_page(anonymous(init_script), username, password)
 
     return log_in
+
+
+def log_in_page(page, username: str, password: str = PASSWORD):
+    """Log ``page`` in through the login form of its context's server; returns the page."""
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    return page
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PASSWORD, VIEWPORT
+from .conftest import PASSWORD, VIEWPORT, log_in_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -78,13 +78,7 @@ def served(tmp_path):
 def _login(browser, base_url, username):
     context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
     context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
-    return page
+    return log_in_page(context.new_page(), username)
 
 
 def test_a_quorum_completing_upload_returns_at_once_and_the_run_is_followed_live(browser, served):

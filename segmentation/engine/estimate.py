@@ -254,10 +254,10 @@ class LabelPropagation:
         self.normalisation = normalisation
         self.clamp = clamp
 
-    def fit(self, p0, affinity, fixed=None) -> LabelPropagation:
-        p0 = np.asarray(p0, dtype=np.float64)
+    def operator(self, affinity) -> sp.csr_matrix:
+        """The normalised affinity ``Omega`` of :meth:`fit` (``omega_``)."""
         w = sp.csr_matrix(affinity)
-        n = p0.size
+        n = w.shape[0]
         if self.normalisation == "symmetric":
             deg = np.asarray(w.sum(1)).ravel()
             dinv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1e-300)), 0.0)
@@ -269,13 +269,28 @@ class LabelPropagation:
         else:
             raise ValueError(f"normalisation must be 'symmetric' or 'random_walk', "
                              f"got {self.normalisation!r}")
-        omega = sp.csr_matrix(omega)
+        return sp.csr_matrix(omega)
+
+    def iterate(self, p0, omega, fixed=None) -> np.ndarray:
+        """The ``n_iter`` iterations from ``p0`` on ``omega``, before any rescaling.
+
+        Without ``clamp`` the result is linear in ``p0``: the chunked path
+        (:mod:`segmentation.engine.chunks`) relies on it to propagate before the sequence's
+        largest colour score is known.
+        """
+        p0 = np.asarray(p0, dtype=np.float64)
         fixed_mask = None if fixed is None else np.asarray(fixed, bool)
         p = p0.copy()
         for _ in range(self.n_iter):
             p = self.alpha * (omega @ p) + (1 - self.alpha) * p0
             if self.clamp and fixed_mask is not None:
                 p[fixed_mask] = 1.0
+        return p
+
+    def fit(self, p0, affinity, fixed=None) -> LabelPropagation:
+        omega = self.operator(affinity)
+        fixed_mask = None if fixed is None else np.asarray(fixed, bool)
+        p = self.iterate(p0, omega, fixed_mask)
         if self.normalisation == "symmetric":
             top = p.max() if p.size else 0.0
             if top > 0:

@@ -8,6 +8,7 @@ Readers of commercial eye-tracker formats live in :mod:`segmentation.engine.trac
 return the same canonical gaze table as :func:`read_gaze_csv`.
 """
 
+from .chunkstore import read_chunk_array, write_chunk_array, write_npz_blocks
 from .files import load_score_map, load_torch_state, read_json, save_score_map, write_json
 from .gaze_csv import (
     GAZE_COLUMNS,
@@ -20,7 +21,15 @@ from .gaze_csv import (
 )
 from .panel import read_panel
 from .prepared import load_prepared, save_prepared
-from .sequences import IMAGE_SUFFIXES, SequenceData, read_masks, read_sequence, write_mask_pngs
+from .sequences import (
+    IMAGE_SUFFIXES,
+    LazySequence,
+    SequenceData,
+    open_sequence,
+    read_masks,
+    read_sequence,
+    write_mask_pngs,
+)
 
 __all__ = [
     "load_score_map",
@@ -33,7 +42,12 @@ __all__ = [
     "MAX_ABS_COORDINATE",
     "MAX_ABS_T_MS",
     "MAX_FRAME",
+    "LazySequence",
     "SequenceData",
+    "open_sequence",
+    "read_chunk_array",
+    "write_chunk_array",
+    "write_npz_blocks",
     "check_gaze_frames",
     "load_prepared",
     "read_gaze_csv",

@@ -434,3 +434,202 @@ def write_mask_pngs(masks: np.ndarray, folder, *, prefix: str = "") -> list[Path
         iio.imwrite(p, (m > 0).astype(np.uint8) * 255)
         paths.append(p)
     return paths
+
+
+class LazySequence:
+    """Frames decoded on demand: ``seq[a:b]`` decodes frames a..b-1 only.
+
+    Made by :func:`open_sequence`. Quacks like a read-only (T, H, W[, 3]) array for what the
+    chunked path (:mod:`segmentation.engine.chunks`) needs: ``shape``, ``dtype``, ``len`` and
+    slicing along the first axis (an int gives one frame).
+
+    Attributes
+    ----------
+    kind : str
+        ``"images"``, ``"nifti"``, ``"dicom"``, ``"video"`` or ``"npy"``.
+    shape : tuple
+    dtype : numpy.dtype
+    source : str
+    """
+
+    def __init__(self, kind: str, n_frames: int, read, source: str, first: np.ndarray):
+        self.kind = kind
+        self._read = read
+        self.source = source
+        self.shape = (int(n_frames), *first.shape)
+        self.dtype = first.dtype
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            k = int(key) + (self.shape[0] if key < 0 else 0)
+            if not 0 <= k < self.shape[0]:
+                raise IndexError(f"frame {key} outside 0..{self.shape[0] - 1}")
+            return self[k:k + 1][0]
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("a lazy sequence is sliced along frames only: seq[k] or seq[a:b]")
+        a, b, _ = key.indices(self.shape[0])
+        if b <= a:
+            return np.zeros((0, *self.shape[1:]), self.dtype)
+        out = np.asarray(self._read(a, b))
+        if out.shape != (b - a, *self.shape[1:]):
+            raise InputError(f"{self.source}: frames {a}-{b - 1} decode to {out.shape}, the first "
+                             f"frame said {self.shape[1:]}")
+        _check_finite(out, self.source)
+        return out.astype(self.dtype, copy=False)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+def _lazy_images(folder: Path) -> LazySequence:
+    import imageio.v3 as iio
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+    def read(a, b):
+        frames = []
+        for p in files[a:b]:
+            try:
+                frames.append(_squeeze_channels(np.asarray(iio.imread(p))))
+            except Exception as exc:
+                raise InputError(f"{p}: not a readable image ({exc})") from exc
+        return _stack(frames, [p.name for p in files[a:b]], str(folder))
+
+    return LazySequence("images", len(files), read, str(folder), read(0, 1)[0])
+
+
+def _lazy_nifti(path: Path, axis: int) -> LazySequence:
+    import nibabel as nib
+
+    try:
+        img = nib.load(str(path))  # header only; dataobj is an array proxy read per slice range
+        shape = tuple(int(n) for n in img.shape)
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable NIfTI volume ({exc})") from exc
+    if len(shape) != 3:
+        raise InputError(f"{path}: volume has {len(shape)} dimensions, expected 3 (rows, cols, slices)")
+    ax = axis % 3
+    proxy = img.dataobj
+
+    def read(a, b):
+        index = [slice(None)] * 3
+        index[ax] = slice(a, b)
+        vol = np.asarray(proxy[tuple(index)])
+        frames = np.ascontiguousarray(np.moveaxis(vol, ax, 0))
+        return frames.astype(np.float32) if frames.dtype == np.float64 else frames
+
+    return LazySequence("nifti", shape[ax], read, str(path), read(0, 1)[0])
+
+
+def _lazy_dicom(folder: Path) -> LazySequence:
+    datasets = _dicom_headers(folder, None)
+    if not datasets:
+        raise InputError(f"{folder}: no DICOM files with pixel data")
+
+    def order(item):
+        pos = getattr(item[1], "ImagePositionPatient", None)
+        return (0, float(pos[2])) if pos is not None else (1, float(getattr(item[1], "InstanceNumber", 0) or 0))
+
+    datasets.sort(key=order)
+    paths = [p for p, _ in datasets]
+    del datasets  # the headers keep deferred pixel data; re-read a file per frame instead
+
+    def read(a, b):
+        import pydicom
+
+        frames = [_dicom_frame(p, pydicom.dcmread(p)) for p in paths[a:b]]
+        return _stack(frames, [p.name for p in paths[a:b]], str(folder))
+
+    return LazySequence("dicom", len(paths), read, str(folder), read(0, 1)[0])
+
+
+class _VideoCursor:
+    """Sequential PyAV decoding that resumes where the last read stopped (chunks come in
+    order); a read before that point decodes again from the start."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.container = None
+        self.position = 0
+
+    def _frames(self):
+        import av
+
+        if self.container is not None:
+            self.container.close()
+        self.container = av.open(str(self.path))
+        self.iterator = (f.to_ndarray(format="rgb24") for f in self.container.decode(video=0))
+        self.position = 0
+
+    def read(self, a, b):
+        if self.container is None or a < self.position:
+            self._frames()
+        out = []
+        try:
+            while self.position < b:
+                frame = next(self.iterator)
+                if self.position >= a:
+                    out.append(_squeeze_channels(frame))
+                self.position += 1
+        except StopIteration:
+            raise InputError(f"{self.path}: the video ends before frame {b - 1}") from None
+        return np.stack(out)
+
+
+def _lazy_video(path: Path) -> LazySequence:
+    import av
+
+    with av.open(str(path)) as container:
+        n = sum(1 for _ in container.demux(video=0) if _.size)  # packets: no pixel decoded
+    cursor = _VideoCursor(path)
+    return LazySequence("video", n, cursor.read, str(path), cursor.read(0, 1)[0])
+
+
+def open_sequence(path, *, axis: int = -1) -> LazySequence:
+    """Open a sequence for decoding frames on demand (what :func:`read_sequence` reads at once).
+
+    Folders of images decode one file per frame; NIfTI volumes are sliced through nibabel's
+    array proxy (an uncompressed ``.nii`` reads only the slices asked for); DICOM folders
+    decode one file per slice; videos decode sequentially with PyAV (a chunked run asks for
+    chunks in order); ``.npy`` files are memory-mapped.
+
+    Parameters
+    ----------
+    path : str or Path
+    axis : int, default -1
+        For volumes, the axis along which frames are taken (as :func:`read_sequence`).
+
+    Returns
+    -------
+    LazySequence
+    """
+    path = Path(path)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -3 <= axis <= 2:
+        raise InputError(f"axis must be one of -3..2 (the three axes of a volume), got {axis!r}")
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder (expected images, a volume or a video)")
+    if path.is_dir():
+        if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+            return _lazy_images(path)
+        return _lazy_dicom(path)
+    if _is_nifti(path):
+        return _lazy_nifti(path, int(axis))
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        if arr.ndim not in (3, 4):
+            raise InputError(f"{path}: a .npy sequence must be (T, H, W[, 3]); got {arr.shape}")
+        return LazySequence("npy", arr.shape[0], lambda a, b: np.asarray(arr[a:b]), str(path), np.asarray(arr[0]))
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        try:
+            return _lazy_video(path)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{path}: not a readable video ({exc})") from exc
+    raise InputError(f"{path}: unknown format (expected a folder of images or DICOM files, "
+                     ".nii/.nii.gz, .npy or a video such as .mp4)")

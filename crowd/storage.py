@@ -25,6 +25,17 @@ def save_bytes(name: str, data: bytes) -> str:
     return default_storage.save(name, ContentFile(data))
 
 
+def save_file(name: str, path) -> str:
+    """Store the local file ``path`` under exactly ``name`` (replacing an older one), streamed
+    in chunks: a run's ground truth of a long sequence is never whole in memory."""
+    from django.core.files import File
+
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    with open(path, "rb") as handle:
+        return default_storage.save(name, File(handle, name=str(name).rsplit("/", 1)[-1]))
+
+
 def save_unique(prefix: str, name: str, data: bytes) -> str:
     """Store ``data`` as ``<prefix>/<random>/<name>``: a new file that never replaces another
     (uploads: two sequences of a study may both be ``frames.npy``). Returns the stored name."""

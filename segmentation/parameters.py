@@ -22,7 +22,13 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     # With reference masks, also score the baselines (probability, el, vilarino) for the report.
     "compare": True,
+    # Frames per chunk of a chunked run (docs/runs.md, "Chunked runs"): sequences of at least
+    # two chunks run chunk by chunk, on as many workers as there are; shorter ones as one task.
+    "chunk_frames": 32,
 }
+#: Bounds of ``chunk_frames`` (segmentation.engine.MIN_CHUNK_FRAMES / MAX_CHUNK_FRAMES, not
+#: imported for the same reason as the booster's defaults; tests check they agree).
+MIN_CHUNK_FRAMES, MAX_CHUNK_FRAMES = 4, 1000
 PREPARE_KEYS = ("px_per_degree", "features", "temporal", "seed")
 ESTIMATE_KEYS = PREPARE_KEYS + ("estimate",)
 #: Labels of the engine's methods (segmentation.engine.METHODS, the one list the forms, the API
@@ -50,6 +56,7 @@ def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         params["seed"] = int(params["seed"])
         params["rounds"] = int(params["rounds"])
         params["bags"] = int(params["bags"])
+        params["chunk_frames"] = _whole(params["chunk_frames"], "chunk_frames")
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"bad run parameter: {exc}") from exc
     if params["px_per_degree"] != "auto" and not 1.0 <= params["px_per_degree"] <= 500.0:
@@ -58,6 +65,9 @@ def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ParameterError(f"rounds must be in [1, 2000], got {params['rounds']}")
     if not 1 <= params["bags"] <= 20:
         raise ParameterError(f"bags must be in [1, 20], got {params['bags']}")
+    if not MIN_CHUNK_FRAMES <= params["chunk_frames"] <= MAX_CHUNK_FRAMES:
+        raise ParameterError(f"chunk_frames must be in [{MIN_CHUNK_FRAMES}, {MAX_CHUNK_FRAMES}], "
+                             f"got {params['chunk_frames']}")
     if not 0 <= params["seed"] <= MAX_SEED:
         raise ParameterError(f"seed must be in [0, {MAX_SEED}], got {params['seed']}")
     if params["method"] not in METHODS:
@@ -69,6 +79,13 @@ def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def subset(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: params[k] for k in keys}
+
+
+def _whole(value, name: str) -> int:
+    """A whole number (3 or 3.0, not 3.5 nor True)."""
+    if isinstance(value, bool) or float(value) != int(float(value)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(float(value))
 
 
 def _flag(value) -> bool:

@@ -9,7 +9,7 @@ from crowd.models import MAX_ID
 from . import export_formats
 from .jobs import job_progress
 from .models import Run
-from .parameters import DEFAULTS, MAX_SEED, METHODS
+from .parameters import DEFAULTS, MAX_CHUNK_FRAMES, MAX_SEED, METHODS, MIN_CHUNK_FRAMES
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -73,6 +73,9 @@ class RunParametersSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=list(METHODS), required=False)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SEED)
     compare = serializers.BooleanField(required=False, help_text="also score the baselines")
+    chunk_frames = serializers.IntegerField(
+        required=False, min_value=MIN_CHUNK_FRAMES, max_value=MAX_CHUNK_FRAMES,
+        help_text="frames per chunk; sequences of two chunks or more run chunk by chunk")
 
     def to_internal_value(self, data):
         unknown = set(data) - set(DEFAULTS) if isinstance(data, dict) else set()

@@ -52,3 +52,28 @@ def run_execute(run_id: int) -> str:
 def gaze_boxes_execute(job_id: int) -> str:
     """Compute the gaze boxes of an image collection; returns the job's final status."""
     return services.gaze_boxes_execute(job_id=job_id).status
+
+
+@shared_task(
+    name="segmentation.run_chunk",
+    bind=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
+def run_chunk(self, run_id: int, step: str, index: int) -> bool:
+    """One chunk of a chunked run's parallel step (prepare, estimate, paint)."""
+    return services.run_chunk(run_id=run_id, step=step, index=index, worker=self.request.hostname)
+
+
+@shared_task(
+    name="segmentation.run_gather",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
+def run_gather(run_id: int, step: str) -> bool:
+    """A chunked run's gather step (plan, train, finalize)."""
+    return services.run_gather(run_id=run_id, step=step)

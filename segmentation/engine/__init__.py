@@ -55,7 +55,8 @@ _API: dict[str, tuple[str, ...]] = {
                  "make_panel", "object_radius_deg", "panel_from_dict", "salient_part",
                  "simulate_gaze", "simulate_panel", "validation_accuracy_deg"),
     "io": ("GAZE_COLUMNS", "IMAGE_SUFFIXES", "MAX_ABS_COORDINATE", "MAX_ABS_T_MS", "MAX_FRAME",
-           "LazySequence", "SequenceData", "check_gaze_frames", "open_sequence", "load_prepared", "read_gaze_csv", "read_masks",
+           "LazySequence", "SequenceData", "check_gaze_frames", "open_sequence",
+           "read_chunk_array", "read_chunk_json", "write_chunk_json", "write_npz_blocks", "load_prepared", "read_gaze_csv", "read_masks",
            "read_panel", "read_sequence", "save_prepared", "validate_gaze", "write_mask_pngs",
            "load_score_map", "load_torch_state", "read_json", "save_score_map", "write_json"),
     "report": ("ReportData", "build_figures", "build_report", "crowd_analysis",
@@ -63,7 +64,7 @@ _API: dict[str, tuple[str, ...]] = {
     "datasets": ("SAMPLES", "Sample", "load_sample"),
     "chunks": ("CHUNKED_METHODS", "DEFAULT_CHUNK_FRAMES", "MAX_CHUNK_FRAMES", "MIN_CHUNK_FRAMES",
                "ChunkLayout", "ChunkedResult", "TrainResult", "chunk_bounds", "chunk_layout",
-               "chunk_masks", "chunk_offsets", "chunk_scores", "estimate_chunk", "finish_chunks",
+               "CHUNK_OUTPUTS", "chunk_masks", "chunk_offsets", "chunks_done", "chunk_scores", "estimate_chunk", "finish_chunks",
                "paint_chunk", "plan_estimates", "prepare_chunk", "read_layout", "segment_chunked",
                "train_chunks"),
 }

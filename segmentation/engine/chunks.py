@@ -85,6 +85,7 @@ from .superpixels import WORK_SIDE_PX, slic_frame, superpixel_side
 
 __all__ = [
     "CHUNKED_METHODS",
+    "CHUNK_OUTPUTS",
     "DEFAULT_CHUNK_FRAMES",
     "MAX_CHUNK_FRAMES",
     "MIN_CHUNK_FRAMES",
@@ -95,6 +96,7 @@ __all__ = [
     "chunk_layout",
     "chunk_masks",
     "chunk_offsets",
+    "chunks_done",
     "chunk_scores",
     "estimate_chunk",
     "finish_chunks",
@@ -114,6 +116,8 @@ DEFAULT_CHUNK_FRAMES = 32
 MIN_CHUNK_FRAMES, MAX_CHUNK_FRAMES = 4, 1000
 #: Methods the chunked path runs (``vilarino`` needs the whole sequence's grey frames).
 CHUNKED_METHODS = ("eel", "el", "probability")
+#: The parallel steps and the array each writes last: its presence says the chunk is done.
+CHUNK_OUTPUTS = {"prepare": "labels", "estimate": "estimate", "paint": "scores"}
 _HIST_BINS = LEVELS + 1
 #: choose_threshold's background sample: every 4th row and column.
 _BACKGROUND_STRIDE = 4
@@ -205,6 +209,16 @@ class ChunkLayout:
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def chunks_done(folder, step: str) -> list[bool]:
+    """Whether each chunk has finished parallel step ``step`` (a key of :data:`CHUNK_OUTPUTS`)."""
+    from .io.chunkstore import has_chunk_array
+
+    if step not in CHUNK_OUTPUTS:
+        raise InputError(f"step must be one of {', '.join(CHUNK_OUTPUTS)}; got {step!r}")
+    layout = read_layout(folder)
+    return [has_chunk_array(folder, CHUNK_OUTPUTS[step], i) for i in range(layout.n_chunks)]
 
 
 def read_layout(folder) -> ChunkLayout:

@@ -5,6 +5,7 @@
 module             what it writes
 =================  =====================================================================
 ``runs``           per-recording estimates (cached), runs and their ground truth and reports
+``chunked_runs``   a long sequence's run as many chunk tasks (fan-out, gather, finalize)
 ``gaze_boxes``     gaze boxes of image collections (computed, stored, queued as a job)
 =================  =====================================================================
 
@@ -13,6 +14,7 @@ management commands only call these functions, and these queue tasks by name
 (:func:`crowd.celery.enqueue_on_commit`), so that no import cycle joins them.
 """
 
+from .chunked_runs import run_chunk, run_gather
 from .gaze_boxes import (
     GazeBoxes,
     gaze_boxes_compute,
@@ -34,6 +36,8 @@ from .runs import (
 )
 
 __all__ = [
+    "run_chunk",
+    "run_gather",
     "GazeBoxes",
     "estimate_get_or_compute",
     "gaze_boxes_compute",

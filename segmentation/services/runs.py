@@ -271,6 +271,9 @@ def run_retry(*, run: Run) -> Run:
     """Queue a failed run again (same parameters, current code)."""
     if run.status != Run.Status.FAILED:
         raise ValueError(f"run {run.pk} is {run.status}; only a failed run can be retried")
+    from .chunked_runs import chunk_folder_remove
+
+    chunk_folder_remove(run.pk)  # a chunked run starts again from a clean folder
     Run.objects.filter(pk=run.pk).update(status=Run.Status.QUEUED, error="", progress=0.0,
                                          stage="", code_version=code_version())
     enqueue_on_commit("segmentation.run_execute", run.pk)
@@ -327,13 +330,26 @@ def run_execute(*, run_id: int) -> Run:
 
     Idempotent: a run that already succeeded is left alone; one redelivered after a worker
     died is executed again and overwrites the same files and rows, so there is one result.
+    A sequence of two chunks or more (``chunk_frames``) with parameters the chunked engine
+    path computes is cut into chunks run as many tasks (:mod:`.chunked_runs`): this call then
+    only queues the first step.
     Errors in the data mark the run failed with the message (the coordinator may retry);
     database errors propagate so the task can retry.
     """
+    from . import chunked_runs
+
+    current = Run.objects.get(pk=run_id)
+    if current.status == Run.Status.RUNNING and chunked_runs.under_way(current):
+        # A redelivered start of a chunked run whose chunk tasks are already queued.
+        return current
     run = job_claim(Run, run_id)
     if run is None:
         return Run.objects.get(pk=run_id)
     p = run.parameters
+    if chunked_runs.chunkable(p, run.sequence.n_frames):
+        chunked_runs._guarded(run.pk, lambda: chunked_runs.run_start_chunked(run))
+        run.refresh_from_db()
+        return run
     main = p.get("method", "eel")
     methods = (main, *(m for m in params_mod.METHODS if m != main)) if p.get("compare") else (main,)
     progress = _Progress(run.pk, n_frames=run.sequence.n_frames, methods=methods)

@@ -8,7 +8,13 @@ Readers of commercial eye-tracker formats live in :mod:`segmentation.engine.trac
 return the same canonical gaze table as :func:`read_gaze_csv`.
 """
 
-from .chunkstore import read_chunk_array, write_chunk_array, write_npz_blocks
+from .chunkstore import (
+    read_chunk_array,
+    read_chunk_json,
+    write_chunk_array,
+    write_chunk_json,
+    write_npz_blocks,
+)
 from .files import load_score_map, load_torch_state, read_json, save_score_map, write_json
 from .gaze_csv import (
     GAZE_COLUMNS,
@@ -46,7 +52,9 @@ __all__ = [
     "SequenceData",
     "open_sequence",
     "read_chunk_array",
+    "read_chunk_json",
     "write_chunk_array",
+    "write_chunk_json",
     "write_npz_blocks",
     "check_gaze_frames",
     "load_prepared",

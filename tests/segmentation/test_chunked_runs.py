@@ -1,0 +1,141 @@
+"""A long sequence's run as chunk tasks (segmentation.services.chunked_runs), eagerly.
+
+The same code runs on real workers in tests/faults/test_chunked_runs.py (two workers, a worker
+killed mid-chunk).
+"""
+
+from __future__ import annotations
+
+import io
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from crowd import services as crowd_services
+from segmentation import export_service, parameters, services
+from segmentation.engine import MAX_CHUNK_FRAMES, MIN_CHUNK_FRAMES
+from segmentation.engine.datasets import load_sample
+from segmentation.models import GroundTruth, Run
+from segmentation.services import chunked_runs
+
+from .conftest import OBSERVERS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="session")
+def sixteen_slices(tmp_path_factory):
+    sample = load_sample("brats-pat0001")
+    folder = tmp_path_factory.mktemp("brats16")
+    affine = np.diag([0.9, 0.9, 3.0, 1.0])
+    nib.save(nib.Nifti1Image(np.moveaxis(sample.frames, 0, -1).astype(np.float32), affine),
+             folder / "flair.nii.gz")
+    nib.save(nib.Nifti1Image(np.moveaxis(sample.truth, 0, -1).astype(np.uint8), affine),
+             folder / "tumour.nii.gz")
+    gaze = {}
+    for table in sample.gaze:
+        name = table["observer"].iloc[0]
+        if name in OBSERVERS:
+            gaze[name] = folder / f"{name}.csv"
+            table.to_csv(gaze[name], index=False, na_rep="")
+    return {"frames": folder / "flair.nii.gz", "truth": folder / "tumour.nii.gz", "gaze": gaze}
+
+
+@pytest.fixture
+def long_sequence(study, sixteen_slices):
+    from annotation import services as annotation_services
+
+    sequence = crowd_services.sequence_import(study=study, path=sixteen_slices["frames"],
+                                              name="pat0001-16", truth=sixteen_slices["truth"])
+    for name in OBSERVERS:
+        user = crowd_services.user_get_or_create(username=name)
+        annotation_services.recording_import_file(sequence=sequence, observer=user,
+                                                  path=sixteen_slices["gaze"][name], fmt="csv",
+                                                  ensure_member=True)
+    return sequence
+
+
+def _npz(run):
+    return np.load(io.BytesIO(export_service.run_export(run=run, fmt="npz")[0]))
+
+
+def test_a_chunked_run_delivers_what_the_whole_sequence_run_delivers(study, long_sequence, settings):
+    (whole,) = services.study_run_create(study=study, sequence=long_sequence,
+                                         parameters={"compare": False, "chunk_frames": 16})
+    (cut,) = services.study_run_create(study=study, sequence=long_sequence,
+                                       parameters={"compare": True, "chunk_frames": 4})
+    whole.refresh_from_db()
+    cut.refresh_from_db()
+    assert whole.status == cut.status == Run.Status.SUCCEEDED, (whole.error, cut.error)
+    assert "chunked" not in whole.timings  # one chunk: the whole-sequence path, as before
+    assert cut.timings["chunked"]["chunks"] == 4
+    assert sum(c["prepare"] for c in cut.timings["chunked"]["workers"].values()) == 4
+    assert cut.stage == "done" and cut.progress == 1.0
+    assert set(cut.observers["weights"]) == set(OBSERVERS)
+    assert "compare_skipped" in cut.metrics
+    a, b = _npz(whole)["masks"].astype(bool), _npz(cut)["masks"].astype(bool)
+    assert a.shape == b.shape == (16, 240, 240)
+    dice = 2 * (a & b).sum() / (a.sum() + b.sum())
+    assert dice >= 0.999, dice
+    gt_whole, gt_cut = GroundTruth.objects.get(run=whole), GroundTruth.objects.get(run=cut)
+    assert abs(gt_whole.threshold - gt_cut.threshold) < 1e-3
+    assert gt_cut.threshold_rule == "gaze-contrast"
+    assert abs(cut.metrics["methods"]["eel"]["dice"] - whole.metrics["methods"]["eel"]["dice"]) < 1e-3
+    sp = np.load(io.BytesIO(open(settings.MEDIA_ROOT / gt_cut.superpixel_file.name, "rb").read()))
+    assert sp["labels"].shape == (16, 240, 240) and sp["labels"].max() + 1 == sp["sp_scores"].size
+    assert not chunked_runs.chunk_folder(cut.pk).exists()  # removed once stored
+
+
+def test_late_and_duplicate_chunk_tasks_change_nothing(study, long_sequence):
+    (run,) = services.study_run_create(study=study, sequence=long_sequence,
+                                       parameters={"compare": False, "chunk_frames": 8})
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    before = GroundTruth.objects.get(run=run).file.name
+    # A chunk task delivered again after the run moved on (or finished) does nothing.
+    assert services.run_chunk(run_id=run.pk, step="prepare", index=0) is False
+    assert services.run_gather(run_id=run.pk, step="finalize") is False
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED and run.attempts == 1
+    assert GroundTruth.objects.filter(run=run).count() == 1
+    assert GroundTruth.objects.get(run=run).file.name == before
+
+
+def test_a_failing_chunk_fails_the_run_with_its_reason_and_retry_starts_clean(
+        study, long_sequence, monkeypatch):
+    from segmentation import engine
+
+    def broken(folder, index):
+        raise engine.InputError(f"chunk {index} is broken")
+
+    monkeypatch.setattr(engine, "estimate_chunk", broken)
+    (run,) = services.study_run_create(study=study, sequence=long_sequence,
+                                       parameters={"compare": False, "chunk_frames": 8})
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "is broken" in run.error
+    monkeypatch.undo()
+    services.run_retry(run=run)
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+
+
+@pytest.mark.parametrize("bad", [3, 1001, 4.5, True, "x"])
+def test_chunk_size_is_bounded_where_it_enters(bad):
+    with pytest.raises(parameters.ParameterError):
+        parameters.resolve({"chunk_frames": bad})
+
+
+def test_chunk_size_bounds_agree_with_the_engine():
+    assert (parameters.MIN_CHUNK_FRAMES, parameters.MAX_CHUNK_FRAMES) == (MIN_CHUNK_FRAMES,
+                                                                          MAX_CHUNK_FRAMES)
+
+
+def test_runs_the_chunked_path_cannot_compute_keep_the_whole_sequence_path():
+    p = parameters.resolve({"chunk_frames": 4})
+    assert chunked_runs.chunkable(p, 8)
+    assert not chunked_runs.chunkable(p, 7)  # under two chunks
+    assert not chunked_runs.chunkable({**p, "method": "vilarino"}, 100)
+    assert not chunked_runs.chunkable({**p, "features": "autoencoder"}, 100)
+    assert not chunked_runs.chunkable({**p, "temporal": True}, 100)

@@ -35,6 +35,21 @@ def _frames(folder: Path, n_frames: int, size: int) -> Path:
     return folder
 
 
+def _gaze(path: Path, observer: str, n_frames: int, size: int, seed: int) -> Path:
+    """60 Hz samples near the disc's centre (as _frames moves it), 8 per frame."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lines = ["observer,t_ms,frame,x,y"]
+    for t in range(n_frames):
+        cy, cx = size / 2, size / 3 + t * size / (3 * n_frames)
+        for i in range(8):
+            x, y = cx + rng.normal(0, size / 30), cy + rng.normal(0, size / 30)
+            lines.append(f"{observer},{(t * 8 + i) * 1000 / 60:.1f},{t},{x:.2f},{y:.2f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", default="faults")
@@ -43,6 +58,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=48)
     parser.add_argument("--quorum", type=int, default=99)
     parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--gaze", action="store_true",
+                        help="import a finished recording per observer, looking at the disc")
+    parser.add_argument("--run-chunk-frames", type=int, default=0,
+                        help="then start a run with this chunk size (its id is printed)")
     parser.add_argument("--users-only", action="store_true",
                         help="only create the users, with passwords (the rest goes through HTTP)")
     args = parser.parse_args()
@@ -82,8 +101,27 @@ def main() -> None:
             observers.append(
                 {"username": user.username, "token": Token.objects.get_or_create(user=user)[0].key}
             )
+    run_id = None
+    if args.gaze:
+        from annotation import services as annotation_services
+
+        for k, observer in enumerate(observers):
+            path = _gaze(args.workdir / f"{args.name}-gaze{k}.csv", observer["username"],
+                         args.frames, args.size, k)
+            user = services.user_get_or_create(username=observer["username"])
+            annotation_services.recording_import_file(sequence=sequence, observer=user, path=path,
+                                                      fmt="csv", ensure_member=True)
+    if args.run_chunk_frames:
+        from segmentation import services as seg_services
+
+        with transaction.atomic():
+            (run,) = seg_services.study_run_create(
+                study=study, sequence=sequence,
+                parameters={"compare": False, "chunk_frames": args.run_chunk_frames})
+        run_id = run.pk
     print(json.dumps({
         "study": study.pk, "sequence": sequence.pk, "frames": args.frames, "size": args.size,
+        "run": run_id,
         "coordinator": {"username": coordinator.username,
                         "token": Token.objects.get_or_create(user=coordinator)[0].key},
         "observers": observers,

@@ -263,6 +263,20 @@ def _in_subprocess(args: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _summary(rows: list, workers: list) -> None:
+    print("\nspeed-up of 2 workers over 1 and s/frame relative to the shortest length:")
+    for kind in ("davis", "brats"):
+        mine = [r for r in rows if r["kind"] == kind]
+        for length in sorted({r["frames"] for r in mine}):
+            by_w = {r["workers"]: r for r in mine if r["frames"] == length}
+            if 1 in by_w and 2 in by_w:
+                print(f"  {kind} {length}: {by_w[1]['seconds'] / by_w[2]['seconds']:.2f}x")
+        ones = sorted((r for r in mine if r["workers"] == min(workers)), key=lambda r: r["frames"])
+        for r in ones[1:]:
+            print(f"  {kind} {r['frames']} vs {ones[0]['frames']} frames, s/frame ratio "
+                  f"{r['s_per_frame'] / ones[0]['s_per_frame']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--davis", type=int, nargs="*", default=[100, 300, 1000],
@@ -305,18 +319,7 @@ def main() -> None:
                   f"{row['s_per_frame']:>8.3f} {row['rss_worker_mb']:>13.0f} "
                   f"{row['rss_gather_mb']:>13.0f} {sp if sp is None else round(sp, 3)!s:>11} "
                   f"{row['load'][0]:>5.1f}-{row['load'][1]:<5.1f}", flush=True)
-    print("\nspeed-up of 2 workers over 1 and s/frame relative to the shortest length:")
-    for kind in ("davis", "brats"):
-        mine = [r for r in rows if r["kind"] == kind]
-        for length in sorted({r["frames"] for r in mine}):
-            by_w = {r["workers"]: r for r in mine if r["frames"] == length}
-            if 1 in by_w and 2 in by_w:
-                print(f"  {kind} {length}: {by_w[1]['seconds'] / by_w[2]['seconds']:.2f}x")
-        ones = sorted((r for r in mine if r["workers"] == min(args.workers)), key=lambda r: r["frames"])
-        if len(ones) > 1:
-            for r in ones[1:]:
-                print(f"  {kind} {r['frames']} vs {ones[0]['frames']} frames, s/frame ratio "
-                      f"{r['s_per_frame'] / ones[0]['s_per_frame']:.2f}")
+    _summary(rows, args.workers)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

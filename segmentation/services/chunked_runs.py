@@ -222,7 +222,7 @@ def _recordings(run: Run, folder: Path):
 def _plan(run: Run) -> None:
     from segmentation import engine
 
-    from .runs import _engine_accuracy_deg, finished_recordings, observer_name, recording_gaze
+    from .run_inputs import _engine_accuracy_deg, finished_recordings, observer_name, recording_gaze
 
     folder = chunk_folder(run.pk)
     recordings = list(finished_recordings(run.sequence))
@@ -241,7 +241,7 @@ def _plan(run: Run) -> None:
 def _train(run: Run) -> None:
     from segmentation import engine
 
-    from .runs import _json_safe, _observer_summary
+    from .run_inputs import _json_safe, _observer_summary
 
     folder = chunk_folder(run.pk)
     p = run.parameters
@@ -271,7 +271,7 @@ def _worker_counts(folder: Path, layout) -> dict:
 def _finalize(run: Run) -> None:
     from segmentation import engine
 
-    from .runs import _json_safe, sequence_truth
+    from .run_inputs import _json_safe, sequence_truth
 
     folder = chunk_folder(run.pk)
     layout = engine.read_layout(folder)
@@ -331,7 +331,7 @@ def _chunked_metrics(folder: Path, choice, truth, p: dict, layout) -> dict:
     needs the whole sequence in memory)."""
     from segmentation import engine
 
-    from .runs import _json_safe
+    from .run_inputs import _json_safe
 
     if truth is None:
         return {}

@@ -30,6 +30,15 @@ from .. import parameters as params_mod
 from ..jobs import job_claim, job_fail
 from ..models import GroundTruth, ObserverEstimate, PreparedSequence, Report, Run
 from ..versioning import code_version, parameters_key
+from .run_inputs import (  # noqa: F401 (part of this module's names, as before the split)
+    _engine_accuracy_deg,
+    _json_safe,
+    _observer_summary,
+    finished_recordings,
+    observer_name,
+    recording_gaze,
+    sequence_truth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +50,8 @@ def sequence_frames(sequence: Sequence) -> np.ndarray:
     return crowd_selectors.sequence_frames(sequence)
 
 
-def sequence_truth(sequence: Sequence) -> tuple[np.ndarray, list[int]] | None:
-    """Reference masks (K, H, W) bool and the frame index of each, or None without masks."""
-    found = crowd_selectors.sequence_masks(sequence)
-    if found is None:
-        return None
-    frames, masks = found
-    return masks, [int(f) for f in frames]
 
 
-def recording_gaze(recording: Recording):
-    """The recording's samples as the engine's canonical gaze table."""
-    return annotation_selectors.recording_gaze_frame(recording=recording)
 
 
 def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> dict:
@@ -148,21 +147,8 @@ def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str,
     )
 
 
-def _engine_accuracy_deg(recording: Recording) -> float | None:
-    """The recording's measured accuracy as the engine takes it (degrees, at most 90), or None.
-
-    ``calibration_error_deg`` may reach 180 (the model's bound); the engine refuses more than
-    90 degrees, and an error that large already says "nowhere near": cap it there rather
-    than fail the run.
-    """
-    from segmentation import engine
-
-    accuracy = annotation_selectors.recording_accuracy_deg(recording)
-    return None if accuracy is None else min(float(accuracy), engine.MAX_ACCURACY_DEG)
 
 
-def observer_name(recording: Recording) -> str:
-    return recording.observer.get_username()
 
 
 def estimate_get_or_compute(*, recording: Recording, parameters: dict, prepared_row=None,
@@ -222,8 +208,6 @@ def recording_estimate(*, recording_id: int) -> ObserverEstimate | None:
     return row
 
 
-def finished_recordings(sequence: Sequence):
-    return annotation_selectors.finished_recordings(sequence=sequence)
 
 
 @transaction.atomic
@@ -437,17 +421,6 @@ def _execute(run: Run, progress: _Progress) -> None:
             metrics=metrics, observers=observers, finished_at=timezone.now())
 
 
-def _json_safe(value):
-    """Plain JSON: numpy numbers as Python ones, NaN and infinities as None."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
@@ -483,26 +456,6 @@ def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
                           "threshold_rule": result.threshold_rule}}
 
 
-def _observer_summary(result, recordings) -> dict:
-    pool = getattr(result, "pool", None)
-    offsets = getattr(result, "offsets_px", None)
-    summary: dict[str, Any] = {
-        # The measured accuracy the engine was given, and the offset (pixels, x and y) the
-        # crowd's alignment removed from the recording's gaze (None: not moved).
-        "recordings": [{"id": r.pk, "observer": observer_name(r), "repeat": r.repeat,
-                        "accuracy_deg": _engine_accuracy_deg(r),
-                        "offset_px": (None if offsets is None or not np.any(offsets[i])
-                                      else [round(float(v), 2) for v in offsets[i]])}
-                       for i, r in enumerate(recordings)],
-    }
-    if pool is not None:
-        summary["pool"] = type(pool).__name__
-        summary["weights"] = {k: float(v) for k, v in getattr(pool, "weights_", {}).items()}
-        summary["flagged"] = list(getattr(pool, "flagged_", []))
-        summary["flag_reasons"] = dict(getattr(pool, "flag_reasons_", {}))
-        # Said but not acted on (disagreement with the crowd keeps the floor weight).
-        summary["notes"] = dict(getattr(pool, "notes_", {}))
-    return summary
 
 
 def _write_report(run, sequence, frames, prepared, estimates, result, gaze, truth):

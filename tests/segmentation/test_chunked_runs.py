@@ -139,3 +139,47 @@ def test_runs_the_chunked_path_cannot_compute_keep_the_whole_sequence_path():
     assert not chunked_runs.chunkable({**p, "method": "vilarino"}, 100)
     assert not chunked_runs.chunkable({**p, "features": "autoencoder"}, 100)
     assert not chunked_runs.chunkable({**p, "temporal": True}, 100)
+
+
+RUN_STATE = """
+import json, os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "crowd.settings"
+import django; django.setup()
+from segmentation.models import GroundTruth, Run
+run = Run.objects.get(pk=int(sys.argv[1]))
+print(json.dumps({"status": run.status, "error": run.error, "timings": run.timings,
+                  "truths": GroundTruth.objects.filter(run=run).count()}))
+"""
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_embedded_default_runs_a_chunked_run_on_its_one_worker(tmp_path):
+    """The filesystem broker (no result backend) and one real worker process, as ``serve``."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from tests.segmentation.test_serve import ROOT, _env, _python, _worker
+
+    env = _env(tmp_path)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    made = subprocess.run(
+        [sys.executable, "tests/faults/make_study.py", "--workdir", str(tmp_path), "--name",
+         "embedded", "--observers", "2", "--frames", "16", "--size", "64", "--gaze",
+         "--run-chunk-frames", "4"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-3000:]
+    run_id = json.loads(made.stdout.strip().splitlines()[-1])["run"]
+    worker = _worker(env)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            state = json.loads(_python(env, RUN_STATE, str(run_id)))
+            if state["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(1)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    assert state["status"] == "succeeded", state
+    assert state["timings"]["chunked"]["chunks"] == 4 and state["truths"] == 1

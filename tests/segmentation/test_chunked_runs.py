@@ -183,3 +183,35 @@ def test_the_embedded_default_runs_a_chunked_run_on_its_one_worker(tmp_path):
         worker.wait(60)
     assert state["status"] == "succeeded", state
     assert state["timings"]["chunked"]["chunks"] == 4 and state["truths"] == 1
+
+
+def test_progress_counts_chunks_done_across_workers_with_an_eta(study, long_sequence, monkeypatch):
+    """Steps driven by hand (nothing queued): the stage says chunks done, the bar follows them."""
+    from segmentation.jobs import job_progress
+
+    queued = []
+    monkeypatch.setattr(chunked_runs, "enqueue_on_commit", lambda *a: queued.append(a))
+    monkeypatch.setattr("segmentation.services.runs.enqueue_on_commit", lambda *a: None)
+    (run,) = services.study_run_create(study=study, sequence=long_sequence,
+                                       parameters={"compare": False, "chunk_frames": 4})
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.stage == "prepare: 0/4 chunks of 4 frames"
+    assert [q[1:] for q in queued] == [(run.pk, "prepare", i) for i in range(4)]
+    seen = []
+    for i in (2, 0, 3):  # any order, any worker
+        assert services.run_chunk(run_id=run.pk, step="prepare", index=i, worker=f"w{i % 2}")
+        run.refresh_from_db()
+        seen.append((run.stage, run.progress))
+    assert [s for s, _ in seen] == ["prepare: 1/4 chunks", "prepare: 2/4 chunks",
+                                    "prepare: 3/4 chunks"]
+    assert [p for _, p in seen] == sorted(p for _, p in seen) and seen[-1][1] < 0.5
+    assert job_progress(run)["eta_seconds"] is not None  # past 5%: an estimate of what is left
+    queued.clear()
+    services.run_chunk(run_id=run.pk, step="prepare", index=1)
+    run.refresh_from_db()
+    assert run.stage == "plan" and queued == [("segmentation.run_gather", run.pk, "plan")]
+    # A chunk delivered twice after its step ended: nothing computed, nothing queued.
+    queued.clear()
+    assert services.run_chunk(run_id=run.pk, step="prepare", index=1) is False
+    assert queued == []

@@ -36,23 +36,57 @@
   };
   window.gazecrowdRecorder = api;
 
-  // --- frames -------------------------------------------------------------------------------
-  var frames = new Array(cfg.nFrames);
+  // --- frames: a window fetched ahead, never the whole sequence -----------------------------
+  // A sequence of thousands of frames is not preloaded: the first AHEAD frames (4 s of
+  // playback) are loaded and decoded before the start, then playback keeps the next AHEAD
+  // frames requested ahead of the clock (at most MAX_INFLIGHT requests at once) and forgets the
+  // frames behind it. Timing stays the clock's: a frame not decoded when its time comes is not
+  // waited for; the frame on screen stays, the samples meanwhile name it, and a frame never
+  // shown counts in api.dropped.
+  var AHEAD = Math.min(cfg.nFrames, Math.max(16, Math.ceil(cfg.fps * (timing.aheadS || 4))));
+  var MAX_INFLIGHT = 6;
+  var frames = {}, requested = {}, inflight = 0, horizon = 0;
+  var onLoad = null, onFail = null; // set while the first window loads (preload)
+  api.ahead = AHEAD; api.dropped = 0; api.late = 0; api.shown = 0; api.maxHeld = 0; api.requests = 0;
+  function held() { return Object.keys(frames).length; }
+  var failures = {};
+  function request(k) {
+    requested[k] = true; inflight += 1; api.requests += 1;
+    var img = new Image();
+    img.src = cfg.frameUrlPrefix + k + ".png";
+    return img.decode().then(function () {
+      if (k >= horizon - 2) { frames[k] = img; api.maxHeld = Math.max(api.maxHeld, held()); }
+      if (onLoad) onLoad();
+    }, function () {
+      failures[k] = (failures[k] || 0) + 1;
+      if (failures[k] < 3) delete requested[k]; // asked again by fetchAhead below
+      else if (onFail) onFail(new Error("frame " + k + " could not be loaded"));
+    }).finally(function () { inflight -= 1; fetchAhead(horizon); });
+  }
+  function fetchAhead(from) {
+    horizon = from;
+    Object.keys(frames).forEach(function (key) { if (+key < from - 2) delete frames[key]; });
+    Object.keys(requested).forEach(function (key) { if (+key < from - 2) delete requested[key]; });
+    var end = Math.min(cfg.nFrames, from + AHEAD);
+    for (var k = from; k < end && inflight < MAX_INFLIGHT; k++) {
+      if (!requested[k]) request(k); // a frame still missing when its time comes is dropped
+    }
+  }
   function preload() {
-    var loaded = 0;
+    // The first window, MAX_INFLIGHT requests at a time: the page is ready once it is decoded.
     var bar = $("load-progress"), status = $("load-status");
-    return Promise.all(Array.from({ length: cfg.nFrames }, function (_, k) {
-      return new Promise(function (resolve, reject) {
-        var img = new Image();
-        img.onload = function () {
-          frames[k] = img; loaded += 1; bar.value = loaded;
-          status.textContent = "Frames loaded: " + loaded + " of " + cfg.nFrames;
-          resolve();
-        };
-        img.onerror = function () { reject(new Error("frame " + k + " could not be loaded")); };
-        img.src = cfg.frameUrlPrefix + k + ".png";
-      });
-    }));
+    bar.max = AHEAD;
+    return new Promise(function (resolve, reject) {
+      onLoad = function () {
+        var n = 0;
+        for (var k = 0; k < AHEAD; k++) if (frames[k]) n += 1;
+        bar.value = n;
+        status.textContent = "Frames loaded: " + n + " of the first " + AHEAD;
+        if (n === AHEAD) { onLoad = onFail = null; resolve(); }
+      };
+      onFail = function (err) { onLoad = onFail = null; reject(err); };
+      fetchAhead(0);
+    });
   }
 
   // --- geometry -----------------------------------------------------------------------------
@@ -365,15 +399,17 @@
   }
 
   // --- playback -----------------------------------------------------------------------------
-  var sampler = null, flusher = null, t0 = 0, frame = -1, stopped = false;
+  var sampler = null, flusher = null, t0 = 0, frame = -1, lateFrame = -1, stopped = false;
   function draw(k) {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, window.innerWidth, window.innerHeight);
     ctx.drawImage(frames[k], rect.left, rect.top, rect.width, rect.height);
+    api.shown += 1;
   }
   function sample() {
     var t = performance.now() - t0;
     var k = Math.min(cfg.nFrames - 1, Math.floor((t * cfg.fps) / 1000));
+    if (k !== frame && !frames[k] && frame >= 0) k = frame; // not decoded yet: still on screen
     var g = gazeNow();
     if (g && rect) {
       if (api.timing.firstSample === null) api.timing.firstSample = performance.now();
@@ -398,18 +434,21 @@
   }
   function play() {
     return new Promise(function (resolve) {
-      t0 = performance.now(); frame = -1;
+      t0 = performance.now(); frame = -1; api.shown = 0; api.late = 0;
       sampler = setInterval(sample, 1000 / SAMPLE_HZ);
       flusher = setInterval(flush, BATCH_MS);
       (function loop() {
         if (stopped) { resolve(false); return; }
         var k = Math.floor(((performance.now() - t0) * cfg.fps) / 1000);
         if (k >= cfg.nFrames) { resolve(true); return; }
-        if (k !== frame) { frame = k; draw(k); }
+        fetchAhead(k);
+        if (k !== frame && frames[k]) { frame = k; draw(k); }
+        else if (k !== frame && k !== lateFrame) { lateFrame = k; api.late += 1; } // not decoded in time
         requestAnimationFrame(loop);
       })();
     }).then(function (completed) {
       clearInterval(sampler); clearInterval(flusher);
+      api.dropped = cfg.nFrames - api.shown; // frames whose time came and went unseen
       if (completed) flush();
       else { pending = []; fatal = "stopped"; } // an aborted recording takes no more batches
       return completed;
@@ -453,7 +492,8 @@
       api.state = "recording";
       wasFullscreen = !!document.fullscreenElement;
       show("ok", "Recording: gaze is being saved");
-      return countdown().then(play);
+      // The first window again if an earlier playback on this page moved past it.
+      return countdown().then(function () { return frames[0] ? null : preload(); }).then(play);
     }).then(function (completed) {
       if (!completed) return abort();
       api.state = "saving";
@@ -568,7 +608,9 @@
   preload().then(function () {
     api.state = "ready";
     $("start").disabled = false;
-    $("load-status").textContent = "All " + cfg.nFrames + " frames loaded. Ready.";
+    $("load-status").textContent = AHEAD < cfg.nFrames
+      ? "First " + AHEAD + " of " + cfg.nFrames + " frames loaded; the rest stream while you watch. Ready."
+      : "All " + cfg.nFrames + " frames loaded. Ready.";
   }, function (err) {
     api.state = "error";
     $("setup-error").textContent = "The sequence could not be loaded: " + err.message + ". Reload the page.";

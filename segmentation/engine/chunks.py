@@ -581,9 +581,14 @@ def estimate_chunk(folder, index: int) -> None:
                               np.arange(n, n + g), combine="mean", density=True,
                               cov_floor=params["cov_floor"])[:n]
         if rec["sigma_deg"]:
-            p = p * spatial_prior(centroids, frame_of, read_chunk_array(folder, "plan-points", r),
-                                  sigma_px=rec["sigma_deg"] * layout.px_per_degree,
-                                  window=int(params.get("spatial_frames", 2)))
+            # Only the gaze of the chunk's frames and their window: the same nearest points
+            # as on the whole sequence, at a cost that does not grow with its length.
+            window = int(params.get("spatial_frames", 2))
+            start, stop = layout.chunks[int(index)]
+            lo, hi = max(0, start - window), min(layout.n_frames, stop + window)
+            points = np.asarray(read_chunk_array(folder, "plan-points", r)[lo:hi])
+            p = p * spatial_prior(centroids, frame_of - lo, points,
+                                  sigma_px=rec["sigma_deg"] * layout.px_per_degree, window=window)
         top[r] = float(p.max()) if n else 0.0
         terms = (p, fixed, fixed * p)
         if omega is not None:

@@ -61,14 +61,18 @@ def chunk_folder(run_id: int) -> Path:
     return Path(settings.MEDIA_ROOT) / "chunks" / f"run{int(run_id)}"
 
 
+def chunk_frames(parameters: dict) -> int:
+    """The run's chunk size (runs created before the parameter existed: the default)."""
+    return int(parameters.get("chunk_frames") or params_mod.DEFAULTS["chunk_frames"])
+
+
 def chunkable(parameters: dict, n_frames: int) -> bool:
     """Whether a run goes the chunked way: two chunks or more, and parameters that the
     chunked engine path computes (hand features, per-frame superpixels, the default estimate,
     eel/el/probability). Other runs keep the whole-sequence path."""
     from segmentation.engine import CHUNKED_METHODS
 
-    chunk = int(parameters.get("chunk_frames") or params_mod.DEFAULTS["chunk_frames"])
-    return (n_frames >= 2 * chunk and parameters.get("features", "hand") == "hand"
+    return (n_frames >= 2 * chunk_frames(parameters) and parameters.get("features", "hand") == "hand"
             and not parameters.get("temporal") and parameters.get("estimate") == "default"
             and parameters.get("method", "eel") in CHUNKED_METHODS)
 
@@ -134,12 +138,12 @@ def run_start_chunked(run: Run) -> None:
     p = run.parameters
     started = time.perf_counter()
     layout = engine.chunk_layout(folder, _frames(sequence), px_per_degree=p["px_per_degree"],
-                                 chunk_frames=int(p["chunk_frames"]))
+                                 chunk_frames=chunk_frames(p))
     engine.write_chunk_json(folder, "timings", {"layout": time.perf_counter() - started,
                                                 "t0": time.time()})
     Run.objects.filter(pk=run.pk).update(stage="start")
     _advance(run.pk, "start", "prepare",
-             stage_text=f"prepare: 0/{layout.n_chunks} chunks of {p['chunk_frames']} frames")
+             stage_text=f"prepare: 0/{layout.n_chunks} chunks of {chunk_frames(p)} frames")
 
 
 def run_chunk(*, run_id: int, step: str, index: int, worker: str | None = None) -> bool:
@@ -308,7 +312,7 @@ def _finalize(run: Run) -> None:
     t0 = timings.pop("t0", None)
     if t0 is not None:
         timings["total"] = time.time() - t0
-    timings["chunked"] = {"chunks": layout.n_chunks, "chunk_frames": int(p["chunk_frames"]),
+    timings["chunked"] = {"chunks": layout.n_chunks, "chunk_frames": chunk_frames(p),
                           "workers": _worker_counts(folder, layout)}
     with transaction.atomic():
         run_row = Run.objects.select_for_update().get(pk=run.pk)

@@ -50,10 +50,6 @@ def sequence_frames(sequence: Sequence) -> np.ndarray:
     return crowd_selectors.sequence_frames(sequence)
 
 
-
-
-
-
 def sequence_parameters(sequence: Sequence, overrides: dict | None = None) -> dict:
     """Run parameters for ``sequence``: defaults, then ``overrides``, then "auto" resolved.
 
@@ -147,10 +143,6 @@ def _estimate_from_arrays(arrays: dict[str, np.ndarray], *, observer: str,
     )
 
 
-
-
-
-
 def estimate_get_or_compute(*, recording: Recording, parameters: dict, prepared_row=None,
                             prepared=None, frames=None):
     """The recording's per-superpixel estimate, computed at most once per parameters/code.
@@ -206,8 +198,6 @@ def recording_estimate(*, recording_id: int) -> ObserverEstimate | None:
     row, _ = estimate_get_or_compute(recording=recording, parameters=parameters)
     sequence_start_run_at_quorum(sequence=recording.sequence)
     return row
-
-
 
 
 @transaction.atomic
@@ -421,8 +411,6 @@ def _execute(run: Run, progress: _Progress) -> None:
             metrics=metrics, observers=observers, finished_at=timezone.now())
 
 
-
-
 def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
     """What the run delivers, scored on the frames that have a reference mask.
 
@@ -454,8 +442,6 @@ def _metrics(prepared, frames, estimates, result, truth, p) -> dict:
             "frames_total": int(result.scores.shape[0]),
             "delivered": {"method": result.method, "threshold": float(result.threshold),
                           "threshold_rule": result.threshold_rule}}
-
-
 
 
 def _write_report(run, sequence, frames, prepared, estimates, result, gaze, truth):

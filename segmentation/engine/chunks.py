@@ -104,6 +104,7 @@ __all__ = [
     "plan_estimates",
     "prepare_chunk",
     "read_layout",
+    "reset_after_prepare",
     "segment_chunked",
     "train_chunks",
 ]
@@ -219,6 +220,20 @@ def chunks_done(folder, step: str) -> list[bool]:
         raise InputError(f"step must be one of {', '.join(CHUNK_OUTPUTS)}; got {step!r}")
     layout = read_layout(folder)
     return [has_chunk_array(folder, CHUNK_OUTPUTS[step], i) for i in range(layout.n_chunks)]
+
+
+#: What the steps after ``prepare`` write (they depend on the recordings, not only the frames).
+_AFTER_PREPARE = ("plan", "plan-points", "plan-gazed", "plan-gazed-all", "plan-means",
+                  "plan-covs", "estimate", "estimate-max", "train", "sp_scores", "gazed",
+                  "scores", "histograms", "threshold")
+
+
+def reset_after_prepare(folder) -> int:
+    """Forget everything but the prepared chunks (a run starting again: its recordings may
+    have changed, its superpixels have not). Returns the number of files removed."""
+    from .io.chunkstore import remove_chunk_arrays
+
+    return remove_chunk_arrays(folder, _AFTER_PREPARE)
 
 
 def read_layout(folder) -> ChunkLayout:

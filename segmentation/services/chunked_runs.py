@@ -139,6 +139,9 @@ def run_start_chunked(run: Run) -> None:
     started = time.perf_counter()
     layout = engine.chunk_layout(folder, _frames(sequence), px_per_degree=p["px_per_degree"],
                                  chunk_frames=chunk_frames(p))
+    # A run started again (recovery after a restart) keeps its prepared chunks only: the
+    # recordings, hence every later step, may have changed.
+    engine.reset_after_prepare(folder)
     engine.write_chunk_json(folder, "timings", {"layout": time.perf_counter() - started,
                                                 "t0": time.time()})
     Run.objects.filter(pk=run.pk).update(stage="start")

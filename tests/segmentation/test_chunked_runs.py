@@ -215,3 +215,26 @@ def test_progress_counts_chunks_done_across_workers_with_an_eta(study, long_sequ
     queued.clear()
     assert services.run_chunk(run_id=run.pk, step="prepare", index=1) is False
     assert queued == []
+
+
+def test_a_restarted_run_resumes_from_its_prepared_chunks(study, long_sequence, monkeypatch):
+    """What `serve`'s recovery does to a run left running: queued again, claimed again."""
+    queued = []
+    monkeypatch.setattr(chunked_runs, "enqueue_on_commit", lambda *a: queued.append(a))
+    monkeypatch.setattr("segmentation.services.runs.enqueue_on_commit", lambda *a: None)
+    (run,) = services.study_run_create(study=study, sequence=long_sequence,
+                                       parameters={"compare": False, "chunk_frames": 8})
+    services.run_execute(run_id=run.pk)
+    assert services.run_chunk(run_id=run.pk, step="prepare", index=0) is True
+    folder = chunked_runs.chunk_folder(run.pk)
+    (folder / "estimate-00000.npy").write_bytes(b"stale")  # a later step of the lost attempt
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.QUEUED)
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.attempts == 2 and run.stage.startswith("prepare: 0/2")
+    assert not (folder / "estimate-00000.npy").exists()
+    assert services.run_chunk(run_id=run.pk, step="prepare", index=0) is False  # kept
+    monkeypatch.undo()
+    assert services.run_chunk(run_id=run.pk, step="prepare", index=1) is True  # then the rest
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error

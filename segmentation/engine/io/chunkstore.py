@@ -26,6 +26,7 @@ import numpy as np
 __all__ = [
     "chunk_file",
     "has_chunk_array",
+    "remove_chunk_arrays",
     "read_chunk_array",
     "read_chunk_json",
     "write_chunk_array",
@@ -65,6 +66,20 @@ def write_chunk_array(folder, name: str, index: int, array) -> Path:
 
 def has_chunk_array(folder, name: str, index: int) -> bool:
     return chunk_file(folder, name, index).is_file()
+
+
+def remove_chunk_arrays(folder, names) -> int:
+    """Delete every chunk's arrays named ``names`` (and JSON documents of those names);
+    returns how many files went."""
+    gone = 0
+    for name in names:
+        paths = list(Path(folder).glob(f"{name}-[0-9][0-9][0-9][0-9][0-9].npy"))
+        paths.append(Path(folder) / f"{name}.json")
+        for path in paths:
+            if path.is_file():
+                path.unlink()
+                gone += 1
+    return gone
 
 
 def read_chunk_array(folder, name: str, index: int, *, mmap: bool = True) -> np.ndarray:

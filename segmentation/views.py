@@ -24,7 +24,7 @@ from crowd import selectors as crowd_selectors
 from crowd.models import Study, StudyMembership
 from crowd.permissions import study_for
 
-from . import export_formats, overlays, selectors, services
+from . import dicom_seg, export_formats, overlays, selectors, services
 from .models import Run
 from .parameters import DEFAULTS, METHOD_LABELS, METHODS, ParameterError
 
@@ -33,6 +33,7 @@ READERS = (Role.COORDINATOR, Role.RESEARCHER)
 FORMAT_LABELS = {
     "nifti": "NIfTI (.nii.gz)", "png": "PNG masks (.zip)", "coco": "COCO RLE (.json)",
     "npz": "NumPy scores + masks (.npz)", "csv": "Superpixel scores (.csv)",
+    "dicom-seg": "DICOM SEG, binary (.seg.dcm)", "dicom-seg-fractional": "DICOM SEG, scores (.seg.dcm)",
 }
 
 
@@ -169,7 +170,10 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
         "report_files": [(f, report_url + f) for f in summary["report_files"]],
         "downloads": [(fmt, FORMAT_LABELS.get(fmt, fmt),
                        reverse("run-export", args=[study.pk, run.pk, fmt]))
-                      for fmt in export_formats.FORMATS] if run.status == Run.Status.SUCCEEDED else [],
+                      for fmt in export_formats.FORMATS
+                      # A DICOM SEG only for a sequence read from DICOM (it references the series).
+                      if sequence.dicom_headers_file or fmt not in dicom_seg.DICOM_SEG_FORMATS]
+                     if run.status == Run.Status.SUCCEEDED else [],
         **{k: v for k, v in summary.items() if k not in ("figures", "report_files")},
         "ground_truth": getattr(run, "ground_truth", None),
         "defaults": DEFAULTS,

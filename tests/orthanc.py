@@ -100,3 +100,22 @@ def running_orthanc(folder: Path):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def _orthanc_fixture(tmp_path_factory):
+    import pytest
+
+    reason = orthanc_missing()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}: .ci/run installs it")
+        pytest.skip(reason)
+    with running_orthanc(tmp_path_factory.mktemp("orthanc")) as server:
+        yield server
+
+
+def orthanc_fixture():
+    """A session-scoped ``orthanc`` fixture for a test module: ``orthanc = orthanc_fixture()``."""
+    import pytest
+
+    return pytest.fixture(scope="session", name="orthanc")(_orthanc_fixture)

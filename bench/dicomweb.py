@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         frames = np.load(sequence.frames_file.path, mmap_mode="r")
         masks = np.asarray(frames > np.quantile(frames[0], 0.95))
         scores = np.clip(np.asarray(frames, np.float32) / float(frames.max()), 0, 1)
-        for k in range(args.repeat):
+        for _ in range(args.repeat):
             t = time.perf_counter()
             sources = dicom_seg.sequence_source_headers(sequence)
             binary = dicom_seg.dicom_seg_bytes(sources, masks, kind="BINARY", target="tumour",

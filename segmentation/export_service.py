@@ -35,6 +35,13 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sequence"
 
 
+def formats_for(sequence) -> list[str]:
+    """The export formats a sequence's ground truth has, sorted: every format, but a DICOM SEG
+    only for a sequence read from DICOM with its source headers kept (it references them)."""
+    return sorted(fmt for fmt in export_formats.FORMATS
+                  if fmt not in dicom_seg.DICOM_SEG_FORMATS or sequence.dicom_headers_file)
+
+
 def parse_threshold(value) -> float | None:
     """A threshold from a query parameter or option: None (absent) or a finite float in [0, 1].
 

@@ -198,3 +198,18 @@ def test_command_fails_when_no_sequence_can_carry_a_seg(finished_run, tmp_path):
     with pytest.raises(CommandError, match="no DICOM SEG written"):
         call_command("export_ground_truth", str(finished_run.sequence.study.pk), "--format", "dicom-seg",
                      "--out", str(tmp_path / "out"))
+
+
+def test_seg_downloads_are_offered_for_dicom_sequences_only(dicom_run, finished_run, client_for, alice):
+    from django.test import Client
+
+    run, _ = dicom_run
+    web = Client()
+    web.force_login(alice)
+    for each, offered in ((run, True), (finished_run, False)):
+        study = each.sequence.study
+        detail = client_for(alice).get(f"/api/studies/{study.pk}/runs/{each.pk}/").json()
+        assert ("dicom-seg" in detail["exports"]) is offered
+        page = web.get(f"/studies/{study.pk}/runs/{each.pk}/")
+        assert (b'data-export="dicom-seg"' in page.content) is offered
+        assert (b'data-export="dicom-seg-fractional"' in page.content) is offered

@@ -6,7 +6,6 @@ Skips where Orthanc is not installed (apt-get install orthanc orthanc-dicomweb),
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from django.core.management import call_command

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
+
 from crowd import services as crowd_services
 
 from . import dicom_seg, selectors
@@ -32,7 +34,10 @@ def ground_truth_push(*, study, connection, threshold=None, fractional: bool = F
     """
     import pydicom
 
-    threshold = parse_threshold(threshold)
+    try:
+        threshold = parse_threshold(threshold)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
     fmt = "dicom-seg-fractional" if fractional else "dicom-seg"
     result = PushResult()
     for seq, run in selectors.study_latest_runs(study=study):

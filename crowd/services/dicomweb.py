@@ -307,7 +307,11 @@ def sequence_import_dicomweb(*, study: Study, connection: DicomWebConnection, se
         folder.mkdir()
         for k, item in enumerate(instances):
             ds = _fetch(connection, item, study_uid, series_uid)
-            ds.save_as(folder / f"{k:05d}.dcm", enforce_file_format=False)
+            try:
+                ds.save_as(folder / f"{k:05d}.dcm", enforce_file_format=False)
+            except Exception as exc:  # a dataset pydicom cannot write back: name it
+                raise ValidationError(f"DICOMweb server {connection.url}: instance {item['SOPInstanceUID']} "
+                                      f"of series {series_uid} cannot be stored as a DICOM file: {exc}") from exc
         return sequence_import(
             study=study, path=folder, name=name or _series_name(description, series_uid),
             source_name=f"{connection.url} series {series_uid}"[:255])

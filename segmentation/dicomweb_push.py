@@ -52,8 +52,12 @@ def ground_truth_push(*, study, connection, threshold=None, fractional: bool = F
             result.skipped.append({"sequence": seq.name, "reason": str(exc)})
             continue
         scores, masks, metadata = ground_truth_masks(ground_truth=run.ground_truth, threshold=threshold)
-        data = dicom_seg.ground_truth_dicom_seg(ground_truth=run.ground_truth, fmt=fmt, scores=scores,
-                                                masks=masks, metadata=metadata)
+        try:
+            data = dicom_seg.ground_truth_dicom_seg(ground_truth=run.ground_truth, fmt=fmt, scores=scores,
+                                                    masks=masks, metadata=metadata)
+        except ValueError as exc:  # the source series cannot carry a SEG (highdicom says why)
+            result.skipped.append({"sequence": seq.name, "reason": str(exc)})
+            continue
         seg = pydicom.dcmread(io.BytesIO(data))
         (uid,) = crowd_services.dicomweb_store(connection=connection, datasets=[seg])
         result.stored.append({"sequence": seq.name, "run": run.pk, "sop_instance_uid": uid,

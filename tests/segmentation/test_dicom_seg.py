@@ -92,6 +92,9 @@ def test_import_keeps_the_source_headers_in_frame_order(dicom_sequence):
     assert [str(h.SOPInstanceUID) for h in headers] == uids
     assert all("PixelData" not in h for h in headers)
     assert headers[0].PatientID == "GC-TEST-001" and headers[0].FrameOfReferenceUID
+    stored = sequence.dicom_headers_file.path
+    services.sequence_delete(sequence=sequence)
+    assert not os.path.exists(stored)
 
 
 def test_binary_seg_round_trips_the_delivered_mask_on_the_source_instances(dicom_run, tmp_path):

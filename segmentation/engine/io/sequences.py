@@ -294,15 +294,20 @@ def dicom_header_json(ds) -> dict:
     Returns
     -------
     dict
-        ``pydicom.Dataset.from_json`` reads it back.
+        ``pydicom.Dataset.from_json`` reads it back. An element pydicom cannot write as JSON
+        (a malformed value) is left out rather than failing the import: the header is kept
+        for a DICOM SEG's references, which need only the well-formed standard modules.
     """
     import pydicom
 
     kept = pydicom.Dataset()
     for tag in ds.keys():
-        if tag.is_private or tag.group in (0x7FE0, 0x6000) or tag.group == 0xFFFE:
+        if tag.is_private or tag.group in (0x7FE0, 0x6000, 0xFFFE):
             continue
-        element = ds[tag]
+        try:
+            element = ds[tag]
+        except Exception:  # a raw element that does not parse: leave it out
+            continue
         if element.keyword in _PIXEL_KEYWORDS:
             continue
         if element.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN"):
@@ -312,8 +317,22 @@ def dicom_header_json(ds) -> dict:
         kept.add(element)
     try:
         return kept.to_json_dict()
-    except Exception as exc:  # a malformed element: name the element rather than fail later
-        raise InputError(f"a DICOM header could not be kept: {exc}") from exc
+    except Exception:
+        out = {}
+        for element in kept:
+            try:
+                out.update(_one_json(element))
+            except Exception:
+                continue
+        return out
+
+
+def _one_json(element) -> dict:
+    import pydicom
+
+    single = pydicom.Dataset()
+    single.add(element)
+    return single.to_json_dict()
 
 
 def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:

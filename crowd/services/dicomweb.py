@@ -1,7 +1,8 @@
 """A study's DICOMweb server: its settings, browsing (QIDO-RS), importing a series (WADO-RS),
 storing instances (STOW-RS), through dicomweb-client.
 
-Safety: the URL must be http(s) without credentials in it; the password is write-only (never
+Safety: the URL must be http(s) without credentials in it (and its host in
+``GAZECROWD_DICOMWEB_HOSTS`` when that is set); the password is write-only (never
 returned) and encrypted at rest with Fernet (``cryptography``), keyed from
 ``GAZECROWD_DICOMWEB_KEY`` or, by default, from ``SECRET_KEY``. Every request has a timeout
 (``GAZECROWD_DICOMWEB_TIMEOUT_S``); a series is budgeted from its QIDO metadata (instances x
@@ -87,6 +88,10 @@ def check_url(url: str) -> str:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ValidationError(f"{url[:80]!r} is not a valid http(s) URL") from None
+    allowed = settings.GAZECROWD_DICOMWEB_HOSTS
+    if allowed and (parts.hostname or "").lower() not in allowed:
+        raise ValidationError(f"DICOMweb server host {parts.hostname!r} is not one this platform may reach "
+                              f"(GAZECROWD_DICOMWEB_HOSTS: {', '.join(allowed)})")
     return url.rstrip("/")
 
 

@@ -66,6 +66,16 @@ def test_only_plain_http_urls_are_accepted(study, client_for, alice, url, messag
     assert not DicomWebServer.objects.filter(study=study).exists()
 
 
+def test_an_allow_list_keeps_servers_to_the_listed_hosts(study, orthanc, settings):
+    settings.GAZECROWD_DICOMWEB_HOSTS = ["pacs.hospital.example"]
+    with pytest.raises(ValidationError, match="host '127.0.0.1' is not one this platform may reach"):
+        services.dicomweb_server_set(study=study, url=orthanc.dicomweb_url)
+    with pytest.raises(ValidationError, match="GAZECROWD_DICOMWEB_HOSTS"):
+        services.dicomweb_connection(url=orthanc.dicomweb_url)
+    settings.GAZECROWD_DICOMWEB_HOSTS = ["127.0.0.1"]
+    assert services.dicomweb_server_set(study=study, url=orthanc.dicomweb_url + "/").url == orthanc.dicomweb_url
+
+
 def test_the_database_refuses_a_url_that_is_not_http(study):
     with pytest.raises(IntegrityError), transaction.atomic():
         DicomWebServer.objects.create(study=study, url="ftp://x")

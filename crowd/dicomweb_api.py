@@ -30,25 +30,25 @@ class DicomWebServerSerializer(serializers.Serializer):
 
 
 class DicomWebServerOutSerializer(serializers.Serializer):
-    url = serializers.CharField()
+    url = serializers.CharField(help_text="empty when the study has no server")
     username = serializers.CharField()
     has_password = serializers.BooleanField()
-    updated_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(allow_null=True)
 
 
-def _out(server: DicomWebServer) -> dict:
+def _out(server: DicomWebServer | None) -> dict:
+    if server is None:
+        return {"url": "", "username": "", "has_password": False, "updated_at": None}
     return {"url": server.url, "username": server.username, "has_password": bool(server.password_encrypted),
             "updated_at": server.updated_at}
 
 
 class DicomWebServerApi(PlatformApiView):
-    @extend_schema(responses={200: DicomWebServerOutSerializer, 404: OpenApiResponse(description="none set")},
-                   summary="The study's DICOMweb server (never its password)")
+    @extend_schema(responses={200: DicomWebServerOutSerializer},
+                   summary="The study's DICOMweb server (never its password; url empty when none)")
     def get(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
         server = DicomWebServer.objects.filter(study=study).first()
-        if server is None:
-            return Response({"detail": f"study {study_id} has no DICOMweb server"}, status=status.HTTP_404_NOT_FOUND)
         return Response(DicomWebServerOutSerializer(_out(server)).data)
 
     @extend_schema(request=DicomWebServerSerializer, responses={200: DicomWebServerOutSerializer},

@@ -181,7 +181,9 @@ def dicomweb_connection(*, study: Study | None = None, url: str | None = None,
         return response
 
     session.hooks["response"].append(refuse_large)
-    connection.client = DICOMwebClient(url, session=session, timeout=settings.GAZECROWD_DICOMWEB_TIMEOUT_S)
+    timeout = settings.GAZECROWD_DICOMWEB_TIMEOUT_S
+    # (connect, read): a host that never answers is given up after 10 s at most.
+    connection.client = DICOMwebClient(url, session=session, timeout=(min(10.0, timeout), timeout))
     return connection
 
 

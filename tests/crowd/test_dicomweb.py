@@ -41,6 +41,13 @@ def configured(study, orthanc, client_for, alice):
     return response
 
 
+def test_a_study_without_a_server_says_so(study, client_for, alice):
+    got = client_for(alice).get(f"/api/studies/{study.pk}/dicomweb/")
+    assert got.status_code == 200 and got.json()["url"] == "" and got.json()["has_password"] is False
+    response = client_for(alice).get(f"/api/studies/{study.pk}/dicomweb/studies/")
+    assert response.status_code == 400 and "has no DICOMweb server" in response.json()["detail"]
+
+
 def test_the_password_is_write_only_and_encrypted_at_rest(study, configured, client_for, alice):
     assert configured.json()["has_password"] is True and "password" not in configured.json()
     server = DicomWebServer.objects.get(study=study)

@@ -154,6 +154,9 @@ def dicom_seg_bytes(
         )
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise ValueError(f"the source series cannot carry a DICOM SEG: {exc}") from exc
+    # UTF-8: a target structure or a patient name may hold any character (the values are
+    # Python strings by now, whatever the source's character set was).
+    seg.SpecificCharacterSet = "ISO_IR 192"
     buffer = io.BytesIO()
     seg.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()

@@ -216,3 +216,16 @@ def test_seg_downloads_are_offered_for_dicom_sequences_only(dicom_run, finished_
         page = web.get(f"/studies/{study.pk}/runs/{each.pk}/")
         assert (b'data-export="dicom-seg"' in page.content) is offered
         assert (b'data-export="dicom-seg-fractional"' in page.content) is offered
+
+
+def test_a_target_in_any_language_is_kept(tmp_path):
+    from tests.dicom_series import series_datasets
+
+    sources = series_datasets(np.random.default_rng(0).random((3, 16, 16)))
+    masks = np.zeros((3, 16, 16), np.uint8)
+    masks[1, 4:9, 5:10] = 1
+    data = dicom_seg.dicom_seg_bytes(sources, masks, kind="BINARY", target="tumeur hépatique 肝",
+                                     algorithm_parameters={"method": "eel"})
+    seg = hd.seg.segread(io.BytesIO(data))
+    assert seg.SegmentSequence[0].SegmentLabel == "tumeur hépatique 肝"
+    assert _dciodvfy_errors(data, tmp_path) == []

@@ -1,0 +1,155 @@
+"""The review pages in a real browser: volume viewer, gaze replay, sequence preview, observer panel.
+
+Alice coordinates a study of six slices of the shipped BRATS sample (a NIfTI volume with its
+tumour masks); four observers' gaze is imported and a real run pools them. Dave, an extra
+observer, looked away most of the time: the run flags him. Alice opens the volume in the
+viewer, changes window/level and plane, replays two observers' gaze, scrubs the preview and
+reads why Dave was flagged. Every page runs under its own Content-Security-Policy with every
+outside host blocked (so nothing is fetched from a CDN).
+
+The screenshots at 1366x768 go to docs/screenshots/ (the user guide, docs/web.md, shows them).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annotation import services as annotation_services
+from crowd import services
+from crowd.models import StudyMembership
+from segmentation import services as seg_services
+
+from .conftest import CHROMIUM_ARGS, PASSWORD, block_outside_hosts, chromium, log_in_page
+
+Role = StudyMembership.Role
+pytestmark = pytest.mark.django_db(transaction=True)
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREEN = {"width": 1366, "height": 768}
+# WebGL2 without a GPU: Chromium's software rasteriser (SwiftShader), which recent Chromium
+# only enables for WebGL when asked.
+WEBGL_ARGS = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"] + [
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+
+
+@pytest.fixture(scope="module")
+def gl_browser():
+    with chromium(WEBGL_ARGS) as launched:
+        yield launched
+
+
+@pytest.fixture
+def review_study(tmp_path, user):
+    """Alice's study: the BRATS sample's six slices, four observers, Dave looking away; a run."""
+    import nibabel as nib
+
+    from segmentation.engine.datasets import load_sample
+    from tests.segmentation.conftest import N_FRAMES, OBSERVERS
+
+    alice = user("alice")
+    user("olga")
+    sample = load_sample("brats-pat0001")
+    affine = np.diag([0.9, 0.9, 3.0, 1.0])
+    frames = np.moveaxis(sample.frames[:N_FRAMES], 0, -1).astype(np.float32)
+    masks = np.moveaxis(sample.truth[:N_FRAMES], 0, -1).astype(np.uint8)
+    nib.save(nib.Nifti1Image(frames, affine), tmp_path / "flair.nii.gz")
+    nib.save(nib.Nifti1Image(masks, affine), tmp_path / "tumour.nii.gz")
+    study = services.study_create(name="Tumours", created_by=alice, target_structure="tumour", quorum=99)
+    sequence = services.sequence_import(study=study, path=tmp_path / "flair.nii.gz", name="pat0001",
+                                        truth=tmp_path / "tumour.nii.gz")
+    for table in sample.gaze:
+        name = table["observer"].iloc[0]
+        if name not in OBSERVERS:
+            continue
+        path = tmp_path / f"{name}.csv"
+        table[table["frame"] < N_FRAMES].to_csv(path, index=False, na_rep="")
+        annotation_services.recording_import_file(
+            sequence=sequence, observer=services.user_get_or_create(username=name), path=path, fmt="csv",
+            ensure_member=True)
+    # Dave: eye lost on 80% of his samples (the tracker's blanks), the rest on the tumour's slice.
+    good = sample.gaze[0]
+    dave = good[good["frame"] < N_FRAMES].copy()
+    lost = np.arange(len(dave)) % 5 != 0
+    dave.loc[lost, ["x", "y"]] = np.nan
+    dave["observer"] = "dave"
+    path = tmp_path / "dave.csv"
+    dave.to_csv(path, index=False, na_rep="")
+    annotation_services.recording_import_file(
+        sequence=sequence, observer=services.user_get_or_create(username="dave", password=PASSWORD),
+        path=path, fmt="csv", ensure_member=True)
+    (run,) = seg_services.study_run_create(study=study, sequence=sequence, parameters={"compare": False})
+    run.refresh_from_db()
+    assert run.status == run.Status.SUCCEEDED, run.error
+    return study, sequence, run
+
+
+@pytest.fixture
+def page_as(gl_browser, live_server):
+    contexts = []
+
+    def open_page(username: str):
+        context = gl_browser.new_context(viewport=SCREEN, base_url=live_server.url)
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.outside = block_outside_hosts(page, live_server.url)
+        page.violations = []
+        page.on("console", lambda m: page.violations.append(m.text)
+                if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text else None)
+        return log_in_page(page, username)
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def _canvas_mean(page, selector: str) -> float:
+    """Mean grey level of an element's pixels as shown (a screenshot of it)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("L")
+    return float(np.asarray(image, float).mean())
+
+
+def test_volume_viewer_window_level_and_planes(review_study, page_as):
+    study, sequence, run = review_study
+    page = page_as("alice")
+    page.goto(f"/studies/{study.pk}/runs/{run.pk}/volume/")
+    page.wait_for_function("() => window.gazecrowdVolume && (window.gazecrowdVolume.ready || window.gazecrowdVolume.error)")
+    assert page.evaluate("window.gazecrowdVolume.error") is None
+    state = page.evaluate("""() => { const nv = window.gazecrowdVolume.nv;
+        return {n: nv.volumes.length, dims: Array.from(nv.volumes[0].dims),
+                sliceType: nv.opts.sliceType, names: nv.volumes.map(v => v.name)}; }""")
+    # the volume in its file's voxel order (rows, columns, slices), the computed mask, the reference
+    assert state["dims"][1:4] == [sequence.height, sequence.width, sequence.n_frames]
+    assert state["names"] == ["volume.nii.gz", "computed-mask.nii.gz", "reference.nii.gz"]
+    assert state["sliceType"] == 3  # three planes
+    page.wait_for_timeout(300)
+    before = _canvas_mean(page, "#volume-canvas")
+    DOCS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS / "volume-viewer.png"))
+
+    # A narrower window on a higher level: Niivue's window changes and the picture darkens.
+    cal = page.evaluate("[window.gazecrowdVolume.nv.volumes[0].cal_min, window.gazecrowdVolume.nv.volumes[0].cal_max]")
+    level = page.locator("#window-level")
+    level.evaluate("(el) => { el.value = el.max * 0.9; el.dispatchEvent(new Event('input')); }")
+    after_cal = page.evaluate("[window.gazecrowdVolume.nv.volumes[0].cal_min, window.gazecrowdVolume.nv.volumes[0].cal_max]")
+    assert after_cal[0] > cal[0] and after_cal[1] > cal[1]
+    page.wait_for_timeout(300)
+    darker = _canvas_mean(page, "#volume-canvas")
+    assert darker < before - 1, (before, darker)
+
+    # One plane: Niivue's slice type changes and the picture with it.
+    page.select_option("#plane", "2")
+    assert page.evaluate("window.gazecrowdVolume.nv.opts.sliceType") == 2
+    page.wait_for_timeout(300)
+    assert abs(_canvas_mean(page, "#volume-canvas") - darker) > 0.5
+
+    # The mask overlay's opacity reaches Niivue.
+    page.locator("#mask-opacity").evaluate("(el) => { el.value = 0; el.dispatchEvent(new Event('input')); }")
+    assert page.evaluate("window.gazecrowdVolume.nv.volumes[1].opacity") == 0
+    assert page.outside == [], page.outside
+    assert page.violations == [], page.violations

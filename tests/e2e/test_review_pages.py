@@ -33,6 +33,8 @@ SCREEN = {"width": 1366, "height": 768}
 # only enables for WebGL when asked.
 WEBGL_ARGS = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"] + [
     "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+FIXATING = {"olga": [(40.0 + 20 * k, 60.0 + 10 * k) for k in range(6)],
+            "omar": [(200.0 - 25 * k, 150.0) for k in range(6)]}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,6 @@ def review_study(tmp_path, user):
     from tests.segmentation.conftest import N_FRAMES, OBSERVERS
 
     alice = user("alice")
-    user("olga")
     sample = load_sample("brats-pat0001")
     affine = np.diag([0.9, 0.9, 3.0, 1.0])
     frames = np.moveaxis(sample.frames[:N_FRAMES], 0, -1).astype(np.float32)
@@ -80,6 +81,12 @@ def review_study(tmp_path, user):
     annotation_services.recording_import_file(
         sequence=sequence, observer=services.user_get_or_create(username="dave", password=PASSWORD),
         path=path, fmt="csv", ensure_member=True)
+    # Olga and Omar hold their eyes still on one point per slice (fixations the replay must draw).
+    from tests.segmentation.gaze_scenes import fixating_gaze_csv
+    for seed, (name, where) in enumerate(FIXATING.items()):
+        annotation_services.recording_import_file(
+            sequence=sequence, observer=services.user_get_or_create(username=name),
+            path=fixating_gaze_csv(tmp_path, name, where, seed=seed), fmt="csv", ensure_member=True)
     (run,) = seg_services.study_run_create(study=study, sequence=sequence, parameters={"compare": False})
     run.refresh_from_db()
     assert run.status == run.Status.SUCCEEDED, run.error
@@ -151,5 +158,89 @@ def test_volume_viewer_window_level_and_planes(review_study, page_as):
     # The mask overlay's opacity reaches Niivue.
     page.locator("#mask-opacity").evaluate("(el) => { el.value = 0; el.dispatchEvent(new Event('input')); }")
     assert page.evaluate("window.gazecrowdVolume.nv.volumes[1].opacity") == 0
+    assert page.outside == [], page.outside
+    assert page.violations == [], page.violations
+
+
+def _colour_pixels(page, canvas: str, hex_colour: str, tolerance: int = 40) -> int:
+    """Pixels of a 2-D canvas within ``tolerance`` (per channel) of ``hex_colour``."""
+    return page.evaluate("""([id, hex, tol]) => {
+        const c = document.getElementById(id), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        const want = [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16));
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4)
+            if (Math.abs(d[i] - want[0]) <= tol && Math.abs(d[i + 1] - want[1]) <= tol && Math.abs(d[i + 2] - want[2]) <= tol) n++;
+        return n; }""", [canvas, hex_colour, tolerance])
+
+
+def test_gaze_replay_and_the_observer_panel(review_study, page_as):
+    study, sequence, run = review_study
+    page = page_as("alice")
+    page.goto(f"/studies/{study.pk}/runs/{run.pk}/replay/")
+    page.wait_for_function("() => window.gazecrowdReplay && (window.gazecrowdReplay.ready || window.gazecrowdReplay.error)")
+    state = page.evaluate("window.gazecrowdReplay")
+    assert "error" not in state or state["error"] is None
+    assert {"olga", "omar", "dave"} <= set(state["observers"])
+    colours = state["colours"]
+    assert len(set(colours.values())) == len(colours)  # one colour each
+
+    # Only Olga and Omar, in the middle of their third fixation (2 x 17 samples + 100 ms).
+    for box in page.locator("#replay-observers input[type=checkbox]").all():
+        name = box.evaluate("(el) => el.parentElement.textContent")
+        if not name.startswith(("olga", "omar")):
+            box.uncheck()
+    page.locator("#replay-time").evaluate("(el) => { el.value = 2 * 17 * 1000 / 60 + 100; el.dispatchEvent(new Event('input')); }")
+    state = page.evaluate("window.gazecrowdReplay")
+    assert state["frame"] == 2
+    assert state["drawnFixations"]["olga"] >= 1 and state["drawnFixations"]["omar"] >= 1
+    assert state["heatSamples"] > 0
+    for name in ("olga", "omar"):
+        assert _colour_pixels(page, "replay-canvas", colours[name]) > 50, name
+
+    # Play: the clock advances, the slider with it; pause stops it.
+    page.select_option("#replay-speed", "0.5")  # 1.65 s of gaze: half speed, not over before the pause
+    page.click("#replay-play")
+    page.wait_for_timeout(700)
+    page.click("#replay-play")
+    later = page.evaluate("window.gazecrowdReplay.timeMs")
+    assert state["timeMs"] + 150 < later < state["durationMs"]
+    assert float(page.locator("#replay-time").input_value()) == pytest.approx(later, abs=1)
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.gazecrowdReplay.timeMs") == later
+    page.screenshot(path=str(DOCS / "gaze-replay.png"))
+
+    # The panel: Dave is flagged for his own data, in the run's words; the others pass.
+    dave = page.locator("#observer-panel [data-observer=dave]")
+    assert "flagged" in dave.get_attribute("class")
+    reason = run.observers["flag_reasons"]["dave"]
+    assert f"Flagged because {reason}." in dave.inner_text()
+    assert "valid samples (eye found)" in dave.inner_text()
+    olga = page.locator("#observer-panel [data-observer=olga]")
+    assert "Not flagged" in olga.inner_text()
+    # the swatches take the replay's colours
+    assert olga.locator("[data-swatch]").evaluate("(el) => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
+    dave.scroll_into_view_if_needed()
+    page.locator("#observer-panel").screenshot(path=str(DOCS / "observer-panel.png"))
+    assert page.outside == [], page.outside
+    assert page.violations == [], page.violations
+
+
+def test_sequence_preview_scrubs_frames(review_study, page_as):
+    study, sequence, _ = review_study
+    page = page_as("alice")
+    page.goto(f"/studies/{study.pk}")
+    page.click(f"a[href='/studies/{study.pk}/sequences/{sequence.pk}/preview/']")
+    page.wait_for_function("() => window.gazecrowdPreview && window.gazecrowdPreview.drawn === 0")
+    assert "third (k) axis" in page.locator("#slice-axis").inner_text()
+    digest = "() => { const c = document.getElementById('preview-canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let h = 0; for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i]) % 1000000007; return h; }"
+    first = page.evaluate(digest)
+    page.locator("#preview-frame").fill("3")
+    page.wait_for_function("() => window.gazecrowdPreview.drawn === 3")
+    assert page.locator("#preview-label").inner_text() == f"slice 4 of {sequence.n_frames}"
+    assert page.evaluate(digest) != first
+    page.locator("#preview-frame").focus()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => window.gazecrowdPreview.drawn === 2")
+    page.screenshot(path=str(DOCS / "sequence-preview.png"))
     assert page.outside == [], page.outside
     assert page.violations == [], page.violations

@@ -7,7 +7,9 @@ viewer, changes window/level and plane, replays two observers' gaze, scrubs the 
 reads why Dave was flagged. Every page runs under its own Content-Security-Policy with every
 outside host blocked (so nothing is fetched from a CDN).
 
-The screenshots at 1366x768 go to docs/screenshots/ (the user guide, docs/web.md, shows them).
+The screenshots at 1366x768 of the replay, the panel and the preview go to docs/screenshots/
+(the user guide, docs/web.md, shows them); the volume viewer's there is bench/volume_viewer.py's
+(a whole BRATS volume rather than these six slices).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from crowd import services
 from crowd.models import StudyMembership
 from segmentation import services as seg_services
 
-from .conftest import CHROMIUM_ARGS, PASSWORD, block_outside_hosts, chromium, log_in_page
+from .conftest import CHROMIUM_ARGS, PASSWORD, SCREENSHOTS, block_outside_hosts, chromium, log_in_page
 
 Role = StudyMembership.Role
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -127,17 +129,22 @@ def test_volume_viewer_window_level_and_planes(review_study, page_as):
     page.goto(f"/studies/{study.pk}/runs/{run.pk}/volume/")
     page.wait_for_function("() => window.gazecrowdVolume && (window.gazecrowdVolume.ready || window.gazecrowdVolume.error)")
     assert page.evaluate("window.gazecrowdVolume.error") is None
+    # The computed mask follows the volume; the reference comes when its opacity is raised.
+    page.wait_for_function("() => window.gazecrowdVolume.overlays.mask === 'ready'")
+    page.locator("#reference-opacity").evaluate("(el) => { el.value = 40; el.dispatchEvent(new Event('input')); }")
+    page.wait_for_function("() => window.gazecrowdVolume.overlays.reference === 'ready'")
     state = page.evaluate("""() => { const nv = window.gazecrowdVolume.nv;
-        return {n: nv.volumes.length, dims: Array.from(nv.volumes[0].dims),
-                sliceType: nv.opts.sliceType, names: nv.volumes.map(v => v.name)}; }""")
+        return {dims: Array.from(nv.volumes[0].dims), sliceType: nv.opts.sliceType,
+                names: nv.volumes.map(v => v.name), opacity: nv.volumes.map(v => v.opacity)}; }""")
     # the volume in its file's voxel order (rows, columns, slices), the computed mask, the reference
     assert state["dims"][1:4] == [sequence.height, sequence.width, sequence.n_frames]
     assert state["names"] == ["volume.nii.gz", "computed-mask.nii.gz", "reference.nii.gz"]
+    assert state["opacity"][1:] == [0.5, 0.4]
     assert state["sliceType"] == 3  # three planes
     page.wait_for_timeout(300)
     before = _canvas_mean(page, "#volume-canvas")
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / "volume-viewer.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # the guide's is the benchmark's full volume
+    page.screenshot(path=str(SCREENSHOTS / "volume-viewer-6-slices.png"))
 
     # A narrower window on a higher level: Niivue's window changes and the picture darkens.
     cal = page.evaluate("[window.gazecrowdVolume.nv.volumes[0].cal_min, window.gazecrowdVolume.nv.volumes[0].cal_max]")
@@ -198,6 +205,7 @@ def test_gaze_replay_and_the_observer_panel(review_study, page_as):
         assert _colour_pixels(page, "replay-canvas", colours[name]) > 50, name
 
     # Play: the clock advances, the slider with it; pause stops it.
+    DOCS.mkdir(parents=True, exist_ok=True)
     page.select_option("#replay-speed", "0.5")  # 1.65 s of gaze: half speed, not over before the pause
     page.click("#replay-play")
     page.wait_for_timeout(700)

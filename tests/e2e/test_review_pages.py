@@ -25,7 +25,14 @@ from crowd import services
 from crowd.models import StudyMembership
 from segmentation import services as seg_services
 
-from .conftest import CHROMIUM_ARGS, PASSWORD, SCREENSHOTS, block_outside_hosts, chromium, log_in_page
+from .conftest import (
+    CHROMIUM_ARGS,
+    PASSWORD,
+    SCREENSHOTS,
+    block_outside_hosts,
+    chromium,
+    log_in_page,
+)
 
 Role = StudyMembership.Role
 pytestmark = pytest.mark.django_db(transaction=True)

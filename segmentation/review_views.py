@@ -37,6 +37,8 @@ def _nifti_response(data: bytes, name: str) -> HttpResponse:
 
 
 def _axis_text(sequence: Sequence) -> str:
+    if sequence.modality == Sequence.Modality.DICOM:
+        return "frames are the series' images, in the order of their position along the slice axis"
     axis, inferred = volumes.slice_axis(sequence)
     how = "from the voxel sizes" if inferred else "the import's default: the voxel sizes cannot tell"
     return f"frames are slices along the volume's {volumes.AXIS_NAMES[axis]} axis ({how})"

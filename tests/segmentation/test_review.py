@@ -214,3 +214,22 @@ def test_the_observer_panel_gives_the_runs_reasons(study, sequence, import_recor
     assert "Flagged because" in page and recording["reasons"][0] in page
     results = _client(carol).get(reverse("web:run", args=[study.pk, run.pk])).content.decode()
     assert reverse("web:run-replay", args=[study.pk, run.pk]) in results
+
+
+def test_a_dicom_series_is_served_as_a_volume_with_its_voxel_sizes(study, tmp_path, carol):
+    from tests.crowd.test_sequence_import import _dicom_zip
+
+    volume = np.stack([np.full((16, 12), 100 * k, np.uint16) for k in range(3)])
+    volume[:, 2, 3] = 7  # a voxel that shows rows and columns are not swapped
+    (tmp_path / "ct.zip").write_bytes(_dicom_zip(volume))
+    sequence = services.sequence_import(study=study, path=tmp_path / "ct.zip")
+    assert sequence.modality == "dicom" and volumes.is_volume(sequence)
+    served = _nifti(_client(carol).get(reverse("web:sequence-volume-nifti", args=[study.pk, sequence.pk])).content)
+    data = np.asarray(served.dataobj)
+    assert data.shape == (16, 12, 3)
+    # slices in the order of their position (the zip lists them reversed), one per frame
+    np.testing.assert_array_equal(data[:, :, 0], volume[2])
+    np.testing.assert_array_equal(data[:, :, 2], volume[0])
+    assert served.header.get_zooms()[:3] == (0.5, 0.5, 3.0)
+    page = _client(carol).get(reverse("web:sequence-volume", args=[study.pk, sequence.pk]))
+    assert page.status_code == 200 and b"series&#x27; images" in page.content

@@ -233,3 +233,16 @@ def test_a_dicom_series_is_served_as_a_volume_with_its_voxel_sizes(study, tmp_pa
     assert served.header.get_zooms()[:3] == (0.5, 0.5, 3.0)
     page = _client(carol).get(reverse("web:sequence-volume", args=[study.pk, sequence.pk]))
     assert page.status_code == 200 and b"series&#x27; images" in page.content
+
+
+def test_a_built_volume_is_kept_within_its_byte_budget(study, sequence, tmp_path, monkeypatch):
+    first = volumes.volume_nifti_bytes(sequence)
+    monkeypatch.setattr(volumes.storage, "load_npy", lambda *a, **k: pytest.fail("read again"))
+    assert volumes.volume_nifti_bytes(sequence) == first  # kept: the frames are not read again
+    monkeypatch.undo()
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 3), np.uint8), np.eye(4)), tmp_path / "small.nii.gz")
+    other = services.sequence_import(study=study, path=tmp_path / "small.nii.gz")
+    monkeypatch.setattr(volumes, "KEPT_BYTES", len(first) + 10)
+    volumes.volume_nifti_bytes(other)  # over the budget together: the older one goes
+    assert sequence.frames_file.name not in {key[0] for key in volumes._KEPT}
+    assert other.frames_file.name in {key[0] for key in volumes._KEPT}

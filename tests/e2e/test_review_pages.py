@@ -169,6 +169,19 @@ def test_volume_viewer_window_level_and_planes(review_study, page_as):
     page.wait_for_timeout(300)
     assert abs(_canvas_mean(page, "#volume-canvas") - darker) > 0.5
 
+    # Zoom and pan reach Niivue's 2-D view.
+    page.locator("#zoom").evaluate("(el) => { el.value = 2; el.dispatchEvent(new Event('input')); }")
+    assert page.evaluate("window.gazecrowdVolume.nv.scene.pan2Dxyzmm[3]") == 2
+    page.select_option("#drag", "pan")
+    assert page.evaluate("window.gazecrowdVolume.nv.opts.dragModePrimary === window.gazecrowdVolume.nv.dragModes.pan")
+    box = page.locator("#volume-canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2 + 20, steps=5)
+    page.mouse.up()
+    pan = page.evaluate("Array.from(window.gazecrowdVolume.nv.scene.pan2Dxyzmm)")
+    assert pan[3] == 2 and (pan[0] != 0 or pan[1] != 0 or pan[2] != 0), pan
+
     # The mask overlay's opacity reaches Niivue.
     page.locator("#mask-opacity").evaluate("(el) => { el.value = 0; el.dispatchEvent(new Event('input')); }")
     assert page.evaluate("window.gazecrowdVolume.nv.volumes[1].opacity") == 0

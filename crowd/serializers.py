@@ -12,6 +12,7 @@ from .models import (
     MAX_REPEATS,
     Assignment,
     Invitation,
+    MemberEvent,
     Sequence,
     Study,
     StudyMembership,
@@ -140,6 +141,16 @@ class MembershipSerializer(serializers.ModelSerializer):
     class Meta:
         model = StudyMembership
         fields = ["id", "user", "username", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberEventSerializer(serializers.ModelSerializer):
+    """One line of the members audit trail (coordinators only)."""
+
+    class Meta:
+        model = MemberEvent
+        fields = ["id", "created_at", "action", "actor", "actor_name", "subject", "subject_name",
+                  "role", "previous_role", "invitation"]
         read_only_fields = fields
 
 

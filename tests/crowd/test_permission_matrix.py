@@ -49,6 +49,7 @@ CASES = [
     ("post", "/api/studies/{s}/members/", {"username": "charlie", "role": "researcher"}, "json", (201, 403, 403, 404)),
     ("get", "/api/studies/{s}/invitations/", None, None, (200, 403, 403, 404)),
     ("post", "/api/studies/{s}/invitations/", {"role": "observer"}, "json", (201, 403, 403, 404)),
+    ("get", "/api/studies/{s}/audit/", None, None, (200, 403, 403, 404)),
     ("get", "/api/studies/{s}/assignments/", None, None, (200, 200, 200, 404)),
     ("post", "/api/studies/{s}/assignments/", {"observer": "bob"}, "json", (201, 403, 403, 404)),
     ("get", "/api/studies/{s}/sequences/{q}/recordings/", None, None, (200, 200, 200, 404)),

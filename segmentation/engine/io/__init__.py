@@ -15,6 +15,7 @@ from .gaze_csv import (
     MAX_ABS_T_MS,
     MAX_FRAME,
     check_gaze_frames,
+    gaze_csv_observers,
     read_gaze_csv,
     validate_gaze,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "SequenceData",
     "check_gaze_frames",
     "load_prepared",
+    "gaze_csv_observers",
     "read_gaze_csv",
     "read_masks",
     "read_panel",

@@ -58,6 +58,9 @@ class ReportData:
         Reference masks painted on the frames that have one (False elsewhere).
     subsets : pandas.DataFrame or None
         :func:`~segmentation.engine.agreement.subset_curve` output, if computed.
+    masks : (T, H, W) bool ndarray or None
+        The delivered masks (what the user downloads), for the figure that outlines them on
+        the frames.
     notes : list of str
         Sentences shown under the summary (what was and was not computed).
     """
@@ -73,6 +76,7 @@ class ReportData:
     truth: np.ndarray | None = None
     subsets: pd.DataFrame | None = None
     notes: list = field(default_factory=list)
+    masks: np.ndarray | None = None
 
 
 def _scorer(labels, truth, mask_frames, n):
@@ -225,6 +229,7 @@ def build_report(
     px_per_degree: float | None = None,
     title: str = "Crowd report",
     delivered: Mapping | None = None,
+    masks=None,
 ) -> ReportData:
     """Assemble the crowd report of one sequence.
 
@@ -263,6 +268,9 @@ def build_report(
         What the user downloads (see :func:`..pipeline.evaluate`): ``method``, ``threshold``,
         ``threshold_rule``, ``predicted_fraction`` and, with reference masks, ``dice``,
         ``iou``, ``auc``, ``f1``, ``dice_at``, ``calibration_error``. Shown first.
+    masks : (T, H, W) array_like of bool, optional
+        The delivered masks, outlined on frames in the report (with the reference where there
+        is one).
 
     Returns
     -------
@@ -346,6 +354,7 @@ def build_report(
         uncertainty=uncertainty, pooled=pooled, labels=labels,
         frames=None if frames is None else np.asarray(frames), truth=truth_full,
         subsets=subsets, notes=notes,
+        masks=None if masks is None else np.asarray(masks).astype(bool),
     )
 
 

@@ -553,6 +553,9 @@ def tracker_format_detect(path, *, source_name: str | None = None) -> str:
 def tracker_file_observer(path, *, fmt: str | None = None, source_name: str | None = None) -> str | None:
     """The observer a gaze file names (a CSV's ``observer`` column), or None; ValidationError
     when the file is unreadable or names several."""
+    name = source_name or Path(path).name
+    # Budgeted before the file is read, as recording_import_file does.
+    crowd_services.check_upload_size(Path(path).stat().st_size, name, setting="GAZECROWD_MAX_GAZE_UPLOAD_MB")
     try:
         return gaze_file_observer(Path(path), fmt)
     except (InputError, UnicodeDecodeError) as exc:

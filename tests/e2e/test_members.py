@@ -130,9 +130,10 @@ def test_the_dashboard_fits_a_laptop_screen(laptop, user, sequence_files):
         services.assignment_create(sequence=sequence, observer=observer)
     alice = log_in_page(laptop(), "alice")
     alice.goto(f"/studies/{study.pk}/")
-    widths = _overflow(alice, "#matrix-box")
     # The page never scrolls sideways; the matrix scrolls inside its own box when it must.
-    assert widths["page"] <= widths["view"], widths
+    page = _overflow(alice)
+    assert page["page"] <= page["view"], page
+    widths = _overflow(alice, "#matrix-box")
     assert widths["overflowX"] == "auto"
     assert widths["box"] > widths["boxView"], widths  # 16 observers do not fit: its box scrolls
     _docs_shot(alice, "dashboard.png")
@@ -157,7 +158,7 @@ def test_the_report_reads_at_laptop_width(laptop, tmp_path):
             for o in names]
     report = build_report(estimates=est, observers=names, labels=labels, frames=frames, truth=truth,
                           gaze=gaze, method_scores={"eel": dict(zip(names, est, strict=True))},
-                          masks=truth, title="Report at 1366 px")
+                          delivered_masks=truth, title="Report at 1366 px")
     write_report(report, tmp_path, svg=False)
     page = laptop()
     page.goto((tmp_path / "report.html").as_uri())
@@ -172,5 +173,5 @@ def test_the_report_reads_at_laptop_width(laptop, tmp_path):
     assert "ROC curves" in headings and "Roc" not in headings
     assert "Delivered masks on frames" in headings
     assert re.search(r"flagged observers", page.content())
-    page.locator("h2:has-text('Observers')").scroll_into_view_if_needed()
+    page.get_by_role("heading", name="Observers", exact=True).scroll_into_view_if_needed()
     _docs_shot(page, "report.png")

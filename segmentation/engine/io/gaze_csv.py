@@ -182,7 +182,10 @@ def read_gaze_csv(path, *, observer: str | None = None) -> pd.DataFrame:
         raise InputError(f"{path}: {where}malformed CSV ({exc})") from exc
     df = pd.DataFrame(
         {
-            "observer": pd.Series(rows["observer"], dtype=object),
+            # An array, not a Series: a Series would be aligned on the line-number index below
+            # (its 0..n-1 labels against lines 2..n+1), shifting every name and leaving the
+            # last rows' NaN.
+            "observer": np.array(rows["observer"], dtype=object),
             "t_ms": np.frombuffer(rows["t_ms"], dtype=float),
             "frame": np.frombuffer(rows["frame"], dtype=np.int64),
             "x": np.frombuffer(rows["x"], dtype=float),

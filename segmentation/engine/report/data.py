@@ -229,7 +229,7 @@ def build_report(
     px_per_degree: float | None = None,
     title: str = "Crowd report",
     delivered: Mapping | None = None,
-    masks=None,
+    delivered_masks=None,
 ) -> ReportData:
     """Assemble the crowd report of one sequence.
 
@@ -268,7 +268,7 @@ def build_report(
         What the user downloads (see :func:`..pipeline.evaluate`): ``method``, ``threshold``,
         ``threshold_rule``, ``predicted_fraction`` and, with reference masks, ``dice``,
         ``iou``, ``auc``, ``f1``, ``dice_at``, ``calibration_error``. Shown first.
-    masks : (T, H, W) array_like of bool, optional
+    delivered_masks : (T, H, W) array_like of bool, optional
         The delivered masks, outlined on frames in the report (with the reference where there
         is one).
 
@@ -354,7 +354,7 @@ def build_report(
         uncertainty=uncertainty, pooled=pooled, labels=labels,
         frames=None if frames is None else np.asarray(frames), truth=truth_full,
         subsets=subsets, notes=notes,
-        masks=None if masks is None else np.asarray(masks).astype(bool),
+        masks=None if delivered_masks is None else np.asarray(delivered_masks).astype(bool),
     )
 
 

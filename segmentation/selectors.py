@@ -10,7 +10,7 @@ from annotation import selectors as annotation_selectors
 from crowd import storage
 from crowd.models import Sequence, Study, StudyMembership
 from crowd.selectors import NotFound, study_get_for_user
-from segmentation.engine import DEFAULT_PX_PER_DEGREE
+from segmentation.engine import DEFAULT_PX_PER_DEGREE, observer_flags
 
 from .fixations import DISPERSION_DEG, MIN_FIXATION_MS, idt_fixations
 from .models import GazeBoxesJob, Run
@@ -71,15 +71,14 @@ def run_summary(*, run: Run) -> dict:
     figures = [f for f in _FIGURE_ORDER if f in files]
     figures += sorted(f for f in files if f.endswith(".png") and f not in figures)
     observers = run.observers or {}
-    flagged = set(observers.get("flagged") or [])
-    reasons = observers.get("flag_reasons") or {}
-    notes = observers.get("notes") or {}
+    # The same statement of flags as the report's (segmentation.engine.observer_flags).
+    said = observer_flags(observers)
     weights = sorted((observers.get("weights") or {}).items(), key=lambda kv: -kv[1])
     parameters = run.parameters or {}
     return {
         "figures": figures,
         "report_files": [f for f in files if not f.endswith(".png")],
-        "weights": [(name, w, name in flagged, reasons.get(name, ""), notes.get(name, ""))
+        "weights": [(name, w, said[name]["flagged"], said[name]["reason"], said[name]["note"])
                     for name, w in weights],
         "scale_guessed": str(parameters.get("px_per_degree_source", "")).startswith("guessed"),
         "metrics": run.metrics or {},

@@ -40,7 +40,7 @@ _API: dict[str, tuple[str, ...]] = {
     "prepared": ("PreparedFrames",),
     "estimate": ("ESTIMATES", "EstimateResult", "estimate_params"),
     "superpixels": ("guess_px_per_degree",),
-    "compliance": ("Compliance", "recording_compliance"),
+    "compliance": ("Compliance", "observer_flags", "recording_compliance"),
     "pooling": ("ACCURACY_NOTE_DEG", "DEFAULT_POOL", "POOLS", "BasePool", "MeanPool", "RobustPool", "WeightedPool",
                 "make_pool"),
     "masks": ("THRESHOLD_RULES", "ThresholdChoice", "choose_threshold", "logit", "masks_at",

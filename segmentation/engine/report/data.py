@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..agreement import observer_means, variance_components
-from ..compliance import recording_compliance
+from ..compliance import observer_flags, recording_compliance
 from ..metrics import mean_roc, mean_se, roc_metrics, truth_counts
 from ..pooling import DEFAULT_POOL, BasePool, make_pool
 from ..quality import observer_quality
@@ -311,7 +311,9 @@ def build_report(
             "weights": {o: float(w) for o, w in pool.weights_.items()},
             "flagged": list(pool.flagged_),
         },
-        "flagged": [o for o in obs_names if bool(table.loc[o, "flagged"])],
+        # The run's statement of its flags (compliance.observer_flags): the same list as the
+        # run's summary and the results page.
+        "flagged": [o for o, said in observer_flags(pool).items() if said["flagged"]],
         "variance": {k: var[k] for k in ("within", "between", "within_share", "n_repeated")},
         "uncertainty_mean": float(np.average(uncertainty, weights=sizes)),
     }
@@ -370,7 +372,7 @@ def _order_columns(table: pd.DataFrame) -> pd.DataFrame:
     """Name, weight, flag and scores first; gaze statistics after; the reason last."""
     first = ["observer", "recordings", "weight", "flagged", "agreement"]
     scores = [c for c in table.columns if c.startswith(("auc_", "f1_"))]
-    last = ["flag_reason", "note"]
+    last = ["flag_reason", "note", "differs_from_crowd"]
     middle = [c for c in table.columns if c not in first + scores + last]
     return table[[c for c in first + scores + middle + last if c in table.columns]]
 

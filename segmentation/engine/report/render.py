@@ -43,7 +43,8 @@ TITLES = {
 
 #: The columns of the first observers table (who, how much they count, why flagged); the
 #: measurements follow in a second table, so that neither is 18 columns wide.
-MAIN_COLUMNS = ("observer", "recordings", "weight", "flagged", "agreement", "flag_reason", "note")
+MAIN_COLUMNS = ("observer", "recordings", "weight", "flagged", "agreement", "flag_reason", "note",
+                "differs_from_crowd")
 
 CAPTIONS = {
     "roc": "ROC curves. Solid: mean over observers of the method run on one observer alone, "

@@ -535,9 +535,10 @@ def import_error_text(exc: Exception, *, path, source_name: str) -> str:
         return (f"{source_name}: the gaze format cannot be told from the file name; choose the "
                 f"format of the file ({known})")
     message = crowd_services.scrub_paths(str(exc).replace(str(path), path.name))
-    for name in dict.fromkeys((source_name, path.name)):  # drop every leading "name: "
-        while message.startswith(f"{name}: "):
-            message = message[len(name) + 2:]
+    # Readers start with "name: " or "name, line 3: "; the caller may have added one too.
+    prefixes = [f"{name}{sep}" for name in dict.fromkeys((source_name, path.name)) for sep in (": ", ", ")]
+    while (found := next((p for p in prefixes if message.startswith(p)), None)) is not None:
+        message = message[len(found):]
     return f"{source_name}: {message}"
 
 

@@ -98,7 +98,10 @@ def gaze_file_observer(path, fmt: str | None = None) -> str | None:
         return None
     from ..io import gaze_csv_observers, read_gaze_csv
 
-    names = gaze_csv_observers(read_gaze_csv(path))
+    # Blank cells get a name no one can have, then are left out: they are nobody's claim.
+    blank = "\x00blank"
+    names = gaze_csv_observers(read_gaze_csv(path, observer=blank))
+    names.pop(blank, None)
     if len(names) > 1:
         (first, _), (second, line) = list(names.items())[:2]
         raise InputError(

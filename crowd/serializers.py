@@ -147,6 +147,11 @@ class MembershipSerializer(serializers.ModelSerializer):
 class MemberEventSerializer(serializers.ModelSerializer):
     """One line of the members audit trail (coordinators only)."""
 
+    # Plain strings: two fields over the same role choices would give the schema two enum
+    # names for one set ("" when the line has no role).
+    role = serializers.CharField(read_only=True, help_text="the role given (empty: none)")
+    previous_role = serializers.CharField(read_only=True, help_text="the role before (empty: none)")
+
     class Meta:
         model = MemberEvent
         fields = ["id", "created_at", "action", "actor", "actor_name", "subject", "subject_name",

@@ -86,10 +86,10 @@ def invitation_accept(*, token: str, user) -> StudyMembership:
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor=None) -> Invitation:
     """Revoke an invitation (idempotent: revoking a revoked one records nothing)."""
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.revoked:
-        return invitation
+    already = Invitation.objects.select_for_update().get(pk=invitation.pk).revoked  # one line for two clicks
     invitation.revoked = True
+    if already:
+        return invitation
     invitation.save(update_fields=["revoked"])
     member_event_record(study=invitation.study, action=Action.INVITATION_REVOKED, actor=actor,
                         subject_name=invitation.email, role=invitation.role, invitation=invitation)

@@ -42,7 +42,8 @@ def test_whole_study_through_commands(tmp_path):
     seq = Sequence.objects.get(pk=seq_id)
     assert (seq.name, seq.n_frames, seq.mask_frames) == ("clip", 6, [0, 3])
 
-    csv = write_csv(tmp_path / "bob.csv", np.arange(0, 550, 1000 / 60), np.full(33, 3.0), np.full(33, 4.0))
+    csv = write_csv(tmp_path / "bob.csv", np.arange(0, 550, 1000 / 60), np.full(33, 3.0), np.full(33, 4.0),
+                    observer="bob")
     rec_id = last_id(run("import_gaze", str(study_id), str(seq_id), "bob", str(csv)))
     t, x, y = screen_samples(n=30)
     asc = WRITERS["eyelink"][0](tmp_path / "carl.asc", t, x, y, sync_ms=5100)

@@ -17,6 +17,8 @@ from .fixtures import frames_array, images_zip
 
 @pytest.fixture
 def world(study, sequence, bob, tmp_path):
+    study.repeats_per_observer = 2  # Bob's open recording, and the one the matrix starts
+    study.save(update_fields=["repeats_per_observer"])
     masks = tmp_path / "masks.zip"
     masks.write_bytes(images_zip((frames_array() > 128).astype(np.uint8) * 255))
     services.sequence_masks_attach(sequence=sequence, path=masks)

@@ -152,3 +152,13 @@ def test_tracker_imports_count_too(sequence, bob, client_for):
     response = _upload(client_for(bob), sequence, "g2.csv", _csv("bob"))
     assert response.status_code == 400 and "repeats per observer: 1" in response.json()["detail"]
     assert Recording.objects.count() == 1
+
+
+def test_the_assignments_page_stops_offering_a_recording_beyond_the_repeats(sequence, bob, client_for):
+    web = Client()
+    web.force_login(bob)
+    record = f"/studies/{sequence.study_id}/sequences/{sequence.pk}/record/"
+    assert record in web.get("/assignments/").content.decode()
+    assert _upload(client_for(bob), sequence, "g.csv", _csv("bob")).status_code == 201
+    page = web.get("/assignments/").content.decode()
+    assert record not in page and "All 1 recording the study asks are made." in page

@@ -91,7 +91,9 @@ def _observer_tables(df) -> str:
 
 
 def _table(df, *, flag_col: str | None = None, flags=None) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    text = {c for c in df.columns if df[c].dtype == object}  # headed on the side they are read from
+    head = "".join(f'<th class="text">{html.escape(str(c))}</th>' if c in text and c != df.columns[0]
+                   else f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
     for key, r in df.iterrows():
         flagged = bool(flags.loc[key]) if flags is not None else bool(flag_col and r.get(flag_col))

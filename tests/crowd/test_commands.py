@@ -74,6 +74,9 @@ def test_whole_study_through_commands(tmp_path):
         (("import_gaze", "{study}", "999", "bob", "{notes}"), "no sequence 999 in study"),
         (("import_gaze", "{study}", "{seq}", "bob", "/nonexistent.csv"), "no such file"),
         (("import_gaze", "{study}", "{seq}", "bob", "{badcsv}"), "missing column(s) frame"),
+        # The web and the API say "choose the format"; the command line names its flag.
+        (("import_gaze", "{study}", "{seq}", "bob", "{xyz}"),
+         "gaze.xyz: the gaze format cannot be told from the file name; pass --format (one of csv, "),
         (("study_status", "999"), "no study 999"),
     ],
 )
@@ -84,7 +87,9 @@ def test_bad_input_exits_with_a_clear_message(tmp_path, args, message):
     notes.write_text("hello")
     badcsv = tmp_path / "bad.csv"
     badcsv.write_text("observer,t_ms,x,y\nb,0,1,2\n")
-    filled = [a.format(study=study_id, seq=seq_id, notes=notes, badcsv=badcsv) for a in args]
+    xyz = tmp_path / "gaze.xyz"
+    xyz.write_text("1,2,3")
+    filled = [a.format(study=study_id, seq=seq_id, notes=notes, badcsv=badcsv, xyz=xyz) for a in args]
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run(*filled)
     assert not Recording.objects.exists()

@@ -108,7 +108,8 @@ class RunExportApi(APIView):
                    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
                               400: OpenApiResponse(description="bad threshold"),
                               404: OpenApiResponse(description="no such run or format")},
-                   summary="Download a run's ground truth: nifti, png, coco, npz or csv")
+                   summary="Download a run's ground truth: nifti, png, coco, npz, csv, dicom-seg or "
+                           "dicom-seg-fractional")
     def get(self, request, study_id: int, run_id: int, fmt: str):
         run = _run(request, study_id, run_id)
         if fmt not in export_formats.FORMATS:
@@ -151,4 +152,7 @@ class SequenceGroundTruthApi(APIView):
         run = selectors.run_latest_succeeded(sequence=sequence)
         if run is None:
             raise NotFound(f"sequence {sequence.name!r} has no ground truth yet")
-        return _download(*run_export(run=run, fmt=fmt, threshold=threshold))
+        try:
+            return _download(*run_export(run=run, fmt=fmt, threshold=threshold))
+        except ValueError as exc:  # e.g. a DICOM SEG of a sequence not read from DICOM
+            raise ValidationError({"detail": str(exc)}) from exc

@@ -16,7 +16,7 @@ import numpy as np
 from crowd import storage
 from segmentation.engine import LEVELS  # engine.defaults: no numerics imported
 
-from . import export_formats
+from . import dicom_seg, export_formats
 from .models import GroundTruth, Run
 
 CONTENT_TYPES = {
@@ -25,12 +25,21 @@ CONTENT_TYPES = {
     "coco": "application/json",
     "npz": "application/octet-stream",
     "csv": "text/csv",
+    "dicom-seg": "application/dicom",
+    "dicom-seg-fractional": "application/dicom",
 }
 
 
 def safe_name(name: str) -> str:
     """A file-system-safe version of a sequence name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sequence"
+
+
+def formats_for(sequence) -> list[str]:
+    """The export formats a sequence's ground truth has, sorted: every format, but a DICOM SEG
+    only for a sequence read from DICOM with its source headers kept (it references them)."""
+    return sorted(fmt for fmt in export_formats.FORMATS
+                  if fmt not in dicom_seg.DICOM_SEG_FORMATS or sequence.dicom_headers_file)
 
 
 def parse_threshold(value) -> float | None:
@@ -90,7 +99,9 @@ def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[b
 
     ``threshold``: None for the run's own masks, or a number in [0, 1] to cut the stored score
     map there instead. Returns ``(data, file_name, content_type)``; raises ValueError for an
-    unknown format, a bad threshold or a run without ground truth.
+    unknown format, a bad threshold or a run without ground truth
+    (:class:`dicom_seg.NotDicomSourced`, a ValueError, for a DICOM SEG of a sequence that was
+    not read from DICOM).
     """
     if fmt not in export_formats.FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(export_formats.FORMATS)}")
@@ -103,8 +114,13 @@ def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[b
         sp = storage.load_npz(run.ground_truth.superpixel_file.name)
         data = export_formats.superpixel_csv_bytes(sp["labels"], sp["sp_scores"])
         return data, f"{name}{export_formats.FORMATS[fmt]}", CONTENT_TYPES[fmt]
+    if fmt in dicom_seg.DICOM_SEG_FORMATS:
+        dicom_seg.sequence_source_headers(sequence)  # a sequence not from DICOM: say so first
     scores, masks, metadata = ground_truth_masks(ground_truth=run.ground_truth, threshold=threshold)
-    if fmt == "nifti":
+    if fmt in dicom_seg.DICOM_SEG_FORMATS:
+        data = dicom_seg.ground_truth_dicom_seg(ground_truth=run.ground_truth, fmt=fmt, scores=scores,
+                                                masks=masks, metadata=metadata)
+    elif fmt == "nifti":
         affine = np.asarray(sequence.affine, float) if sequence.affine else None
         # Volumes are imported with frames along the last axis (frame k = vol[:, :, k]).
         data = export_formats.nifti_bytes(masks, affine=affine, axis=-1, metadata=metadata)

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from crowd.models import MAX_ID
 
-from . import export_formats
+from .export_service import formats_for
 from .jobs import job_progress
 from .models import Run
 from .parameters import DEFAULTS, MAX_SEED, METHODS
@@ -54,8 +54,9 @@ class RunSerializer(serializers.ModelSerializer):
                 "threshold_details": gt.threshold_details}
 
     def get_exports(self, run: Run) -> list[str]:
-        """Export formats available for this run (all of them once it has succeeded)."""
-        return sorted(export_formats.FORMATS) if run.status == Run.Status.SUCCEEDED else []
+        """Export formats available for this run once it has succeeded (a DICOM SEG only for a
+        sequence read from DICOM)."""
+        return formats_for(run.sequence) if run.status == Run.Status.SUCCEEDED else []
 
     def get_report_files(self, run: Run) -> list[str]:
         report = getattr(run, "report", None)

@@ -14,9 +14,20 @@ module             what it writes
 ``audit``          the members audit trail (written by ``members`` and ``invitations`` only)
 ``users``          accounts, worker heartbeats
 ``uploads``        upload limits, an upload as a local path, zip archives unpacked safely
+``dicomweb``       a study's DICOMweb server; QIDO-RS browse, WADO-RS import, STOW-RS store
 =================  =====================================================================
 """
 
+from .dicomweb import (
+    DicomWebConnection,
+    dicomweb_connection,
+    dicomweb_series,
+    dicomweb_server_delete,
+    dicomweb_server_set,
+    dicomweb_store,
+    dicomweb_studies,
+    sequence_import_dicomweb,
+)
 from .invitations import (
     MAX_BULK_INVITATIONS,
     BulkInvitations,
@@ -49,10 +60,18 @@ __all__ = [
     "MAX_BULK_INVITATIONS",
     "STUDY_EDITABLE",
     "BulkInvitations",
+    "DicomWebConnection",
     "UploadTooLarge",
     "assignment_create",
     "assignment_delete",
     "assignments_set",
+    "dicomweb_connection",
+    "dicomweb_series",
+    "dicomweb_server_delete",
+    "dicomweb_server_set",
+    "dicomweb_store",
+    "dicomweb_studies",
+    "sequence_import_dicomweb",
     "check_upload_size",
     "invitation_accept",
     "invitation_create",

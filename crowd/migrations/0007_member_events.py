@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crowd', '0005_bounds'),
+        ('crowd', '0006_dicom'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

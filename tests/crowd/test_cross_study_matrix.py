@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import nibabel as nib
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -141,6 +142,15 @@ WEB = {
     "web:run": [("get", "/studies/{s}/runs/{run}/", None, C)],
     "web:run-retry": [("post", "/studies/{s}/runs/{run}/retry/", {}, C)],
     "web:run-overlay": [("get", "/studies/{s}/runs/{run}/overlay/0.png", None, C)],
+    "web:sequence-volume": [("get", "/studies/{s}/sequences/{vq}/volume/", None, C)],
+    "web:run-volume": [("get", "/studies/{s}/runs/{vrun}/volume/", None, C)],
+    "web:sequence-volume-nifti": [("get", "/studies/{s}/sequences/{vq}/volume.nii.gz", None, C)],
+    "web:sequence-reference-nifti": [("get", "/studies/{s}/sequences/{vq}/reference.nii.gz", None, C)],
+    "web:run-mask-nifti": [("get", "/studies/{s}/runs/{vrun}/mask.nii.gz", None, C)],
+    "web:sequence-replay": [("get", "/studies/{s}/sequences/{q}/replay/", None, C)],
+    "web:run-replay": [("get", "/studies/{s}/runs/{run}/replay/", None, C)],
+    "web:sequence-replay-json": [("get", "/studies/{s}/sequences/{q}/replay.json", None, C)],
+    "web:sequence-preview": [("get", "/studies/{s}/sequences/{q}/preview/", None, C)],
 }
 # Routes that name no object of a study by its id (each has its own test).
 NOT_BY_ID = {
@@ -174,6 +184,19 @@ def test_the_matrix_covers_every_route():
     assert _route_names() == set(API) | set(WEB) | set(NOT_BY_ID)
 
 
+def _run_with_ground_truth(study, sequence):
+    run = Run.objects.create(study=study, sequence=sequence, code_version="test", status=Run.Status.SUCCEEDED,
+                             parameters=parameters.resolve(), progress=1.0)
+    shape = (sequence.n_frames, sequence.height, sequence.width)
+    storage.save_npz(f"ground_truth/run{run.pk}.npz", scores=np.full(shape, 0.5, np.float32),
+                     masks=np.ones(shape, np.uint8))
+    storage.save_npz(f"ground_truth/run{run.pk}-superpixels.npz", labels=np.zeros(shape, np.int32),
+                     sp_scores=np.array([0.5]))
+    GroundTruth.objects.create(run=run, file=f"ground_truth/run{run.pk}.npz",
+                               superpixel_file=f"ground_truth/run{run.pk}-superpixels.npz", threshold=0.5)
+    return run
+
+
 @pytest.fixture
 def world(study, sequence, tmp_path):
     """Study B with one of everything; returns the users and B's ids, and A's study id."""
@@ -201,6 +224,13 @@ def world(study, sequence, tmp_path):
                                            box=[1.0, 1.0, 5.0, 5.0])
     annotation_services.image_visit_record(observer=people["erin"], sequence=q, frame=0, mode="box", seconds=3.0)
     invitation = services.invitation_create(study=b, role="observer", created_by=people["dave"])
+    # A volume (the volume viewer's routes), with reference masks and a run of its own.
+    volume = (frames_array(seed=4) > 100).astype(np.uint8)  # frames, rows, columns
+    nib.save(nib.Nifti1Image(np.moveaxis(frames_array(seed=4), 0, -1), np.eye(4)), tmp_path / "v.nii.gz")
+    nib.save(nib.Nifti1Image(np.moveaxis(volume, 0, -1), np.eye(4)), tmp_path / "vm.nii.gz")
+    vq = services.sequence_import(study=b, path=tmp_path / "v.nii.gz", name=SECRET + "-volume")
+    services.sequence_masks_attach(sequence=vq, path=tmp_path / "vm.nii.gz")
+    vrun = _run_with_ground_truth(b, vq)
     run = Run.objects.create(study=b, sequence=q, code_version="test", status=Run.Status.SUCCEEDED,
                              parameters=parameters.resolve(), progress=1.0)
     shape = (q.n_frames, q.height, q.width)
@@ -220,7 +250,7 @@ def world(study, sequence, tmp_path):
     services.dicomweb_server_set(study=b, url="http://127.0.0.1:9/dicom-web", username="dave", password="pw")
     for name in ("gina", "hank"):
         services.membership_remove(membership=StudyMembership.objects.get(study=b, user=people[name]))
-    ids = {"s": b.pk, "q": q.pk, "r": recording.pk, "run": run.pk, "invitation": invitation.pk,
+    ids = {"s": b.pk, "q": q.pk, "r": recording.pk, "run": run.pk, "vq": vq.pk, "vrun": vrun.pk, "invitation": invitation.pk,
            "assignment": assignment.pk, "member": StudyMembership.objects.get(study=b, user=people["frank"]).pk}
     return {"people": people, "ids": ids, "a": study.pk, "gina_recording": ginas.pk, "b": b}
 

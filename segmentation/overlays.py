@@ -81,3 +81,51 @@ def run_overlay_png(*, run: Run, index: int, kind: str = "scores") -> bytes:
     if kind == "scores":
         frame = stored_scores({"scores": frame})  # 16-bit levels -> [0, 1]
     return png_bytes(overlay_rgba(frame, kind))
+
+
+# --- the review tools' raw layers (threshold slider, brush, compare) -----------------------------
+#
+# The review tools need the scores themselves, not a picture of them: the page cuts the map at
+# any threshold and draws the mask, so the browser gets each frame's 16-bit levels exactly as
+# stored (uint16, little-endian, row-major), gzip-compressed on the wire. An 8-bit PNG would
+# have been decoded natively but rounds the map to 256 levels, so the mask shown at a
+# threshold could differ from the mask exported at it near the cut; PNG-16 is read back by
+# canvases at 8 bits too. The raw levels make what is shown exactly what is exported.
+# Masks (reference, versions) go the same way as uint8 {0, 1}.
+
+def gzip_bytes(array: np.ndarray) -> bytes:
+    """``array`` (little-endian, C order) gzip-compressed at level 1 (fast; maps compress well)."""
+    import gzip
+
+    return gzip.compress(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes(),
+                         compresslevel=1, mtime=0)
+
+
+def _frame(values: np.ndarray, index: int) -> np.ndarray:
+    if not 0 <= index < values.shape[0]:
+        raise Http404(f"frame {index} does not exist (0..{values.shape[0] - 1})")
+    return values[index]
+
+
+def run_score_levels(*, run: Run, index: int) -> np.ndarray:
+    """Frame ``index`` of the run's score map as uint16 levels (score = level / 65535)."""
+    ground_truth = getattr(run, "ground_truth", None)
+    if run.status != Run.Status.SUCCEEDED or ground_truth is None:
+        raise Http404(f"run {run.pk} has no ground truth ({run.status})")
+    scores = _frame(_ground_truth.get(ground_truth.file.name)["scores"], index)
+    if scores.dtype != np.uint16:  # older runs stored float32 scores
+        scores = np.round(np.clip(scores, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    return scores
+
+
+def version_mask(*, name: str, index: int) -> np.ndarray:
+    """Frame ``index`` of a stored ground-truth version (media ``name``) as uint8 {0, 1}."""
+    return (_frame(_ground_truth.get(name)["masks"], index) > 0).astype(np.uint8)
+
+
+def reference_mask(*, masks_name: str, mask_frames: list[int], index: int) -> np.ndarray | None:
+    """The reference mask of frame ``index`` as uint8 {0, 1}, or None when it has none."""
+    if index not in mask_frames:
+        return None
+    masks = storage.load_npy(masks_name, mmap=True)  # a frame's pages only, not the whole file
+    return (np.asarray(masks[mask_frames.index(index)]) > 0).astype(np.uint8)

@@ -13,4 +13,6 @@ urlpatterns = [
     path("studies/<int:study_id>/runs/<int:run_id>/retry/", views.run_retry, name="run-retry"),
     path("studies/<int:study_id>/runs/<int:run_id>/overlay/<int:index>.png", views.run_overlay,
          name="run-overlay"),
+    path("studies/<int:study_id>/runs/<int:run_id>/review/<str:layer>/<int:index>.bin", views.run_review_layer,
+         name="run-review-layer"),
 ]

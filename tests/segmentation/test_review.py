@@ -32,6 +32,14 @@ def run(study, sequence):
     return scored_run(study=study, sequence=sequence, scores=scores, threshold=0.5)
 
 
+@pytest.fixture
+def media_files(settings):
+    """A callable listing every file in media storage (to prove nothing was left behind)."""
+    from pathlib import Path
+
+    return lambda: sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+
+
 def _url(run, tail):
     return f"/api/studies/{run.study_id}/{tail}"
 

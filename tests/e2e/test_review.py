@@ -144,6 +144,10 @@ def test_threshold_slider_redraws_the_mask_and_a_saved_threshold_drives_exports(
     assert researcher.locator("#edit-mode").count() == 0
 
 
+def _canvas_in_view(page):
+    page.evaluate("document.getElementById('viewer-canvas').scrollIntoView({block: 'start'})")
+
+
 def _image_to_client(page, x, y):
     return page.evaluate(f"""(() => {{
         const c = document.getElementById('viewer-canvas'), r = c.getBoundingClientRect();
@@ -160,6 +164,7 @@ def test_a_painted_stroke_is_saved_as_a_version_the_api_returns(laptop, review_r
     page.check("#edit-mode")
     page.locator("#brush-size").fill("6")
     _area(page)
+    _canvas_in_view(page)
     # A stroke along row 80 from column 10 to 60, far below the disc.
     page.mouse.move(*_image_to_client(page, 10, 80))
     page.mouse.down()
@@ -173,10 +178,12 @@ def test_a_painted_stroke_is_saved_as_a_version_the_api_returns(laptop, review_r
     page.wait_for_function("document.getElementById('edited-frames').textContent.includes('4')")
     # The eraser removes part of the disc on the same frame.
     page.check("#tool-eraser")
+    _canvas_in_view(page)
     cx, cy = disc_centre(3)
     page.mouse.move(*_image_to_client(page, cx, cy))
     page.mouse.down()
     page.mouse.up()
+    assert page.evaluate(f"window.gazecrowdReview.editedValue(3, {int(round(cx))}, {int(round(cy))})") == 0
     page.check("#tool-brush")
     page.mouse.move(*_image_to_client(page, 35, 70))
     _screenshot(shot, page, "review-brush")
@@ -218,7 +225,8 @@ def test_compare_shows_dice_per_frame_and_jumps_to_the_worst(laptop, review_run,
     page.locator("#worst-frames button").first.click()
     page.wait_for_function(f"window.gazecrowdViewer.frame() === {WORST}")
     assert page.text_content("#frame-label") == f"frame {WORST + 1} of {FRAMES}"
-    page.wait_for_function("document.getElementById('mask-area').dataset.dice !== undefined")
+    page.wait_for_function(f"document.getElementById('mask-area').dataset.frame === '{WORST}'"
+                           " && document.getElementById('mask-area').dataset.dice !== undefined")
     shown = float(page.get_attribute("#mask-area", "data-dice"))
     assert shown == pytest.approx(dice[WORST], abs=1e-6)  # the page's colours count what the API did
     # The strip chart is drawn: a bar of a good frame is green, the worst one is not.
@@ -228,6 +236,7 @@ def test_compare_shows_dice_per_frame_and_jumps_to_the_worst(laptop, review_run,
         return [at(0), at({WORST})];
     }})()""")
     assert colours[0][1] > colours[0][0]  # green dominates on a good frame
-    page.locator("#compare").scroll_into_view_if_needed()
+    assert colours[1][0] > colours[1][1]  # red on the worst (Dice 0)
+    _canvas_in_view(page)
     _screenshot(shot, page, "review-compare")
     assert page.outside == []

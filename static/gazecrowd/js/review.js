@@ -143,7 +143,7 @@
     for (var i = 0; i < N; i++) n += mask[i];
     lastArea = n;
     $("mask-area").textContent = "mask area, frame " + (k + 1) + ": " + n + " px (" + (100 * n / N).toFixed(2) + " %)";
-    $("mask-area").dataset.area = n;
+    $("mask-area").dataset.area = n; $("mask-area").dataset.frame = k;
   }
 
   // --- hand correction ------------------------------------------------------------------------
@@ -390,7 +390,7 @@
     }
     var dice = tp + fp + fn ? 2 * tp / (2 * tp + fp + fn) : 1;
     $("mask-area").textContent = "frame " + (k + 1) + ": Dice " + dice.toFixed(3) + " · TP " + tp + " · FP " + fp + " · FN " + fn;
-    $("mask-area").dataset.dice = dice;
+    $("mask-area").dataset.dice = dice; $("mask-area").dataset.frame = k;
     return true;
   }
   function runCompare() {
@@ -430,7 +430,8 @@
       comparison.frames.forEach(function (f) {
         var v = f.dice, hue = Math.round(120 * v);
         g.fillStyle = "hsl(" + hue + ",75%,42%)";
-        g.fillRect(f.frame * bw, h - v * (h - 2), Math.max(1, bw - (bw > 3 ? 1 : 0)), v * (h - 2));
+        var bh = Math.max(3, v * (h - 2)); // a frame at Dice 0 still shows a (red) bar
+        g.fillRect(f.frame * bw, h - bh, Math.max(1, bw - (bw > 3 ? 1 : 0)), bh);
       });
     }
     var k = viewer.frame();
@@ -451,6 +452,7 @@
   window.gazecrowdReview = {
     threshold: function () { return threshold; }, area: function () { return lastArea; },
     cutLevel: cutLevel, edited: function () { return Object.keys(edits).map(Number); },
+    editedValue: function (k, x, y) { return edits[k] ? edits[k][y * W + x] : null; },
     comparison: function () { return comparison; }
   };
 })();

@@ -51,6 +51,8 @@
   function render() {
     var k = Number(slider.value);
     var base = image(frameUrl(k));
+    $("frame-label").textContent = "frame " + (k + 1) + " of " + cfg.nFrames;
+    if (afterRender) afterRender(k);
     if (!base.complete || !base.naturalWidth) return;
     ctx.globalAlpha = 1;
     ctx.drawImage(base, 0, 0, cfg.width, cfg.height);
@@ -67,8 +69,6 @@
       }
     }
     if (gazeBox.checked && gaze) drawGaze(k);
-    $("frame-label").textContent = "frame " + (k + 1) + " of " + cfg.nFrames;
-    if (afterRender) afterRender(k);
     // Warm the cache a few frames ahead so that playback does not stall.
     for (var j = 1; j <= 3 && k + j < cfg.nFrames; j++) {
       image(frameUrl(k + j)); if (overlayUrl(k + j)) image(overlayUrl(k + j));

@@ -261,13 +261,17 @@ class GroundTruthVersionListApi(PlatformApiView):
         return Response(GroundTruthVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
+def _version_number(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, {"type": "integer", "minimum": 1, "maximum": MAX_ID}, OpenApiParameter.QUERY,
+                            required=False, description=description)
+
+
 class RunCompareApi(APIView):
     @extend_schema(parameters=[
         THRESHOLD_PARAMETER,
-        OpenApiParameter("version", int, OpenApiParameter.QUERY, required=False,
-                         description="compare this corrected version instead of the run's masks"),
-        OpenApiParameter("against", int, OpenApiParameter.QUERY, required=False,
-                         description="compare with this version instead of the reference masks")],
+        _version_number("version", "compare this corrected version instead of the run's masks"),
+        _version_number("against", "compare with this version instead of the reference masks")],
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no reference masks or version")},
         summary="Per-frame TP/FP/FN and Dice of the run's masks (or a version) against the reference")
     def get(self, request, study_id: int, run_id: int):
         run = _run(request, study_id, run_id)

@@ -151,13 +151,13 @@ class GroundTruth(models.Model):
                 name="ground_truth_reviewed_threshold_0_1"),
         ]
 
+    def __str__(self) -> str:
+        return f"ground truth of run {self.run_id}"
+
     @property
     def export_threshold(self) -> float:
         """The threshold exports cut at: the reviewed one when saved, else the rule's."""
         return self.threshold if self.reviewed_threshold is None else self.reviewed_threshold
-
-    def __str__(self) -> str:
-        return f"ground truth of run {self.run_id}"
 
 
 class GroundTruthVersion(models.Model):
@@ -193,6 +193,8 @@ class GroundTruthVersion(models.Model):
             models.CheckConstraint(
                 condition=models.Q(threshold__isnull=True) | models.Q(threshold__gte=0.0, threshold__lte=1.0),
                 name="gt_version_threshold_0_1"),
+            models.CheckConstraint(condition=models.Q(run_number__isnull=True) | models.Q(run_number__gte=1),
+                                   name="gt_version_run_number_positive"),
         ]
 
     def __str__(self) -> str:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from crowd.models import MAX_ID
-
-#: Frames a correction may name at most (a sequence's own count is checked by the service).
-MAX_FRAMES = 100_000
 
 from . import export_formats
 from .jobs import job_progress
 from .models import GroundTruthVersion, Run
 from .parameters import DEFAULTS, MAX_SEED, METHODS
+
+#: Frames a correction may name at most (a sequence's own count is checked by the service).
+MAX_FRAMES = 100_000
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -135,8 +136,6 @@ class GroundTruthVersionSerializer(serializers.ModelSerializer):
         return version.base.number if version.base else None
 
     def get_downloads(self, version) -> dict[str, str]:
-        from django.urls import reverse
-
         s = version.sequence
         return {fmt: reverse("sequence-ground-truth", args=[s.study_id, s.pk, fmt]) + f"?version={version.number}"
                 for fmt in export_formats.FORMATS}

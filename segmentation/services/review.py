@@ -104,23 +104,19 @@ def version_masks(version: GroundTruthVersion) -> np.ndarray:
     return storage.load_npz(version.file.name)["masks"]
 
 
-def ground_truth_version_create(*, sequence: Sequence, editor, frames: list[dict], run: Run | None = None,
-                                threshold: float | None = None, base: GroundTruthVersion | None = None,
-                                note: str = "") -> GroundTruthVersion:
-    """Save a corrected ground truth of ``sequence`` as its next version.
-
-    The starting point is ``base`` (an earlier version) or ``run``'s map cut at ``threshold``
-    (None: the run's export threshold); ``frames`` are ``{"index": k, "png": <base64 PNG>}``
-    replacing frame k's mask. Raises ValidationError naming the frame and the problem.
-    """
-    if not frames:
-        raise ValidationError({"frames": "no edited frame: nothing to save"})
+def _check_origin(*, sequence: Sequence, run: Run | None, base: GroundTruthVersion | None) -> None:
     if base is not None and base.sequence_id != sequence.pk:
         raise ValidationError({"base_version": "that version belongs to another sequence"})
     if run is not None and run.sequence_id != sequence.pk:
         raise ValidationError({"run": f"run {run.pk} is not a run of sequence {sequence.name!r}"})
     if base is None and run is None:
         raise ValidationError({"run": "say which run (or earlier version) the correction starts from"})
+
+
+def _edited_masks(*, sequence: Sequence, frames: list[dict]) -> dict[int, np.ndarray]:
+    """Frame index -> decoded mask, every index and image checked (ValidationError)."""
+    if not frames:
+        raise ValidationError({"frames": "no edited frame: nothing to save"})
     indices = [int(f["index"]) for f in frames]
     if len(set(indices)) != len(indices):
         raise ValidationError({"frames": "a frame is sent twice"})
@@ -128,28 +124,21 @@ def ground_truth_version_create(*, sequence: Sequence, editor, frames: list[dict
         if not 0 <= k < sequence.n_frames:
             raise ValidationError({"frames": f"frame {k + 1} does not exist: the sequence has "
                                              f"{sequence.n_frames} frames"})
-    edited = {k: decode_mask_png(f["png"], height=sequence.height, width=sequence.width,
-                                 where=f"frame {k + 1}") for k, f in zip(indices, frames)}
-    if run is not None and threshold is None and hasattr(run, "ground_truth"):
-        threshold = run.ground_truth.export_threshold
-    masks = _base_masks(sequence=sequence, run=run, threshold=threshold, base=base).copy()
-    if masks.shape != (sequence.n_frames, sequence.height, sequence.width):
-        raise ValidationError({"run": f"the starting masks are {masks.shape}, not the sequence's shape"})
-    for k, mask in edited.items():
-        masks[k] = mask
-    if base is not None and run is None:
-        run, threshold = base.run, base.threshold
+    return {k: decode_mask_png(f["png"], height=sequence.height, width=sequence.width,
+                               where=f"frame {k + 1}") for k, f in zip(indices, frames)}
+
+
+def _save_next_version(*, sequence: Sequence, masks: np.ndarray, **fields) -> GroundTruthVersion:
+    """Store ``masks`` and the row numbered after the sequence's newest version."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, masks=masks.astype(np.uint8))
     npz = buffer.getvalue()
     for attempt in range(3):  # two editors saving at once: the loser takes the next number
         number = (GroundTruthVersion.objects.filter(sequence=sequence).order_by("-number")
                   .values_list("number", flat=True).first() or 0) + 1
+        # A unique name: a losing attempt never overwrites the winner's file.
         name = storage.save_unique("ground_truth", f"sequence{sequence.pk}-v{number}.npz", npz)
-        version = GroundTruthVersion(
-            sequence=sequence, number=number, run=run, run_number=run.pk if run else None, base=base,
-            threshold=threshold, editor=editor, editor_name=getattr(editor, "username", "") or "",
-            frames_edited=sorted(edited), note=note[:500], file=name)
+        version = GroundTruthVersion(sequence=sequence, number=number, file=name, **fields)
         version.full_clean(exclude=["file"])
         try:
             with transaction.atomic():
@@ -160,3 +149,31 @@ def ground_truth_version_create(*, sequence: Sequence, editor, frames: list[dict
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def ground_truth_version_create(*, sequence: Sequence, editor, frames: list[dict], run: Run | None = None,
+                                threshold: float | None = None, base: GroundTruthVersion | None = None,
+                                note: str = "") -> GroundTruthVersion:
+    """Save a corrected ground truth of ``sequence`` as its next version.
+
+    The starting point is ``base`` (an earlier version) or ``run``'s map cut at ``threshold``
+    (None: the run's export threshold); ``frames`` are ``{"index": k, "png": <base64 PNG>}``
+    replacing frame k's mask. Raises ValidationError naming the frame and the problem; nothing
+    is stored then.
+    """
+    _check_origin(sequence=sequence, run=run, base=base)
+    edited = _edited_masks(sequence=sequence, frames=frames)
+    if run is not None and threshold is None and hasattr(run, "ground_truth"):
+        threshold = run.ground_truth.export_threshold
+    masks = _base_masks(sequence=sequence, run=run, threshold=threshold, base=base).copy()
+    if masks.shape != (sequence.n_frames, sequence.height, sequence.width):
+        raise ValidationError({"run": f"the starting masks are {masks.shape}, not the sequence's shape"})
+    for k, mask in edited.items():
+        masks[k] = mask
+    if base is not None and run is None:
+        run, threshold = base.run, base.threshold
+    return _save_next_version(
+        sequence=sequence, masks=masks, run=run, base=base,
+        run_number=run.pk if run else (base.run_number if base else None),
+        threshold=threshold, editor=editor, editor_name=getattr(editor, "username", "") or "",
+        frames_edited=sorted(edited), note=note[:500])

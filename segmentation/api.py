@@ -255,6 +255,8 @@ class GroundTruthVersionListApi(PlatformApiView):
                 raise ValidationError({"run": f"no run {data['run']} in study {study_id}"})
         if data.get("base_version"):
             base = selectors.ground_truth_version(sequence=sequence, number=data["base_version"])
+        elif run is None:  # neither: the sequence's newest successful run
+            run = selectors.run_latest_succeeded(sequence=sequence)
         version = services.ground_truth_version_create(
             sequence=sequence, editor=request.user, frames=data["frames"], run=run,
             threshold=data.get("threshold"), base=base, note=data.get("note", ""))

@@ -110,7 +110,8 @@ class EditedFrameSerializer(serializers.Serializer):
 
 class GroundTruthVersionCreateSerializer(serializers.Serializer):
     run = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
-                                   help_text="the run whose map the correction starts from")
+                                   help_text="the run whose map the correction starts from (default: "
+                                             "the sequence's newest successful run)")
     threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True,
                                        help_text="where that map was cut (default: its export threshold)")
     base_version = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,

@@ -33,7 +33,7 @@ from annotation.models import GazeBatch, ImageLabel, ImageVisit, Recording
 from crowd import services, storage
 from crowd.models import Assignment, Invitation, Sequence, Study, StudyMembership
 from segmentation import parameters
-from segmentation.models import GazeBoxesJob, GroundTruth, Report, Run
+from segmentation.models import GazeBoxesJob, GroundTruth, GroundTruthVersion, Report, Run
 
 from .fixtures import frames_array, images_zip
 
@@ -53,6 +53,16 @@ def _gaze_file():
     return {"file": SimpleUploadedFile("g.csv", b"observer,t_ms,frame,x,y\no,0,0,1,2\no,20,0,2,3\n")}
 
 
+def _mask_png_b64(rows=24, cols=32) -> str:
+    import base64
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((rows, cols), 255, np.uint8)).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 # route name -> [(method, URL template, body, who in B may do it)]; bodies are what a member with
 # the right role would send, so that a missing check would show as a write.
 C, OBS = "dave", "erin"  # B's coordinator and observer
@@ -65,6 +75,8 @@ API = {
                         ("delete", "/api/studies/{s}/sequences/{q}/", None, C)],
     "sequence-frames": [("get", "/api/studies/{s}/sequences/{q}/frames/", None, OBS)],
     "sequence-frame-image": [("get", "/api/studies/{s}/sequences/{q}/frames/0.png", None, OBS)],
+    # Before sequence-masks: its PUT replaces the masks file (a rollback restores the row, not the file).
+    "run-compare": [("get", "/api/studies/{s}/runs/{run}/compare/", None, C)],
     "sequence-masks": [("get", "/api/studies/{s}/sequences/{q}/masks/", None, C),
                        ("put", "/api/studies/{s}/sequences/{q}/masks/", _masks, C)],
     "member-list": [("get", "/api/studies/{s}/members/", None, C),
@@ -100,6 +112,11 @@ API = {
     "run-export": [("get", "/api/studies/{s}/runs/{run}/export/npz/", None, C)],
     "run-report-file": [("get", "/api/studies/{s}/runs/{run}/report/observers.csv", None, C)],
     "sequence-ground-truth": [("get", "/api/studies/{s}/sequences/{q}/ground-truth/npz/", None, C)],
+    "run-threshold": [("get", "/api/studies/{s}/runs/{run}/threshold/", None, C),
+                      ("put", "/api/studies/{s}/runs/{run}/threshold/", {"threshold": 0.3}, C)],
+    "ground-truth-versions": [("get", "/api/studies/{s}/sequences/{q}/ground-truth/versions/", None, C),
+                              ("post", "/api/studies/{s}/sequences/{q}/ground-truth/versions/",
+                               {"frames": [{"index": 0, "png": _mask_png_b64()}]}, C)],
     "gaze-boxes": [("get", "/api/studies/{s}/gaze-boxes/", None, C), ("post", "/api/studies/{s}/gaze-boxes/", {}, C)],
     "gaze-boxes-file": [("get", "/api/studies/{s}/gaze-boxes/coco/", None, C)],
     "labelling-times": [("get", "/api/studies/{s}/labelling-times/", None, C)],
@@ -127,6 +144,7 @@ WEB = {
     "web:run": [("get", "/studies/{s}/runs/{run}/", None, C)],
     "web:run-retry": [("post", "/studies/{s}/runs/{run}/retry/", {}, C)],
     "web:run-overlay": [("get", "/studies/{s}/runs/{run}/overlay/0.png", None, C)],
+    "web:run-review-layer": [("get", "/studies/{s}/runs/{run}/review/scores/0.bin", None, C)],
 }
 # Routes that name no object of a study by its id (each has its own test).
 NOT_BY_ID = {
@@ -224,6 +242,8 @@ def _snapshot(b: Study):
         ImageVisit.objects.filter(sequence__study=b).count(),
         tuple(Run.objects.filter(study=b).values_list("pk", "status").order_by("pk")),
         GazeBoxesJob.objects.filter(study=b).count(),
+        tuple(GroundTruth.objects.filter(run__study=b).values_list("pk", "reviewed_threshold")),
+        GroundTruthVersion.objects.filter(sequence__study=b).count(),
     )
 
 

@@ -289,3 +289,21 @@ def test_frame_agreement_counts_and_empty_frames():
 
 def test_selectors_current_ground_truth_prefers_the_newer(run, alice):
     assert selectors.ground_truth_current(sequence=run.sequence) == (run, None)
+
+
+def test_one_row_of_a_stored_npz_is_read_without_decoding_the_rest(settings, tmp_path):
+    from crowd import storage
+    from segmentation.overlays import _ArrayCache
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    levels = np.random.default_rng(1).integers(0, 65535, (5, 7, 9), dtype=np.uint16)
+    name = storage.save_npz("ground_truth/rows.npz", scores=levels, masks=(levels > 30000).astype(np.uint8))
+    for k in range(5):
+        np.testing.assert_array_equal(storage.load_npz_row(name, "scores", k), levels[k])
+    assert storage.load_npz_row(name, "scores", 5) is None
+    assert storage.load_npz_row(name, "nothing", 0) is None
+    cache = _ArrayCache()
+    np.testing.assert_array_equal(cache.row(name, "scores", 3), levels[3])  # streamed, then cached
+    cache.get(name)
+    np.testing.assert_array_equal(cache.row(name, "masks", 4), levels[4] > 30000)
+    assert cache.row(name, "scores", 9) is None

@@ -208,6 +208,27 @@ def test_a_painted_stroke_is_saved_as_a_version_the_api_returns(laptop, review_r
     np.testing.assert_array_equal(np.delete(masks, 3, axis=0), np.delete(computed, 3, axis=0))
     # The page lists the new version with its downloads.
     page.wait_for_selector("#versions a[data-version='1']")
+
+    # Propagation: one stroke edits the frame and one either side, and one undo takes it back.
+    page.fill("#propagate", "1")
+    _canvas_in_view(page)
+    page.mouse.move(*_image_to_client(page, 100, 10))
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_function("document.getElementById('edited-frames').textContent === 'Edited frames: 3, 4, 5'")
+    for k in (2, 3, 4):
+        assert page.evaluate(f"window.gazecrowdReview.editedValue({k}, 100, 10)") == 1
+    page.click("#undo")
+    page.wait_for_function("document.getElementById('edited-frames').textContent === 'No unsaved edits.'")
+    # Fill flips the region clicked: the disc (an island) becomes background.
+    page.fill("#propagate", "0")
+    page.check("#tool-fill")
+    _canvas_in_view(page)
+    page.mouse.click(*_image_to_client(page, cx, cy))
+    page.wait_for_function("document.getElementById('edited-frames').textContent === 'Edited frames: 4'")
+    assert page.evaluate(f"window.gazecrowdReview.editedValue(3, {int(cx)}, {int(cy)})") == 0
+    assert page.evaluate(f"window.gazecrowdReview.editedValue(3, {int(cx) + 5}, {int(cy)})") == 0
+    assert page.evaluate("window.gazecrowdReview.editedValue(3, 5, 5)") == 0  # background untouched
     assert page.outside == []
 
 

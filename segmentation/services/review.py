@@ -170,8 +170,8 @@ def ground_truth_version_create(*, sequence: Sequence, editor, frames: list[dict
         raise ValidationError({"run": f"the starting masks are {masks.shape}, not the sequence's shape"})
     for k, mask in edited.items():
         masks[k] = mask
-    if base is not None and run is None:
-        run, threshold = base.run, base.threshold
+    if base is not None:  # the chain started from the base's run, cut at its threshold
+        run, threshold = run or base.run, base.threshold
     return _save_next_version(
         sequence=sequence, masks=masks, run=run, base=base,
         run_number=run.pk if run else (base.run_number if base else None),

@@ -229,6 +229,24 @@ def test_a_painted_stroke_is_saved_as_a_version_the_api_returns(laptop, review_r
     assert page.evaluate(f"window.gazecrowdReview.editedValue(3, {int(cx)}, {int(cy)})") == 0
     assert page.evaluate(f"window.gazecrowdReview.editedValue(3, {int(cx) + 5}, {int(cy)})") == 0
     assert page.evaluate("window.gazecrowdReview.editedValue(3, 5, 5)") == 0  # background untouched
+    page.click("#undo")
+    page.wait_for_function("document.getElementById('edited-frames').textContent === 'No unsaved edits.'")
+
+    # Version 2 starts from version 1: its stroke stays, a new dot joins it.
+    page.select_option("#edit-base", "v1")
+    page.check("#tool-brush")
+    _canvas_in_view(page)
+    page.mouse.click(*_image_to_client(page, 100, 10))
+    page.wait_for_function("document.getElementById('edited-frames').textContent === 'Edited frames: 4'")
+    assert page.evaluate("window.gazecrowdReview.editedValue(3, 30, 80)") == 1  # version 1's stroke
+    page.click("#save-version")
+    page.wait_for_function("document.getElementById('edit-status').dataset.version === '2'")
+    v2 = GroundTruthVersion.objects.get(number=2)
+    assert v2.base.number == 1 and v2.run_id == review_run.pk and v2.frames_edited == [3]
+    response = page.request.get(f"/api/studies/{review_run.study_id}/sequences/{review_run.sequence_id}/ground-truth/png/?version=2")
+    masks2 = _zip_masks(response.body())
+    assert masks2[3, 10, 100] and masks2[3, 80, 15:56].all()
+    np.testing.assert_array_equal(np.delete(masks2, 3, axis=0), np.delete(masks, 3, axis=0))
     assert page.outside == []
 
 

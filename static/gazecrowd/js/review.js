@@ -107,8 +107,10 @@
       else d[j + 3] = 0;
     }
   }
-  function shownMask(k) { // the edited mask when there is one, else the computed one
-    return edits[k] || computedMask(k, editThreshold !== null ? editThreshold : threshold);
+  function shownMask(k) { // the edited mask, else the starting point while editing, else the computed one
+    if (edits[k]) return edits[k];
+    if (editing && editBase() !== "computed") return layer(editBase(), k) || null;
+    return computedMask(k, editThreshold !== null ? editThreshold : threshold);
   }
   var lastArea = null, ready = false;
   function drawOverlay(ctx, k, alpha) {
@@ -199,16 +201,23 @@
   }
   function beginEdits() {
     if (editThreshold === null) { editThreshold = threshold; showLock(); }
+    if ($("edit-base")) $("edit-base").disabled = true;
   }
   function showLock() {
     $("threshold-lock").hidden = editThreshold === null;
     if (editThreshold !== null) $("threshold-lock").textContent =
       "Threshold held at " + editThreshold.toFixed(3) + " while you have unsaved edits.";
   }
-  function editable(k) { // the frame's edit array, created from the computed mask (promise)
+  function editBase() { var b = $("edit-base"); return b ? b.value : "computed"; }
+  function baseMask(k) { // the starting point of frame k: computed at the held threshold, or a version
+    var base = editBase();
+    return base === "computed" ? computedMask(k, editThreshold) : layer(base, k);
+  }
+  function editable(k) { // the frame's edit array, created from the starting point (promise)
     if (edits[k]) return Promise.resolve(edits[k]);
-    return whenLoaded("scores", k).then(function () {
-      if (!edits[k]) edits[k] = computedMask(k, editThreshold);
+    var base = editBase();
+    return whenLoaded(base === "computed" ? "scores" : base, k).then(function () {
+      if (!edits[k]) edits[k] = new Uint8Array(baseMask(k));
       return edits[k];
     });
   }
@@ -241,7 +250,10 @@
     $("edited-frames").textContent = list.length ? "Edited frames: " + list.map(function (k) { return k + 1; }).join(", ") : "No unsaved edits.";
     $("save-version").disabled = !list.length;
     $("undo").disabled = !undoStack.length; $("redo").disabled = !redoStack.length;
-    if (!list.length && !undoStack.length) { editThreshold = null; showLock(); }
+    if (!list.length && !undoStack.length) {
+      editThreshold = null; showLock();
+      if ($("edit-base")) $("edit-base").disabled = false;
+    }
     viewer.render();
   }
   function drawCursor(ctx) {
@@ -306,6 +318,7 @@
       else if (e.key === "y" || (e.key === "Z" && e.shiftKey)) { e.preventDefault(); redo(); }
     });
     $("save-version").addEventListener("click", saveVersion);
+    $("edit-base").addEventListener("change", function () { viewer.render(); });
   }
   function pngOf(mask) { // opaque white object on black, as the API reads it
     var c = document.createElement("canvas"); c.width = W; c.height = H;
@@ -323,8 +336,9 @@
     fetch(R.versionsUrl, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json" },
-      body: JSON.stringify({ run: R.runId, threshold: editThreshold, note: $("version-note").value,
-                             frames: ks.map(function (k) { return { index: k, png: pngOf(edits[k]) }; }) })
+      body: JSON.stringify(Object.assign(
+        editBase() === "computed" ? { run: R.runId, threshold: editThreshold } : { base_version: Number(editBase().slice(1)) },
+        { note: $("version-note").value, frames: ks.map(function (k) { return { index: k, png: pngOf(edits[k]) }; }) }))
     }).then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (!res.ok) {
@@ -358,8 +372,10 @@
           });
           ul.appendChild(li);
         });
-        ["compare-left", "compare-right"].forEach(function (id) {
-          var sel = $(id), keep = sel.value;
+        ["compare-left", "compare-right", "edit-base"].forEach(function (id) {
+          var sel = $(id);
+          if (!sel) return;
+          var keep = sel.value;
           Array.prototype.slice.call(sel.querySelectorAll("option[data-version]")).forEach(function (o) { o.remove(); });
           list.forEach(function (v) {
             var o = document.createElement("option"); o.value = "v" + v.version; o.dataset.version = v.version;

@@ -38,6 +38,15 @@ def _centre(k):
     return (x + 30.0, y) if k == WORST else (x, y)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_array_cache(monkeypatch):
+    """Run ids (and so ground-truth file names) are reused after a rolled-back test on SQLite:
+    each test starts with an empty decoded-array cache, as a new server process would."""
+    from segmentation import overlays
+
+    monkeypatch.setattr(overlays, "_ground_truth", overlays._ArrayCache())
+
+
 @pytest.fixture
 def review_run(user, sequence_files):
     cora = user("cora")

@@ -25,6 +25,15 @@ from tests.review_scene import hill_scores, scored_run
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fresh_array_cache(monkeypatch):
+    """Run ids (and so ground-truth file names) are reused after a rolled-back test on SQLite:
+    each test starts with an empty decoded-array cache, as a new server process would."""
+    from segmentation import overlays
+
+    monkeypatch.setattr(overlays, "_ground_truth", overlays._ArrayCache())
+
+
 @pytest.fixture
 def run(study, sequence):
     scores = hill_scores(sequence.n_frames, sequence.height, sequence.width,

@@ -222,7 +222,8 @@ def run_review_layer(request: HttpRequest, study_id: int, run_id: int, layer: st
         raise Http404(f"unknown layer {layer[:20]!r}; use scores, reference or v<version>")
     response = HttpResponse(overlays.gzip_bytes(values), content_type="application/octet-stream")
     response["Content-Encoding"] = "gzip"
-    response["Cache-Control"] = "private, no-cache"  # a reviewed run's versions change
+    # A run's scores and a saved version never change; reference masks may be attached again.
+    response["Cache-Control"] = "private, no-cache" if layer == "reference" else "private, max-age=3600"
     return response
 
 

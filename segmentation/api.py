@@ -162,7 +162,7 @@ def _positive_int(request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
         raise ValidationError({name: f"{name} must be a whole number from 1; got {value[:40]!r}"})
     return int(value)
 

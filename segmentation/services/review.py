@@ -18,6 +18,7 @@ import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from PIL import Image  # Pillow: the project's image library (crowd.images)
 
 from crowd import storage
 from crowd.models import Sequence
@@ -63,8 +64,6 @@ def decode_mask_png(data: str | bytes, *, height: int, width: int, where: str) -
     White (or any grey above 127) is the object. The size and header are checked before any
     pixel is decoded; ValidationError names ``where`` and what is wrong.
     """
-    from PIL import Image  # Pillow: the project's image library (crowd.images)
-
     if isinstance(data, str):
         text = data.split(",", 1)[1] if data.startswith("data:") else data
         if len(text) > png_budget(height, width) * 4 // 3 + 8:

@@ -243,6 +243,7 @@ def test_version_query_is_bounded(run, alice, client_for):
     assert client.get(base + "?version=abc").status_code == 400
     assert client.get(base + "?version=0").status_code == 400
     assert client.get(base + "?version=99999999999999999999999").status_code == 400
+    assert client.get(base + "?version=²").status_code == 400  # a digit to str.isdigit, not to int()
     response = client.get(base + "?version=3")
     assert response.status_code == 404 and "no corrected version yet" in response.content.decode()
     _post(client, run, {"run": run.pk, "frames": [{"index": 0, "png": _png(_stroke(run))}]})

@@ -287,4 +287,11 @@ def test_compare_shows_dice_per_frame_and_jumps_to_the_worst(laptop, review_run,
     assert colours[1][0] > colours[1][1]  # red on the worst (Dice 0)
     _canvas_in_view(page)
     _screenshot(shot, page, "review-compare")
+    # The strip follows the threshold: a much lower cut makes every mask larger, Dice lower.
+    before = comparison["mean_dice"]
+    page.evaluate("(() => { const s = document.getElementById('threshold'); s.value = 0.05;"
+                  " s.dispatchEvent(new Event('input')); })()")
+    page.wait_for_function("window.gazecrowdReview.comparison().left.endsWith('0.0500')")
+    assert page.evaluate("window.gazecrowdReview.comparison().mean_dice") < before
+    assert page.input_value("#overlay") == "compare"
     assert page.outside == []

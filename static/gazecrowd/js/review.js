@@ -75,7 +75,11 @@
     valueLabel.textContent = threshold.toFixed(3);
     if (overlayKind() === "none" || overlayKind() === "scores") $("overlay").value = "mask";
     viewer.render();
+    // A strip chart of the computed masks follows the threshold (once the slider rests).
+    clearTimeout(recompare);
+    if (comparison && $("compare-left").value === "computed") recompare = setTimeout(function () { runCompare(true); }, 400);
   });
+  var recompare = null;
   function saveThreshold(value) {
     return fetch(R.thresholdUrl, {
       method: "PUT", credentials: "same-origin",
@@ -409,13 +413,13 @@
     $("mask-area").dataset.dice = dice; $("mask-area").dataset.frame = k;
     return true;
   }
-  function runCompare() {
+  function runCompare(keepOverlay) {
     var left = $("compare-left").value, right = $("compare-right").value, q = [];
     if (left === "computed") q.push("threshold=" + threshold); else q.push("version=" + left.slice(1));
     if (right !== "reference") q.push("against=" + right.slice(1));
     var summary = $("compare-summary");
     summary.textContent = "Comparing…";
-    $("overlay").value = "compare";
+    if (!keepOverlay) $("overlay").value = "compare";
     viewer.render();
     return fetch(R.compareUrl + "?" + q.join("&"), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
@@ -457,9 +461,9 @@
     var r = strip.getBoundingClientRect(), k = Math.floor((e.clientX - r.left) / r.width * cfg.nFrames);
     viewer.goTo(Math.max(0, Math.min(cfg.nFrames - 1, k)));
   });
-  $("compare-run").addEventListener("click", runCompare);
+  $("compare-run").addEventListener("click", function () { runCompare(false); });
   ["compare-left", "compare-right"].forEach(function (id) {
-    $(id).addEventListener("change", function () { if (comparison) runCompare(); else viewer.render(); });
+    $(id).addEventListener("change", function () { if (comparison) runCompare(true); else viewer.render(); });
   });
 
   showThreshold();

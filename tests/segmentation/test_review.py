@@ -1,319 +1,248 @@
-"""The review API: a reviewed threshold, hand-corrected ground-truth versions, comparisons.
+"""The review pages' data: volumes and masks as NIfTI, gaze replay JSON, the observer panel.
 
-Bounds (frames, sizes, payloads), permissions (coordinators write; researchers read;
-observers and outsiders neither) and provenance are checked against a run whose score map is
-known (tests/review_scene.py) on the six BRATS slices of this folder's conftest.
+Alice coordinates, Bob observes, Carol researches, Charlie has no access; Charlie observes
+another study of his own (a member elsewhere is still nobody here).
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import json
-import zipfile
+import gzip
 
+import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
-from django.db import IntegrityError, transaction
-from PIL import Image
+from django.test import Client
+from django.urls import reverse
 
-from segmentation import selectors
-from segmentation.compare import frame_agreement, worst_frames
-from segmentation.models import GroundTruth, GroundTruthVersion
-from tests.review_scene import hill_scores, scored_run
+from annotation import services as annotation_services
+from crowd import services
+from crowd.models import StudyMembership
+from segmentation import replay, volumes
+from segmentation import services as seg_services
 
-pytestmark = pytest.mark.django_db
+from .gaze_scenes import FIXATION_SAMPLES, SACCADE_SAMPLES, fixating_gaze_csv
 
-
-@pytest.fixture(autouse=True)
-def _fresh_array_cache(monkeypatch):
-    """Run ids (and so ground-truth file names) are reused after a rolled-back test on SQLite:
-    each test starts with an empty decoded-array cache, as a new server process would."""
-    from segmentation import overlays
-
-    monkeypatch.setattr(overlays, "_ground_truth", overlays._ArrayCache())
+Role = StudyMembership.Role
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def run(study, sequence):
-    scores = hill_scores(sequence.n_frames, sequence.height, sequence.width,
-                         lambda k: (sequence.width / 2 + 3 * k, sequence.height / 2), sigma=30.0)
-    return scored_run(study=study, sequence=sequence, scores=scores, threshold=0.5)
+def _client(user) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
 
 
-@pytest.fixture
-def media_files(settings):
-    """A callable listing every file in media storage (to prove nothing was left behind)."""
-    from pathlib import Path
-
-    return lambda: sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+def _nifti(data: bytes) -> nib.Nifti1Image:
+    return nib.Nifti1Image.from_bytes(gzip.decompress(data))
 
 
-def _url(run, tail):
-    return f"/api/studies/{run.study_id}/{tail}"
+def _urls(study, sequence, run) -> list[str]:
+    s, q, r = study.pk, sequence.pk, run.pk
+    return [
+        reverse("web:sequence-volume", args=[s, q]), reverse("web:run-volume", args=[s, r]),
+        reverse("web:sequence-volume-nifti", args=[s, q]), reverse("web:sequence-reference-nifti", args=[s, q]),
+        reverse("web:run-mask-nifti", args=[s, r]), reverse("web:sequence-replay", args=[s, q]),
+        reverse("web:run-replay", args=[s, r]), reverse("web:sequence-replay-json", args=[s, q]),
+        reverse("web:sequence-replay-json", args=[s, q]) + f"?run={r}",
+        reverse("web:sequence-preview", args=[s, q]),
+    ]
 
 
-def _png(mask: np.ndarray) -> str:
+def test_who_may_open_the_review_pages(study, sequence, finished_run, alice, bob, carol, charlie):
+    other = services.study_create(name="Elsewhere", created_by=alice)
+    services.membership_set(study=other, user=charlie, role=Role.OBSERVER)
+    services.assignment_create(sequence=sequence, observer=bob)  # Bob may record it, not review it
+    urls = _urls(study, sequence, finished_run)
+    for url in urls:
+        assert _client(alice).get(url).status_code == 200, url
+        assert _client(carol).get(url).status_code == 200, url
+        assert _client(bob).get(url).status_code == 403, url  # an observer of this sequence
+        assert _client(charlie).get(url).status_code == 404, url  # an observer of another study
+        response = _client(None).get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
+
+
+def test_permission_changes_take_effect_on_the_next_request(study, sequence, finished_run, carol):
+    client = _client(carol)
+    url = reverse("web:sequence-replay-json", args=[study.pk, sequence.pk])
+    assert client.get(url).status_code == 200
+    services.membership_set(study=study, user=carol, role=Role.OBSERVER)
+    assert client.get(url).status_code == 404  # an observer sees only the sequences assigned to them
+    services.assignment_create(sequence=sequence, observer=carol)
+    assert client.get(url).status_code == 403  # and may record them, not review them
+
+
+def test_the_volume_is_the_uploaded_one_voxel_for_voxel(study, sequence, small_sample, carol):
+    response = _client(carol).get(reverse("web:sequence-volume-nifti", args=[study.pk, sequence.pk]))
+    assert response["Content-Type"] == "application/gzip"
+    served = _nifti(response.content)
+    uploaded = nib.load(small_sample["frames"])
+    np.testing.assert_array_equal(np.asarray(served.dataobj), np.asarray(uploaded.dataobj))
+    np.testing.assert_allclose(served.affine, uploaded.affine)
+    reference = _nifti(_client(carol).get(
+        reverse("web:sequence-reference-nifti", args=[study.pk, sequence.pk])).content)
+    np.testing.assert_array_equal(np.asarray(reference.dataobj), np.asarray(nib.load(small_sample["truth"]).dataobj))
+
+
+def test_the_computed_mask_is_the_downloaded_one(study, sequence, finished_run, carol):
+    shown = _nifti(_client(carol).get(reverse("web:run-mask-nifti", args=[study.pk, finished_run.pk])).content)
+    export = _client(carol).get(reverse("run-export", args=[study.pk, finished_run.pk, "nifti"]))
+    assert export.status_code == 200
+    downloaded = nib.Nifti1Image.from_bytes(gzip.decompress(b"".join(export.streaming_content)
+                                                            if export.streaming else export.content))
+    np.testing.assert_array_equal(np.asarray(shown.dataobj), np.asarray(downloaded.dataobj))
+    assert np.asarray(shown.dataobj).any()
+
+
+def test_a_volume_read_along_its_first_axis_is_put_back_that_way(study, tmp_path, carol):
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 1000, (5, 7, 9)).astype(np.int16)
+    affine = np.diag([2.5, 0.8, 0.7, 1.0])  # slices 2.5 mm apart along the first axis
+    nib.save(nib.Nifti1Image(data, affine), tmp_path / "axial.nii.gz")
+    sequence = services.sequence_import(study=study, path=tmp_path / "axial.nii.gz", axis=0)
+    assert sequence.n_frames == 5 and volumes.slice_axis(sequence) == (0, True)
+    served = _nifti(_client(carol).get(reverse("web:sequence-volume-nifti", args=[study.pk, sequence.pk])).content)
+    np.testing.assert_array_equal(np.asarray(served.dataobj), data)
+    page = _client(carol).get(reverse("web:sequence-preview", args=[study.pk, sequence.pk])).content.decode()
+    assert "along the volume&#x27;s first (i) axis (from the voxel sizes)" in page
+
+
+def test_an_isotropic_volume_keeps_the_import_default_and_says_so(study, tmp_path):
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 3), np.uint8), np.eye(4)), tmp_path / "iso.nii.gz")
+    sequence = services.sequence_import(study=study, path=tmp_path / "iso.nii.gz")
+    assert volumes.slice_axis(sequence) == (2, False)
+
+
+def test_the_volume_viewer_refuses_a_video_with_a_reason(study, carol):
+    frames = np.zeros((3, 8, 8, 3), np.uint8)
+    import io
+    import zipfile
+
+    import imageio.v3 as iio
     buffer = io.BytesIO()
-    Image.fromarray((mask > 0).astype(np.uint8) * 255).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for k, f in enumerate(frames):
+            archive.writestr(f"f/{k:03d}.png", iio.imwrite("<bytes>", f, extension=".png"))
+    import tempfile
+    from pathlib import Path
+    path = Path(tempfile.mkdtemp()) / "clip.zip"
+    path.write_bytes(buffer.getvalue())
+    sequence = services.sequence_import(study=study, path=path)
+    response = _client(carol).get(reverse("web:sequence-volume", args=[study.pk, sequence.pk]))
+    assert response.status_code == 404
+    response = _client(carol).get(reverse("web:sequence-preview", args=[study.pk, sequence.pk]))
+    assert response.status_code == 200 and b"Slice axis" not in response.content
 
 
-def _zip_masks(data: bytes) -> tuple[np.ndarray, dict]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = sorted(n for n in archive.namelist() if n.endswith(".png"))
-        masks = np.stack([np.asarray(Image.open(io.BytesIO(archive.read(n)))) > 0 for n in names])
-        return masks, json.loads(archive.read("ground_truth.json"))
+def test_replay_data_holds_samples_and_fixations(study, sequence, carol, tmp_path):
+    """Two observers, one steady fixation per slice each: the replay has every one of them, in
+    place, with its length and slice."""
+    points = {"olga": [(40.0 + 20 * k, 60.0 + 10 * k) for k in range(sequence.n_frames)],
+              "omar": [(200.0 - 25 * k, 150.0) for k in range(sequence.n_frames)]}
+    for seed, (name, where) in enumerate(points.items()):
+        annotation_services.recording_import_file(
+            sequence=sequence, observer=services.user_get_or_create(username=name),
+            path=fixating_gaze_csv(tmp_path, name, where, seed=seed), fmt="csv", ensure_member=True)
+    data = _client(carol).get(reverse("web:sequence-replay-json", args=[study.pk, sequence.pk])).json()
+    assert [r["observer"] for r in data["recordings"]] == ["olga", "omar"]
+    assert data["frames"] == sequence.n_frames and not data["truncated"]
+    for r in data["recordings"]:
+        s = r["samples"]
+        n = sequence.n_frames * FIXATION_SAMPLES + (sequence.n_frames - 1) * SACCADE_SAMPLES
+        assert len(s["t"]) == len(s["frame"]) == len(s["x"]) == len(s["y"]) == n and not r["thinned"]
+        assert len(r["fixations"]) == sequence.n_frames
+        for k, (_t0, x, y, duration, frame) in enumerate(r["fixations"]):
+            assert frame == k
+            assert abs(x - points[r["observer"]][k][0]) < 1 and abs(y - points[r["observer"]][k][1]) < 1
+            assert 230 <= duration <= 270  # 233 ms, plus a saccade sample still within a degree
 
 
-def _levels(run) -> np.ndarray:
-    with np.load(run.ground_truth.file.path) as z:
-        return z["scores"]
+def test_replay_data_is_bounded(study, sequence, import_recordings, carol, monkeypatch):
+    import_recordings()
+    monkeypatch.setattr(replay, "MAX_RECORDINGS", 2)
+    monkeypatch.setattr(replay, "MAX_SAMPLES", 50)
+    data = _client(carol).get(reverse("web:sequence-replay-json", args=[study.pk, sequence.pk])).json()
+    assert len(data["recordings"]) == 2 and data["truncated"]
+    assert all(len(r["samples"]["t"]) == 50 and r["thinned"] for r in data["recordings"])
 
 
-# --- the reviewed threshold ------------------------------------------------------------------
+def test_replay_of_a_run_names_a_run_of_this_sequence(study, sequence, finished_run, carol, tmp_path):
+    client = _client(carol)
+    url = reverse("web:sequence-replay-json", args=[study.pk, sequence.pk])
+    assert client.get(url + "?run=abc").status_code == 400
+    assert client.get(url + "?run=999999").status_code == 404
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 3), np.uint8), np.eye(4)), tmp_path / "other.nii.gz")
+    other = services.sequence_import(study=study, path=tmp_path / "other.nii.gz")
+    other_url = reverse("web:sequence-replay-json", args=[study.pk, other.pk])
+    assert client.get(other_url + f"?run={finished_run.pk}").status_code == 404
+    data = client.get(url + f"?run={finished_run.pk}").json()
+    assert sorted(r["id"] for r in data["recordings"]) == sorted(
+        r["id"] for r in finished_run.observers["recordings"])
 
 
-def test_a_saved_threshold_is_what_exports_cut_at_with_who_and_when(run, alice, client_for):
-    client = client_for(alice)
-    response = client.put(_url(run, f"runs/{run.pk}/threshold/"), {"threshold": 0.3}, format="json")
-    assert response.status_code == 200, response.content
-    assert response.json()["threshold"] == 0.3 and response.json()["rule_threshold"] == 0.5
-    gt = GroundTruth.objects.get(pk=run.ground_truth.pk)
-    assert gt.reviewed_threshold == 0.3 and gt.reviewed_by == alice and gt.reviewed_at is not None
-    assert gt.threshold == 0.5  # the rule's choice is kept (the slider marks it)
-
-    data = client.get(_url(run, f"runs/{run.pk}/export/png/")).content
-    masks, meta = _zip_masks(data)
-    expected = _levels(run).astype(np.float32) / np.float32(65535) >= np.float32(0.3)
-    np.testing.assert_array_equal(masks, expected)
-    assert meta["threshold"] == 0.3 and meta["threshold_rule"] == "reviewed" and meta["reviewed_by"] == "alice"
-    assert meta["run_threshold"] == 0.5
-    # The sequence's current ground truth follows it too.
-    seq = client.get(_url(run, f"sequences/{run.sequence_id}/ground-truth/png/")).content
-    np.testing.assert_array_equal(_zip_masks(seq)[0], expected)
-
-    # null: back to the rule's choice.
-    assert client.put(_url(run, f"runs/{run.pk}/threshold/"), {"threshold": None}, format="json").status_code == 200
-    masks, meta = _zip_masks(client.get(_url(run, f"runs/{run.pk}/export/png/")).content)
-    assert meta["threshold"] == 0.5 and meta["threshold_rule"] == "gaze-contrast"
-
-
-@pytest.mark.parametrize("value", [1.5, -0.1, "nan", "abc", "inf"])
-def test_a_bad_threshold_is_refused_and_changes_nothing(run, alice, client_for, value):
-    response = client_for(alice).put(_url(run, f"runs/{run.pk}/threshold/"), {"threshold": value}, format="json")
-    assert response.status_code == 400
-    assert "threshold" in response.json()
-    assert GroundTruth.objects.get(pk=run.ground_truth.pk).reviewed_threshold is None
-
-
-def test_the_database_refuses_a_reviewed_threshold_out_of_range(run):
-    with pytest.raises(IntegrityError), transaction.atomic():
-        GroundTruth.objects.filter(pk=run.ground_truth.pk).update(reviewed_threshold=1.5)
+def test_the_observer_panel_gives_the_runs_reasons(study, sequence, import_recordings, small_sample,
+                                                   carol, tmp_path):
+    """Dave lost the eye on 4 samples of 5: the run flags him; the panel says why, in the run's
+    words, with his statistics, and passes the others."""
+    import_recordings()
+    gaze = pd.read_csv(small_sample["gaze"]["observer-1"])
+    lost = np.arange(len(gaze)) % 5 != 0
+    gaze.loc[lost, ["x", "y"]] = np.nan
+    gaze["observer"] = "dave"
+    gaze.to_csv(tmp_path / "dave.csv", index=False, na_rep="")
+    annotation_services.recording_import_file(
+        sequence=sequence, observer=services.user_get_or_create(username="dave"), path=tmp_path / "dave.csv",
+        fmt="csv", ensure_member=True)
+    (run,) = seg_services.study_run_create(study=study, sequence=sequence, parameters={"compare": False})
+    run.refresh_from_db()
+    assert run.status == run.Status.SUCCEEDED, run.error
+    assert "dave" in run.observers["flagged"]
+    panel = {o["observer"]: o for o in replay.observer_panel(run=run)}
+    assert set(panel) == set(run.observers["weights"])
+    dave = panel["dave"]
+    assert dave["flagged"] and dave["flag_reason"] == run.observers["flag_reasons"]["dave"]
+    (recording,) = dave["recordings"]
+    valid = dict(recording["stats"])["valid samples (eye found)"]
+    assert recording["reasons"][0] == f"only {valid} of the samples are valid (eye lost)"
+    assert int(valid.rstrip("%")) <= 20
+    # the run's reason is made of the recordings' reasons, word for word
+    assert all(reason in dave["flag_reason"] for reason in recording["reasons"])
+    assert not any(o["flagged"] for name, o in panel.items() if name != "dave")
+    page = _client(carol).get(reverse("web:run-replay", args=[study.pk, run.pk])).content.decode()
+    assert "Flagged because" in page and recording["reasons"][0] in page
+    results = _client(carol).get(reverse("web:run", args=[study.pk, run.pk])).content.decode()
+    assert reverse("web:run-replay", args=[study.pk, run.pk]) in results
 
 
-def test_only_coordinators_save_a_threshold(run, bob, carol, charlie, client_for):
-    url = _url(run, f"runs/{run.pk}/threshold/")
-    assert client_for(carol).get(url).status_code == 200  # researchers read it
-    assert client_for(carol).put(url, {"threshold": 0.2}, format="json").status_code == 403
-    assert client_for(bob).put(url, {"threshold": 0.2}, format="json").status_code == 403
-    assert client_for(charlie).put(url, {"threshold": 0.2}, format="json").status_code == 404
-    assert client_for(None).put(url, {"threshold": 0.2}, format="json").status_code in (401, 403)
-    assert GroundTruth.objects.get(pk=run.ground_truth.pk).reviewed_threshold is None
+def test_a_dicom_series_is_served_as_a_volume_with_its_voxel_sizes(study, tmp_path, carol):
+    from tests.crowd.test_sequence_import import _dicom_zip
+
+    volume = np.stack([np.full((16, 12), 100 * k, np.uint16) for k in range(3)])
+    volume[:, 2, 3] = 7  # a voxel that shows rows and columns are not swapped
+    (tmp_path / "ct.zip").write_bytes(_dicom_zip(volume))
+    sequence = services.sequence_import(study=study, path=tmp_path / "ct.zip")
+    assert sequence.modality == "dicom" and volumes.is_volume(sequence)
+    served = _nifti(_client(carol).get(reverse("web:sequence-volume-nifti", args=[study.pk, sequence.pk])).content)
+    data = np.asarray(served.dataobj)
+    assert data.shape == (16, 12, 3)
+    # slices in the order of their position (the zip lists them reversed), one per frame
+    np.testing.assert_array_equal(data[:, :, 0], volume[2])
+    np.testing.assert_array_equal(data[:, :, 2], volume[0])
+    assert served.header.get_zooms()[:3] == (0.5, 0.5, 3.0)
+    page = _client(carol).get(reverse("web:sequence-volume", args=[study.pk, sequence.pk]))
+    assert page.status_code == 200 and b"series&#x27; images" in page.content
 
 
-# --- versions ---------------------------------------------------------------------------------
-
-
-def _stroke(run, frame=2):
-    mask = np.zeros((run.sequence.height, run.sequence.width), bool)
-    mask[5:15, 5:40] = True  # a bar far from the hill
-    return mask
-
-
-def test_a_correction_is_a_new_version_and_earlier_ones_stay_downloadable(run, alice, carol, client_for):
-    client = client_for(alice)
-    versions = _url(run, f"sequences/{run.sequence_id}/ground-truth/versions/")
-    stroke = _stroke(run)
-    response = client.post(versions, {"run": run.pk, "threshold": 0.5, "note": "bar added",
-                                      "frames": [{"index": 2, "png": _png(stroke)}]}, format="json")
-    assert response.status_code == 201, response.content
-    v1 = response.json()
-    assert v1["version"] == 1 and v1["run"] == run.pk and v1["editor"] == "alice"
-    assert v1["frames_edited"] == [2] and v1["threshold"] == 0.5 and v1["note"] == "bar added"
-
-    computed = _levels(run).astype(np.float32) / np.float32(65535) >= np.float32(0.5)
-    response = client_for(carol).get(_url(run, f"sequences/{run.sequence_id}/ground-truth/png/?version=1"))
-    assert response.status_code == 200
-    assert "_gt-v1.zip" in response["Content-Disposition"]
-    masks, meta = _zip_masks(response.content)
-    np.testing.assert_array_equal(masks[2], stroke)
-    np.testing.assert_array_equal(np.delete(masks, 2, axis=0), np.delete(computed, 2, axis=0))
-    assert meta["version"] == 1 and meta["editor"] == "alice" and meta["frames_edited"] == [2]
-    assert meta["run"] == run.pk
-
-    # Version 2 starts from version 1 and changes frame 0 only.
-    response = client.post(versions, {"base_version": 1, "frames": [
-        {"index": 0, "png": "data:image/png;base64," + _png(np.zeros_like(stroke))}]}, format="json")
-    assert response.status_code == 201, response.content
-    assert response.json()["version"] == 2 and response.json()["base_version"] == 1
-    v2 = _zip_masks(client.get(_url(run, f"sequences/{run.sequence_id}/ground-truth/png/?version=2")).content)[0]
-    assert not v2[0].any()
-    np.testing.assert_array_equal(v2[2], stroke)
-    again = _zip_masks(client.get(_url(run, f"sequences/{run.sequence_id}/ground-truth/png/?version=1")).content)[0]
-    np.testing.assert_array_equal(again, masks)  # version 1 unchanged
-
-    listed = client_for(carol).get(versions).json()
-    assert [v["version"] for v in listed] == [1, 2]
-    assert listed[1]["downloads"]["nifti"].endswith("/ground-truth/nifti/?version=2")
-    # Without ?version the current ground truth is the newest version (newer than the run).
-    current = _zip_masks(client.get(_url(run, f"sequences/{run.sequence_id}/ground-truth/png/")).content)
-    np.testing.assert_array_equal(current[0], v2)
-    # NIfTI names the version in its description.
-    nifti = client.get(_url(run, f"sequences/{run.sequence_id}/ground-truth/nifti/?version=2"))
-    assert "_gt-v2.nii.gz" in nifti["Content-Disposition"]
-
-
-def _post(client, run, body, **extra):
-    return client.post(_url(run, f"sequences/{run.sequence_id}/ground-truth/versions/"), body,
-                       format="json", **extra)
-
-
-@pytest.mark.parametrize("frames, words", [
-    ([{"index": 6, "png": None}], "frame 7 does not exist"),
-    ([{"index": -1, "png": "x"}], "index"),
-    ([{"index": 1, "png": "not base64 !!"}], "not base64"),
-    ([{"index": 1, "png": base64.b64encode(b"GIF89a" + bytes(40)).decode()}], "not a PNG"),
-    ([{"index": 1, "png": "WRONG_SIZE"}], "the sequence's frames are"),
-    ([{"index": 1, "png": "TRUNCATED"}], "could not be read"),
-    ([{"index": 1, "png": "OK"}, {"index": 1, "png": "OK"}], "twice"),
-    ([], "frames"),
-])
-def test_bad_corrections_are_refused_naming_the_problem_and_store_nothing(run, alice, client_for,
-                                                                          media_files, frames, words):
-    good = _png(_stroke(run))
-    wrong = _png(np.zeros((run.sequence.height + 1, run.sequence.width), bool))
-    truncated = base64.b64encode(base64.b64decode(good)[:40]).decode()
-    for f in frames:
-        f["png"] = {"OK": good, "WRONG_SIZE": wrong, "TRUNCATED": truncated, None: good}.get(f["png"], f["png"])
-    before = media_files()
-    response = _post(client_for(alice), run, {"run": run.pk, "frames": frames})
-    assert response.status_code == 400, response.content
-    assert words in json.dumps(response.json())
-    assert GroundTruthVersion.objects.count() == 0
-    assert media_files() == before
-
-
-def test_an_upload_over_budget_is_refused_from_its_header(run, alice, client_for):
-    from segmentation.services.review import request_budget
-
-    budget = request_budget(run.sequence, run.sequence.n_frames)
-    response = _post(client_for(alice), run, {"run": run.pk, "frames": [{"index": 0, "png": "x"}]},
-                     CONTENT_LENGTH=str(budget + 1))
-    assert response.status_code == 413
-    assert GroundTruthVersion.objects.count() == 0
-
-
-def test_a_run_of_another_sequence_or_study_is_refused(run, alice, client_for, study, small_sample):
-    from crowd import services as crowd_services
-
-    other = crowd_services.sequence_import(study=study, path=small_sample["frames"], name="other")
-    response = client_for(alice).post(
-        f"/api/studies/{study.pk}/sequences/{other.pk}/ground-truth/versions/",
-        {"run": run.pk, "frames": [{"index": 0, "png": _png(_stroke(run))}]}, format="json")
-    assert response.status_code == 400 and "not a run of sequence" in response.content.decode()
-    response = _post(client_for(alice), run, {"run": 999999, "frames": [{"index": 0, "png": _png(_stroke(run))}]})
-    assert response.status_code == 400 and "no run 999999" in response.content.decode()
-
-
-def test_only_coordinators_save_versions_and_observers_read_none(run, bob, carol, charlie, client_for):
-    body = {"run": run.pk, "frames": [{"index": 0, "png": _png(_stroke(run))}]}
-    assert _post(client_for(carol), run, body).status_code == 403
-    assert _post(client_for(bob), run, body).status_code == 403
-    assert _post(client_for(charlie), run, body).status_code == 404
-    versions = _url(run, f"sequences/{run.sequence_id}/ground-truth/versions/")
-    assert client_for(bob).get(versions).status_code == 403
-    assert client_for(charlie).get(versions).status_code == 404
-    assert GroundTruthVersion.objects.count() == 0
-
-
-def test_version_query_is_bounded(run, alice, client_for):
-    client = client_for(alice)
-    base = _url(run, f"sequences/{run.sequence_id}/ground-truth/png/")
-    assert client.get(base + "?version=abc").status_code == 400
-    assert client.get(base + "?version=0").status_code == 400
-    assert client.get(base + "?version=99999999999999999999999").status_code == 400
-    assert client.get(base + "?version=²").status_code == 400  # a digit to str.isdigit, not to int()
-    response = client.get(base + "?version=3")
-    assert response.status_code == 404 and "no corrected version yet" in response.content.decode()
-    _post(client, run, {"run": run.pk, "frames": [{"index": 0, "png": _png(_stroke(run))}]})
-    assert client.get(base + "?version=1&threshold=0.2").status_code == 400
-
-
-def test_the_database_refuses_a_version_number_below_one(run, alice):
-    with pytest.raises(IntegrityError), transaction.atomic():
-        GroundTruthVersion.objects.create(sequence=run.sequence, number=0, editor_name="x", file="x.npz")
-
-
-# --- compare ----------------------------------------------------------------------------------
-
-
-def test_compare_gives_each_reference_frames_dice_and_the_worst_first(run, carol, client_for, small_sample):
-    response = client_for(carol).get(_url(run, f"runs/{run.pk}/compare/?threshold=0.4"))
-    assert response.status_code == 200, response.content
-    body = response.json()
-    truth = small_sample["truth_array"] > 0
-    predicted = _levels(run).astype(np.float32) / np.float32(65535) >= np.float32(0.4)
-    frames = list(run.sequence.mask_frames)
-    assert [f["frame"] for f in body["frames"]] == frames
-    for row in body["frames"]:
-        p, t = predicted[row["frame"]], truth[row["frame"]]
-        tp, fp, fn = (p & t).sum(), (p & ~t).sum(), (~p & t).sum()
-        assert (row["tp"], row["fp"], row["fn"]) == (tp, fp, fn)
-        assert row["dice"] == pytest.approx(1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn), abs=1e-6)
-    dices = {f["frame"]: f["dice"] for f in body["frames"]}
-    assert body["worst"][0] == min(dices, key=lambda k: (dices[k], k))
-    assert body["right"] == "reference masks"
-
-
-def test_compare_two_versions(run, alice, client_for):
-    client = client_for(alice)
-    stroke = _stroke(run)
-    _post(client, run, {"run": run.pk, "frames": [{"index": 2, "png": _png(stroke)}]})
-    body = client.get(_url(run, f"runs/{run.pk}/compare/?version=1&threshold=") + "&against=1").json()
-    assert all(f["dice"] == 1.0 for f in body["frames"]) and len(body["frames"]) == run.sequence.n_frames
-    body = client.get(_url(run, f"runs/{run.pk}/compare/?against=1&threshold=0.5")).json()
-    assert body["worst"][0] == 2 and body["frames"][2]["dice"] < 1.0
-
-
-def test_frame_agreement_counts_and_empty_frames():
-    a = np.zeros((2, 3, 3), bool)
-    b = np.zeros((2, 3, 3), bool)
-    a[1, 0, :2] = True
-    b[1, 0, 1:] = True
-    rows = frame_agreement(a, b, [0, 1])
-    assert rows[0] == {"frame": 0, "tp": 0, "fp": 0, "fn": 0, "dice": 1.0}
-    assert rows[1]["tp"] == 1 and rows[1]["fp"] == 1 and rows[1]["fn"] == 1 and rows[1]["dice"] == 0.5
-    assert worst_frames(rows, 1) == [1]
-
-
-def test_selectors_current_ground_truth_prefers_the_newer(run, alice):
-    assert selectors.ground_truth_current(sequence=run.sequence) == (run, None)
-
-
-def test_one_row_of_a_stored_npz_is_read_without_decoding_the_rest(settings, tmp_path):
-    from crowd import storage
-    from segmentation.overlays import _ArrayCache
-
-    settings.MEDIA_ROOT = tmp_path / "media"
-    levels = np.random.default_rng(1).integers(0, 65535, (5, 7, 9), dtype=np.uint16)
-    name = storage.save_npz("ground_truth/rows.npz", scores=levels, masks=(levels > 30000).astype(np.uint8))
-    for k in range(5):
-        np.testing.assert_array_equal(storage.load_npz_row(name, "scores", k), levels[k])
-    assert storage.load_npz_row(name, "scores", 5) is None
-    assert storage.load_npz_row(name, "nothing", 0) is None
-    cache = _ArrayCache()
-    np.testing.assert_array_equal(cache.row(name, "scores", 3), levels[3])  # streamed, then cached
-    cache.get(name)
-    np.testing.assert_array_equal(cache.row(name, "masks", 4), levels[4] > 30000)
-    assert cache.row(name, "scores", 9) is None
+def test_a_built_volume_is_kept_within_its_byte_budget(study, sequence, tmp_path, monkeypatch):
+    first = volumes.volume_nifti_bytes(sequence)
+    monkeypatch.setattr(volumes.storage, "load_npy", lambda *a, **k: pytest.fail("read again"))
+    assert volumes.volume_nifti_bytes(sequence) == first  # kept: the frames are not read again
+    monkeypatch.undo()
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 3), np.uint8), np.eye(4)), tmp_path / "small.nii.gz")
+    other = services.sequence_import(study=study, path=tmp_path / "small.nii.gz")
+    monkeypatch.setattr(volumes, "KEPT_BYTES", len(first) + 10)
+    volumes.volume_nifti_bytes(other)  # over the budget together: the older one goes
+    assert sequence.frames_file.name not in {key[0] for key in volumes._KEPT}
+    assert other.frames_file.name in {key[0] for key in volumes._KEPT}

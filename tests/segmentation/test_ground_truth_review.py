@@ -317,3 +317,26 @@ def test_one_row_of_a_stored_npz_is_read_without_decoding_the_rest(settings, tmp
     cache.get(name)
     np.testing.assert_array_equal(cache.row(name, "masks", 4), levels[4] > 30000)
     assert cache.row(name, "scores", 9) is None
+
+
+def test_review_layers_are_the_stored_values_and_for_readers_only(run, alice, bob, carol, small_sample):
+    import gzip
+
+    from django.test import Client
+
+    def get(user, layer, k):
+        client = Client()
+        client.force_login(user)
+        return client.get(f"/studies/{run.study_id}/runs/{run.pk}/review/{layer}/{k}.bin")
+
+    response = get(carol, "scores", 2)
+    assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
+    levels = np.frombuffer(gzip.decompress(response.content), "<u2").reshape(run.sequence.height, run.sequence.width)
+    np.testing.assert_array_equal(levels, _levels(run)[2])
+    frame = run.sequence.mask_frames[0]
+    reference = np.frombuffer(gzip.decompress(get(alice, "reference", frame).content), np.uint8)
+    np.testing.assert_array_equal(reference.reshape(levels.shape), small_sample["truth_array"][frame] > 0)
+    assert get(bob, "scores", 0).status_code == 403
+    assert get(carol, "scores", run.sequence.n_frames).status_code == 404
+    assert get(carol, "v1", 0).status_code == 404  # no version yet
+    assert get(carol, "nonsense", 0).status_code == 404

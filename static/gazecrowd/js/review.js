@@ -238,7 +238,12 @@
       });
     })).then(function () {
       step.forEach(function (s) { s.after = edits[s.k].slice(); });
-      undoStack.push(step); if (undoStack.length > MAX_UNDO) undoStack.shift();
+      undoStack.push(step);
+      // Each step holds two copies of every frame it touched (N bytes each): keep at most
+      // MAX_UNDO steps and about 200 MB, dropping the oldest.
+      var bytes = 0;
+      undoStack.forEach(function (st) { bytes += st.length * 2 * N; });
+      while (undoStack.length > 1 && (undoStack.length > MAX_UNDO || bytes > 200e6)) bytes -= undoStack.shift().length * 2 * N;
       redoStack = [];
       afterEdit();
     });

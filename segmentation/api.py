@@ -34,6 +34,7 @@ from .serializers import (
     RunCreateSerializer,
     RunSerializer,
     ThresholdReviewSerializer,
+    ThresholdStateSerializer,
 )
 from .services import review
 
@@ -200,7 +201,7 @@ class SequenceGroundTruthApi(APIView):
 
 
 class RunThresholdApi(PlatformApiView):
-    @extend_schema(request=ThresholdReviewSerializer, responses=ThresholdReviewSerializer,
+    @extend_schema(request=ThresholdReviewSerializer, responses=ThresholdStateSerializer,
                    summary="Save the threshold every export of the run cuts at (coordinators)")
     def put(self, request, study_id: int, run_id: int):
         run = _run(request, study_id, run_id, roles=(Role.COORDINATOR,))
@@ -212,7 +213,7 @@ class RunThresholdApi(PlatformApiView):
                                                  user=request.user)
         return Response(_threshold_state(ground_truth))
 
-    @extend_schema(responses=ThresholdReviewSerializer, summary="The run's thresholds: rule's, reviewed")
+    @extend_schema(responses=ThresholdStateSerializer, summary="The run's thresholds: rule's, reviewed")
     def get(self, request, study_id: int, run_id: int):
         run = _run(request, study_id, run_id)
         ground_truth = getattr(run, "ground_truth", None)
@@ -242,7 +243,8 @@ class GroundTruthVersionListApi(PlatformApiView):
     def post(self, request, study_id: int, sequence_id: int):
         sequence = _sequence(request, study_id, sequence_id, roles=(Role.COORDINATOR,))
         # Budget from the header, before the body is read or any mask decoded.
-        size = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = str(request.META.get("CONTENT_LENGTH") or "0")
+        size = int(declared) if declared.isascii() and declared.isdigit() else 0
         budget = review.request_budget(sequence, sequence.n_frames)
         if size > budget:
             raise UploadTooLarge(f"the correction is {size / 2**20:.1f} MB; masks of this sequence's "

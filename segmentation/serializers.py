@@ -101,6 +101,17 @@ class ThresholdReviewSerializer(serializers.Serializer):
                                                  "back to the rule's choice")
 
 
+class ThresholdStateSerializer(serializers.Serializer):
+    """A run's thresholds as the API answers them (read only)."""
+
+    threshold = serializers.FloatField(help_text="where exports cut the map now")
+    rule_threshold = serializers.FloatField(help_text="the rule's choice (made without the reference)")
+    rule = serializers.CharField()
+    reviewed_threshold = serializers.FloatField(allow_null=True, help_text="a reviewer's, when saved")
+    reviewed_by = serializers.CharField(allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+
+
 class EditedFrameSerializer(serializers.Serializer):
     index = serializers.IntegerField(min_value=0, max_value=MAX_FRAMES - 1,
                                      help_text="frame index (0-based)")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import nibabel as nib
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -145,6 +146,16 @@ WEB = {
     "web:run-retry": [("post", "/studies/{s}/runs/{run}/retry/", {}, C)],
     "web:run-overlay": [("get", "/studies/{s}/runs/{run}/overlay/0.png", None, C)],
     "web:run-review-layer": [("get", "/studies/{s}/runs/{run}/review/scores/0.bin", None, C)],
+    # the review pages (volume viewer on B's volume and its run, replay, preview)
+    "web:sequence-volume": [("get", "/studies/{s}/sequences/{vq}/volume/", None, C)],
+    "web:run-volume": [("get", "/studies/{s}/runs/{vrun}/volume/", None, C)],
+    "web:sequence-volume-nifti": [("get", "/studies/{s}/sequences/{vq}/volume.nii.gz", None, C)],
+    "web:sequence-reference-nifti": [("get", "/studies/{s}/sequences/{vq}/reference.nii.gz", None, C)],
+    "web:run-mask-nifti": [("get", "/studies/{s}/runs/{vrun}/mask.nii.gz", None, C)],
+    "web:sequence-replay": [("get", "/studies/{s}/sequences/{q}/replay/", None, C)],
+    "web:run-replay": [("get", "/studies/{s}/runs/{run}/replay/", None, C)],
+    "web:sequence-replay-json": [("get", "/studies/{s}/sequences/{q}/replay.json", None, C)],
+    "web:sequence-preview": [("get", "/studies/{s}/sequences/{q}/preview/", None, C)],
 }
 # Routes that name no object of a study by its id (each has its own test).
 NOT_BY_ID = {
@@ -221,9 +232,24 @@ def world(study, sequence, tmp_path):
     zipfile.ZipFile(buf, "w").close()
     storage.save_bytes(f"gaze_boxes/{b.pk}/masks.zip", buf.getvalue())
     GazeBoxesJob.objects.create(study=b, status=GazeBoxesJob.Status.SUCCEEDED, progress=1.0)
+    # A volume of B (NIfTI, with reference masks) and a run on it, for the volume viewer's routes.
+    volume = (frames_array(seed=5).astype(np.float32)).transpose(1, 2, 0)  # (rows, cols, slices)
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), tmp_path / "vol.nii.gz")
+    nib.save(nib.Nifti1Image((volume > 128).astype(np.uint8), np.eye(4)), tmp_path / "vol-masks.nii.gz")
+    vq = services.sequence_import(study=b, path=tmp_path / "vol.nii.gz", name=f"{SECRET}-volume",
+                                  truth=tmp_path / "vol-masks.nii.gz")
+    vrun = Run.objects.create(study=b, sequence=vq, code_version="test", status=Run.Status.SUCCEEDED,
+                              parameters=parameters.resolve(), progress=1.0)
+    vshape = (vq.n_frames, vq.height, vq.width)
+    storage.save_npz(f"ground_truth/run{vrun.pk}.npz", scores=np.full(vshape, 0.5, np.float32),
+                     masks=np.ones(vshape, np.uint8))
+    storage.save_npz(f"ground_truth/run{vrun.pk}-superpixels.npz", labels=np.zeros(vshape, np.int32),
+                     sp_scores=np.array([0.5]))
+    GroundTruth.objects.create(run=vrun, file=f"ground_truth/run{vrun.pk}.npz",
+                               superpixel_file=f"ground_truth/run{vrun.pk}-superpixels.npz", threshold=0.5)
     for name in ("gina", "hank"):
         services.membership_remove(membership=StudyMembership.objects.get(study=b, user=people[name]))
-    ids = {"s": b.pk, "q": q.pk, "r": recording.pk, "run": run.pk, "invitation": invitation.pk,
+    ids = {"s": b.pk, "q": q.pk, "r": recording.pk, "run": run.pk, "vq": vq.pk, "vrun": vrun.pk, "invitation": invitation.pk,
            "assignment": assignment.pk, "member": StudyMembership.objects.get(study=b, user=people["frank"]).pk}
     return {"people": people, "ids": ids, "a": study.pk, "gina_recording": ginas.pk, "b": b}
 

@@ -124,6 +124,10 @@ class Sequence(models.Model):
     # Frame k's image file name without extension, for sequences read from a folder of images
     # (the images of an image collection keep their names); empty for volumes and videos.
     frame_names = models.JSONField(default=list, blank=True)
+    # For a DICOM series: the headers of frame k's source instance (DICOM JSON, no pixel data;
+    # a gzipped JSON list), so a DICOM SEG can reference the series (segmentation.dicom_seg).
+    # Empty for other sequences and for DICOM series imported before it was kept.
+    dicom_headers_file = models.FileField(upload_to="sequences/", max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -260,3 +264,29 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} ({self.token})"
+
+
+MAX_DICOMWEB_URL = 500
+
+
+class DicomWebServer(models.Model):
+    """A study's DICOMweb server (QIDO-RS, WADO-RS, STOW-RS): where its series come from and
+    its DICOM SEGs go. The password is stored encrypted (crowd.services.dicomweb, Fernet) and
+    never shown again."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="dicomweb")
+    url = models.CharField(max_length=MAX_DICOMWEB_URL)  # http(s) only: checked by the service
+    username = models.CharField(max_length=150, blank=True, validators=[validate_name])
+    password_encrypted = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(url__startswith="http://") | Q(url__startswith="https://"),
+                name="dicomweb_url_http",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.study})"

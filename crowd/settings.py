@@ -245,6 +245,21 @@ if min(GAZECROWD_MAX_SEQUENCE_PIXELS, GAZECROWD_MAX_ARCHIVE_FILES, GAZECROWD_MAX
         "GAZECROWD_MAX_SEQUENCE_PIXELS, GAZECROWD_MAX_ARCHIVE_FILES and GAZECROWD_MAX_GAZE_UPLOAD_MB "
         "must be positive numbers"
     )
+# DICOMweb servers (per study, crowd.services.dicomweb): seconds per request, and the largest
+# response accepted in megabytes (a series is also budgeted in pixels from its QIDO metadata,
+# GAZECROWD_MAX_SEQUENCE_PIXELS, before any instance is fetched).
+GAZECROWD_DICOMWEB_TIMEOUT_S = _env("float", "GAZECROWD_DICOMWEB_TIMEOUT_S", 60.0)
+GAZECROWD_DICOMWEB_MAX_MB = _env("int", "GAZECROWD_DICOMWEB_MAX_MB", 2048)
+if not (0 < GAZECROWD_DICOMWEB_TIMEOUT_S <= 3600) or GAZECROWD_DICOMWEB_MAX_MB <= 0:
+    raise ImproperlyConfigured(
+        "GAZECROWD_DICOMWEB_TIMEOUT_S must be in (0, 3600] seconds and GAZECROWD_DICOMWEB_MAX_MB positive"
+    )
+# Key of the Fernet encryption of DICOMweb passwords at rest (any text; default: derived from
+# SECRET_KEY, so changing SECRET_KEY means entering the passwords again).
+GAZECROWD_DICOMWEB_KEY = _env("str", "GAZECROWD_DICOMWEB_KEY", "")
+# Host names a study's DICOMweb server may have (comma-separated; empty: any). A coordinator
+# chooses the URL the platform's server then requests: list the PACS hosts to keep it there.
+GAZECROWD_DICOMWEB_HOSTS = [h.strip().lower() for h in _env("list", "GAZECROWD_DICOMWEB_HOSTS", []) if h.strip()]
 DATA_UPLOAD_MAX_MEMORY_SIZE = _env("int", "DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 * 1024)
 # Uploads larger than this go to a temporary file instead of memory (bytes).
 FILE_UPLOAD_MAX_MEMORY_SIZE = _env("int", "FILE_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)

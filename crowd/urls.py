@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import api
+from . import api, dicomweb_api
 
 api_patterns = [
     path("", api.ApiRootApi.as_view(), name="api-root"),
@@ -25,6 +25,13 @@ api_patterns = [
     path("studies/<int:study_id>/invitations/", api.InvitationListApi.as_view(), name="invitation-list"),
     path("studies/<int:study_id>/invitations/<int:invitation_id>/", api.InvitationDetailApi.as_view(),
          name="invitation-detail"),
+    path("studies/<int:study_id>/dicomweb/", dicomweb_api.DicomWebServerApi.as_view(), name="dicomweb-server"),
+    path("studies/<int:study_id>/dicomweb/studies/", dicomweb_api.DicomWebStudiesApi.as_view(),
+         name="dicomweb-studies"),
+    path("studies/<int:study_id>/dicomweb/studies/<str:study_uid>/series/", dicomweb_api.DicomWebSeriesApi.as_view(),
+         name="dicomweb-series"),
+    path("studies/<int:study_id>/dicomweb/import/", dicomweb_api.DicomWebImportApi.as_view(),
+         name="dicomweb-import"),
     path("invitations/<str:token>/accept/", api.InvitationAcceptApi.as_view(), name="invitation-accept"),
     path("studies/<int:study_id>/assignments/", api.AssignmentListApi.as_view(), name="assignment-list"),
     path("studies/<int:study_id>/assignments/<int:assignment_id>/", api.AssignmentDetailApi.as_view(),

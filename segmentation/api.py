@@ -117,7 +117,8 @@ class RunExportApi(APIView):
                    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
                               400: OpenApiResponse(description="bad threshold"),
                               404: OpenApiResponse(description="no such run or format")},
-                   summary="Download a run's ground truth: nifti, png, coco, npz or csv")
+                   summary="Download a run's ground truth: nifti, png, coco, npz, csv, dicom-seg or "
+                           "dicom-seg-fractional")
     def get(self, request, study_id: int, run_id: int, fmt: str):
         run = _run(request, study_id, run_id)
         if fmt not in export_formats.FORMATS:

@@ -26,6 +26,9 @@ FORMATS = {
     "coco": ".json",
     "npz": ".npz",
     "csv": ".csv",
+    # DICOM SEG on the source series (segmentation.dicom_seg; DICOM-sourced sequences only).
+    "dicom-seg": ".seg.dcm",
+    "dicom-seg-fractional": ".fractional.seg.dcm",
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from crowd import storage
 from segmentation.engine import LEVELS  # engine.defaults: no numerics imported
 
-from . import export_formats
+from . import dicom_seg, export_formats
 from .models import GroundTruth, GroundTruthVersion, Run
 
 CONTENT_TYPES = {
@@ -25,12 +25,21 @@ CONTENT_TYPES = {
     "coco": "application/json",
     "npz": "application/octet-stream",
     "csv": "text/csv",
+    "dicom-seg": "application/dicom",
+    "dicom-seg-fractional": "application/dicom",
 }
 
 
 def safe_name(name: str) -> str:
     """A file-system-safe version of a sequence name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sequence"
+
+
+def formats_for(sequence) -> list[str]:
+    """The export formats a sequence's ground truth has, sorted: every format, but a DICOM SEG
+    only for a sequence read from DICOM with its source headers kept (it references them)."""
+    return sorted(fmt for fmt in export_formats.FORMATS
+                  if fmt not in dicom_seg.DICOM_SEG_FORMATS or sequence.dicom_headers_file)
 
 
 def parse_threshold(value) -> float | None:
@@ -97,7 +106,9 @@ def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[b
 
     ``threshold``: None for the run's own masks, or a number in [0, 1] to cut the stored score
     map there instead. Returns ``(data, file_name, content_type)``; raises ValueError for an
-    unknown format, a bad threshold or a run without ground truth.
+    unknown format, a bad threshold or a run without ground truth
+    (:class:`dicom_seg.NotDicomSourced`, a ValueError, for a DICOM SEG of a sequence that was
+    not read from DICOM).
     """
     if fmt not in export_formats.FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(export_formats.FORMATS)}")
@@ -110,15 +121,22 @@ def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[b
         sp = storage.load_npz(run.ground_truth.superpixel_file.name)
         data = export_formats.superpixel_csv_bytes(sp["labels"], sp["sp_scores"])
         return data, f"{name}{export_formats.FORMATS[fmt]}", CONTENT_TYPES[fmt]
+    if fmt in dicom_seg.DICOM_SEG_FORMATS:
+        dicom_seg.sequence_source_headers(sequence)  # a sequence not from DICOM: say so first
     scores, masks, metadata = ground_truth_masks(ground_truth=run.ground_truth, threshold=threshold)
-    return encode(fmt=fmt, sequence=sequence, name=name, scores=scores, masks=masks, metadata=metadata)
+    return encode(fmt=fmt, sequence=sequence, name=name, scores=scores, masks=masks, metadata=metadata,
+                  ground_truth=run.ground_truth)
 
 
-def encode(*, fmt: str, sequence, name: str, scores, masks, metadata: dict,
+def encode(*, fmt: str, sequence, name: str, scores, masks, metadata: dict, ground_truth: GroundTruth,
            suffix: str = "") -> tuple[bytes, str, str]:
     """Masks (and scores) of ``sequence`` as ``fmt``: ``(data, file_name, content_type)``;
-    ``suffix`` ends the file name before its extension (a version's ``_gt-v2``)."""
-    if fmt == "nifti":
+    ``ground_truth`` is the run's (a DICOM SEG names it); ``suffix`` ends the file name before
+    its extension (a version's ``_gt-v2``)."""
+    if fmt in dicom_seg.DICOM_SEG_FORMATS:
+        data = dicom_seg.ground_truth_dicom_seg(ground_truth=ground_truth, fmt=fmt, scores=scores,
+                                                masks=masks, metadata=metadata)
+    elif fmt == "nifti":
         affine = np.asarray(sequence.affine, float) if sequence.affine else None
         # Volumes are imported with frames along the last axis (frame k = vol[:, :, k]).
         data = export_formats.nifti_bytes(masks, affine=affine, axis=-1, metadata=metadata)
@@ -146,6 +164,14 @@ def version_export(*, version: GroundTruthVersion, fmt: str) -> tuple[bytes, str
         if ground_truth is None:
             raise ValueError(f"version {version.number}'s run is gone: no superpixel scores to export")
         return run_export(run=run, fmt=fmt)
+    if fmt in dicom_seg.DICOM_SEG_FORMATS:
+        dicom_seg.sequence_source_headers(sequence)  # a sequence not from DICOM: say so first
+        if dicom_seg.DICOM_SEG_FORMATS[fmt] == "FRACTIONAL":
+            raise ValueError(f"version {version.number} is corrected masks, not a score map: "
+                             "ask for dicom-seg (binary), or the run's dicom-seg-fractional")
+        if ground_truth is None:
+            raise ValueError(f"version {version.number}'s run is gone: a DICOM SEG names the run it came from")
+        ground_truth.version = version.number  # dicom_seg records it as ground_truth_version
     masks = storage.load_npz(version.file.name)["masks"]
     scores = (stored_scores(storage.load_npz(ground_truth.file.name)) if ground_truth is not None
               else masks.astype(np.float32))
@@ -154,7 +180,9 @@ def version_export(*, version: GroundTruthVersion, fmt: str) -> tuple[bytes, str
         "ground_truth": f"version {version.number} (corrected by hand)",
         "version": version.number,
         "run": version.run_number,
-        "threshold": version.threshold,
+        "method": run.parameters.get("method", "eel") if run is not None else "",
+        "threshold": (version.threshold if version.threshold is not None
+                      else ground_truth.export_threshold if ground_truth is not None else None),
         "threshold_rule": "hand-corrected",
         "base_version": version.base.number if version.base else None,
         "editor": version.editor_name,
@@ -162,5 +190,5 @@ def version_export(*, version: GroundTruthVersion, fmt: str) -> tuple[bytes, str
         "frames_edited": list(version.frames_edited),
         "predicted_fraction": float(np.count_nonzero(masks)) / max(masks.size, 1),
     }
-    return encode(fmt=fmt, sequence=sequence, name=name, scores=scores, masks=masks,
-                  metadata=metadata, suffix=f"_gt-v{version.number}")
+    return encode(fmt=fmt, sequence=sequence, name=name, scores=scores, masks=masks, metadata=metadata,
+                  ground_truth=ground_truth, suffix=f"_gt-v{version.number}")

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from crowd.models import MAX_ID
 
-from . import export_formats
+from .export_service import formats_for
 from .jobs import job_progress
 from .models import GroundTruthVersion, Run
 from .parameters import DEFAULTS, MAX_SEED, METHODS
@@ -58,8 +58,9 @@ class RunSerializer(serializers.ModelSerializer):
                 "threshold_details": gt.threshold_details}
 
     def get_exports(self, run: Run) -> list[str]:
-        """Export formats available for this run (all of them once it has succeeded)."""
-        return sorted(export_formats.FORMATS) if run.status == Run.Status.SUCCEEDED else []
+        """Export formats available for this run once it has succeeded (a DICOM SEG only for a
+        sequence read from DICOM)."""
+        return formats_for(run.sequence) if run.status == Run.Status.SUCCEEDED else []
 
     def get_report_files(self, run: Run) -> list[str]:
         report = getattr(run, "report", None)
@@ -149,5 +150,6 @@ class GroundTruthVersionSerializer(serializers.ModelSerializer):
 
     def get_downloads(self, version) -> dict[str, str]:
         s = version.sequence
+        # A corrected version has no score map: no fractional SEG.
         return {fmt: reverse("sequence-ground-truth", args=[s.study_id, s.pk, fmt]) + f"?version={version.number}"
-                for fmt in export_formats.FORMATS}
+                for fmt in formats_for(s) if fmt != "dicom-seg-fractional"}

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from . import api, image_api
+from . import api, dicomweb_api, image_api
 
 urlpatterns = [
+    path("studies/<int:study_id>/dicomweb/push/", dicomweb_api.DicomWebPushApi.as_view(), name="dicomweb-push"),
     path("studies/<int:study_id>/runs/", api.RunListCreateApi.as_view(), name="run-list"),
     path("studies/<int:study_id>/runs/<int:run_id>/", api.RunDetailApi.as_view(), name="run-detail"),
     path("studies/<int:study_id>/runs/<int:run_id>/retry/", api.RunRetryApi.as_view(), name="run-retry"),

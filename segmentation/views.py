@@ -24,7 +24,7 @@ from crowd import selectors as crowd_selectors
 from crowd.models import Study, StudyMembership
 from crowd.permissions import study_for
 
-from . import export_formats, overlays, selectors, services
+from . import export_formats, export_service, overlays, selectors, services
 from .models import Run
 from .parameters import DEFAULTS, METHOD_LABELS, METHODS, ParameterError
 
@@ -33,6 +33,7 @@ READERS = (Role.COORDINATOR, Role.RESEARCHER)
 FORMAT_LABELS = {
     "nifti": "NIfTI (.nii.gz)", "png": "PNG masks (.zip)", "coco": "COCO RLE (.json)",
     "npz": "NumPy scores + masks (.npz)", "csv": "Superpixel scores (.csv)",
+    "dicom-seg": "DICOM SEG, binary (.seg.dcm)", "dicom-seg-fractional": "DICOM SEG, scores (.seg.dcm)",
 }
 
 
@@ -151,6 +152,7 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
     run = _run_or_404(request, study_id, run_id)
     study, sequence = run.sequence.study, run.sequence
     summary = selectors.run_summary(run=run)
+    available = export_service.formats_for(sequence)
     report_url = reverse("run-report-file", args=[study.pk, run.pk, "x"])[:-1]
     frame_url = reverse("sequence-frame-image", args=[study.pk, sequence.pk, 0])
     overlay_url = reverse("web:run-overlay", args=[study.pk, run.pk, 0])
@@ -170,7 +172,8 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
         "report_files": [(f, report_url + f) for f in summary["report_files"]],
         "downloads": [(fmt, FORMAT_LABELS.get(fmt, fmt),
                        reverse("run-export", args=[study.pk, run.pk, fmt]))
-                      for fmt in export_formats.FORMATS] if run.status == Run.Status.SUCCEEDED else [],
+                      for fmt in export_formats.FORMATS if fmt in available]
+                     if run.status == Run.Status.SUCCEEDED else [],
         **{k: v for k, v in summary.items() if k not in ("figures", "report_files")},
         "ground_truth": getattr(run, "ground_truth", None),
         "defaults": DEFAULTS,

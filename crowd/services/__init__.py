@@ -13,9 +13,20 @@ module             what it writes
 ``invitations``    invitation tokens (create, accept, revoke)
 ``users``          accounts, worker heartbeats
 ``uploads``        upload limits, an upload as a local path, zip archives unpacked safely
+``dicomweb``       a study's DICOMweb server; QIDO-RS browse, WADO-RS import, STOW-RS store
 =================  =====================================================================
 """
 
+from .dicomweb import (
+    DicomWebConnection,
+    dicomweb_connection,
+    dicomweb_series,
+    dicomweb_server_delete,
+    dicomweb_server_set,
+    dicomweb_store,
+    dicomweb_studies,
+    sequence_import_dicomweb,
+)
 from .invitations import (
     invitation_accept,
     invitation_create,
@@ -42,10 +53,18 @@ from .users import user_get_or_create, worker_heartbeat_record
 
 __all__ = [
     "STUDY_EDITABLE",
+    "DicomWebConnection",
     "UploadTooLarge",
     "assignment_create",
     "assignment_delete",
     "assignments_set",
+    "dicomweb_connection",
+    "dicomweb_series",
+    "dicomweb_server_delete",
+    "dicomweb_server_set",
+    "dicomweb_store",
+    "dicomweb_studies",
+    "sequence_import_dicomweb",
     "check_upload_size",
     "invitation_accept",
     "invitation_create",

@@ -6,6 +6,8 @@ transaction does not commit.
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 import re
 import tempfile
@@ -134,10 +136,20 @@ def sequence_import(
             fps=float(data.fps) if data.fps and math.isfinite(data.fps) and 0 < data.fps <= MAX_FRAME_RATE else None,
             affine=_finite_list(data.affine),
             frame_names=frame_names if len(frame_names) == frames.shape[0] else [],
+            dicom_headers_file=_dicom_headers_file(study, data, written),
         )
         if truth is not None:
             _attach_masks(sequence, Path(truth), truth_frames, axis, written)
     return sequence
+
+
+def _dicom_headers_file(study: Study, data, written: list[str]) -> str:
+    """Store a DICOM series' per-frame source headers (gzipped DICOM JSON); '' otherwise."""
+    headers = getattr(data, "dicom_headers", None)
+    if not headers or len(headers) != data.n_frames:
+        return ""
+    payload = gzip.compress(json.dumps(headers).encode(), compresslevel=6)
+    return _save(f"sequences/{study.pk}", "dicom_headers.json.gz", payload, written)
 
 
 def _finite_list(values) -> list | None:
@@ -241,7 +253,7 @@ def _frames_from_names(folder: Path, count: int, label: str) -> list[int]:
 
 def sequence_delete(*, sequence: Sequence) -> None:
     """Delete a sequence, its recordings, and its files once the deletion commits."""
-    files = [f.name for f in (sequence.frames_file, sequence.masks_file) if f]
+    files = [f.name for f in (sequence.frames_file, sequence.masks_file, sequence.dicom_headers_file) if f]
     with transaction.atomic():
         sequence.delete()
         transaction.on_commit(lambda: storage.delete(files))

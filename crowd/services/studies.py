@@ -112,7 +112,7 @@ def study_delete(*, study: Study) -> None:
     """Delete a study with everything in it, and its files once the deletion commits."""
     files = []
     for seq in study.sequences.all():
-        files += [f.name for f in (seq.frames_file, seq.masks_file) if f]
+        files += [f.name for f in (seq.frames_file, seq.masks_file, seq.dicom_headers_file) if f]
     with transaction.atomic():
         study.delete()
         transaction.on_commit(lambda: storage.delete(files))

@@ -32,7 +32,7 @@ from rest_framework.test import APIClient
 from annotation import services as annotation_services
 from annotation.models import GazeBatch, ImageLabel, ImageVisit, Recording
 from crowd import services, storage
-from crowd.models import Assignment, Invitation, Sequence, Study, StudyMembership
+from crowd.models import Assignment, DicomWebServer, Invitation, Sequence, Study, StudyMembership
 from segmentation import parameters
 from segmentation.models import GazeBoxesJob, GroundTruth, GroundTruthVersion, Report, Run
 
@@ -121,6 +121,14 @@ API = {
     "gaze-boxes": [("get", "/api/studies/{s}/gaze-boxes/", None, C), ("post", "/api/studies/{s}/gaze-boxes/", {}, C)],
     "gaze-boxes-file": [("get", "/api/studies/{s}/gaze-boxes/coco/", None, C)],
     "labelling-times": [("get", "/api/studies/{s}/labelling-times/", None, C)],
+    # B's DICOMweb server is a closed loopback port: B's coordinator gets 400 "cannot connect".
+    "dicomweb-server": [("get", "/api/studies/{s}/dicomweb/", None, C),
+                        ("put", "/api/studies/{s}/dicomweb/", {"url": "http://127.0.0.1:9/x"}, C),
+                        ("delete", "/api/studies/{s}/dicomweb/", None, C)],
+    "dicomweb-studies": [("get", "/api/studies/{s}/dicomweb/studies/", None, C)],
+    "dicomweb-series": [("get", "/api/studies/{s}/dicomweb/studies/1.2.3/series/", None, C)],
+    "dicomweb-import": [("post", "/api/studies/{s}/dicomweb/import/", {"series_uid": "1.2.3"}, C)],
+    "dicomweb-push": [("post", "/api/studies/{s}/dicomweb/push/", {}, C)],
 }
 WEB = {
     "web:study-edit": [("get", "/studies/{s}/edit/", None, C),
@@ -247,6 +255,7 @@ def world(study, sequence, tmp_path):
                      sp_scores=np.array([0.5]))
     GroundTruth.objects.create(run=vrun, file=f"ground_truth/run{vrun.pk}.npz",
                                superpixel_file=f"ground_truth/run{vrun.pk}-superpixels.npz", threshold=0.5)
+    services.dicomweb_server_set(study=b, url="http://127.0.0.1:9/dicom-web", username="dave", password="pw")
     for name in ("gina", "hank"):
         services.membership_remove(membership=StudyMembership.objects.get(study=b, user=people[name]))
     ids = {"s": b.pk, "q": q.pk, "r": recording.pk, "run": run.pk, "vq": vq.pk, "vrun": vrun.pk, "invitation": invitation.pk,
@@ -270,6 +279,7 @@ def _snapshot(b: Study):
         GazeBoxesJob.objects.filter(study=b).count(),
         tuple(GroundTruth.objects.filter(run__study=b).values_list("pk", "reviewed_threshold")),
         GroundTruthVersion.objects.filter(sequence__study=b).count(),
+        tuple(DicomWebServer.objects.filter(study=b).values_list("url", "username", "password_encrypted")),
     )
 
 

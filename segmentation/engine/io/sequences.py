@@ -41,6 +41,10 @@ class SequenceData:
         Frame rate of a video.
     source : str
         The path read.
+    dicom_headers : list of dict or None
+        For a DICOM series, the header of frame k's source instance as DICOM JSON (PS3.18
+        F.2), without pixel data or private elements: what a DICOM SEG needs to reference the
+        series (UIDs, patient and study modules, geometry). None for other kinds.
     """
 
     frames: np.ndarray
@@ -49,6 +53,7 @@ class SequenceData:
     spacing: tuple | None = None
     fps: float | None = None
     source: str = ""
+    dicom_headers: list | None = None
 
     @property
     def n_frames(self) -> int:
@@ -270,6 +275,66 @@ def _dicom_spacing(ds0) -> tuple | None:
     return spacing
 
 
+#: Elements left out of a stored header: the pixels themselves and their large companions.
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData", "WaveformSequence",
+                   "OverlayData", "IconImageSequence")
+#: Binary elements longer than this are left out too (a header is kept, not a payload).
+_MAX_BINARY_BYTES = 1024
+
+
+def dicom_header_json(ds) -> dict:
+    """A DICOM dataset's header as DICOM JSON, without pixel data, private or large binary
+    elements (about 2-5 kB a slice instead of the slice itself).
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        Read with deferred large elements or fully; its pixels are never touched.
+
+    Returns
+    -------
+    dict
+        ``pydicom.Dataset.from_json`` reads it back. An element pydicom cannot write as JSON
+        (a malformed value) is left out rather than failing the import: the header is kept
+        for a DICOM SEG's references, which need only the well-formed standard modules.
+    """
+    import pydicom
+
+    kept = pydicom.Dataset()
+    for tag in ds.keys():
+        if tag.is_private or tag.group in (0x7FE0, 0x6000, 0xFFFE):
+            continue
+        try:
+            element = ds[tag]
+        except Exception:  # a raw element that does not parse: leave it out
+            continue
+        if element.keyword in _PIXEL_KEYWORDS:
+            continue
+        if element.VR in ("OB", "OW", "OF", "OD", "OL", "OV", "UN"):
+            value = element.value
+            if value is None or len(value) > _MAX_BINARY_BYTES:
+                continue
+        kept.add(element)
+    try:
+        return kept.to_json_dict()
+    except Exception:
+        out = {}
+        for element in kept:
+            try:
+                out.update(_one_json(element))
+            except Exception:
+                continue
+        return out
+
+
+def _one_json(element) -> dict:
+    import pydicom
+
+    single = pydicom.Dataset()
+    single.add(element)
+    return single.to_json_dict()
+
+
 def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
     datasets = _dicom_headers(folder, max_pixels)
     if not datasets:
@@ -283,13 +348,15 @@ def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
         return (1, float(getattr(ds, "InstanceNumber", 0) or 0))
 
     datasets.sort(key=order)
-    frames, names = [], []
+    frames, names, headers = [], [], []
     for p, ds in datasets:
         frames.append(_dicom_frame(p, ds))
         names.append(p.name)
+        headers.append(dicom_header_json(ds))
     vol = _stack(frames, names, str(folder))
     _check_finite(vol, folder)
-    return SequenceData(vol, "dicom", spacing=_dicom_spacing(datasets[0][1]), source=str(folder))
+    return SequenceData(vol, "dicom", spacing=_dicom_spacing(datasets[0][1]), source=str(folder),
+                        dicom_headers=headers)
 
 
 def _video_frames_declared(path: Path) -> tuple[int, int, int, float | None]:

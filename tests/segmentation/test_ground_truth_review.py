@@ -340,3 +340,36 @@ def test_review_layers_are_the_stored_values_and_for_readers_only(run, alice, bo
     assert get(carol, "scores", run.sequence.n_frames).status_code == 404
     assert get(carol, "v1", 0).status_code == 404  # no version yet
     assert get(carol, "nonsense", 0).status_code == 404
+
+
+def test_a_corrected_version_of_a_dicom_series_exports_as_a_binary_seg_naming_it(study, alice, client_for, tmp_path):
+    hd = pytest.importorskip("highdicom")
+    from crowd import services as crowd_services
+    from segmentation.engine.datasets import load_sample
+    from tests.dicom_series import write_series
+
+    frames = load_sample("brats-pat0001").frames[:4]
+    uids = write_series(tmp_path / "series", frames)
+    sequence = crowd_services.sequence_import(study=study, path=tmp_path / "series", name="pat0001-dicom")
+    scores = hill_scores(sequence.n_frames, sequence.height, sequence.width,
+                         lambda k: (sequence.width / 2, sequence.height / 2), sigma=30.0)
+    run = scored_run(study=study, sequence=sequence, scores=scores)
+    stroke = _stroke(run)
+    client = client_for(alice)
+    assert _post(client, run, {"run": run.pk, "frames": [{"index": 1, "png": _png(stroke)}]}).status_code == 201
+    base = f"/api/studies/{study.pk}/sequences/{sequence.pk}/ground-truth/"
+    response = client.get(base + "dicom-seg/?version=1")
+    assert response.status_code == 200, response.content
+    assert "_gt-v1" in response["Content-Disposition"]
+    seg = hd.seg.segread(io.BytesIO(response.content))
+    algorithm = seg.SegmentSequence[0].SegmentationAlgorithmIdentificationSequence[0]
+    parameters = str(algorithm.AlgorithmParameters)
+    assert "ground_truth_version=1" in parameters.replace(" ", "").replace(":", "="), parameters
+    assert "hand-corrected" in parameters
+    references = [str(f.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID)
+                  for f in seg.PerFrameFunctionalGroupsSequence]
+    pixels = seg.pixel_array.reshape(len(references), sequence.height, sequence.width)
+    np.testing.assert_array_equal(pixels[references.index(uids[1])] > 0, stroke)
+    assert client.get(base + "dicom-seg-fractional/?version=1").status_code == 400
+    listed = client.get(base + "versions/").json()
+    assert "dicom-seg" in listed[0]["downloads"] and "dicom-seg-fractional" not in listed[0]["downloads"]

@@ -105,10 +105,11 @@ class RecordingImportApi(AnnotationApiView):
         sequence, role = sequence_for(request, study_id, sequence_id, (Role.COORDINATOR, Role.OBSERVER))
         data = validated(RecordingImportSerializer, request.data)
         upload = data.pop("file")
-        observer = selectors.import_observer_for(user=request.user, sequence=sequence, role=role,
-                                                 username=data.pop("observer", None))
         with crowd_services.uploaded_path(upload) as path:
-            fmt = data.pop("format", None) or services.tracker_format_detect(path)
+            fmt = data.pop("format", None) or services.tracker_format_detect(path, source_name=upload.name)
+            observer = selectors.import_observer_for(
+                user=request.user, sequence=sequence, role=role, username=data.pop("observer", None),
+                file_username=services.tracker_file_observer(path, fmt=fmt, source_name=upload.name))
             recording = services.recording_import_file(
                 sequence=sequence, observer=observer, path=path, fmt=fmt, source_name=upload.name,
                 playback_start_ms=data.pop("playback_start_ms", None),

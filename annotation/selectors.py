@@ -67,12 +67,27 @@ def recording_get_for_user(*, user, recording_id: int, roles=ALL_ROLES) -> tuple
     return recording, role
 
 
-def import_observer_for(*, user, sequence: Sequence, role: str, username: str | None = None):
+def import_observer_for(*, user, sequence: Sequence, role: str, username: str | None = None,
+                        file_username: str | None = None):
     """Whose recording a tracker-file import by ``user`` (with ``role`` in the study) is.
 
     Observers import their own (naming someone else is PermissionDenied); coordinators must
-    name an observer of the study (else ValidationError on the ``observer`` field).
+    name an observer of the study (else ValidationError on the ``observer`` field). A gaze
+    CSV's ``observer`` column (``file_username``) names the observer when the request does
+    not: it must be the user's own name for an observer, an observer of the study for a
+    coordinator (docs/interop.md).
     """
+    if not username and file_username:
+        if role != Role.COORDINATOR and file_username != user.username:
+            raise ValidationError({"file": f"the file's observer column says {file_username!r}, but "
+                                           f"you import your own recordings (as {user.username!r}); "
+                                           "leave the column out or ask the coordinator to import it"})
+        if not StudyMembership.objects.filter(study=sequence.study, user__username=file_username,
+                                              role=Role.OBSERVER).exists():
+            raise ValidationError({"file": f"the file's observer column says {file_username!r}, who is "
+                                           "not an observer of this study (add them first, or name "
+                                           "the observer in the observer field)"})
+        username = file_username
     if username and username != user.username:
         if role != Role.COORDINATOR:
             raise PermissionDenied("observers import their own recordings only")

@@ -19,7 +19,9 @@ from crowd.models import MAX_FRAME_RATE, Assignment, Sequence, StudyMembership
 from segmentation.engine import InputError
 from segmentation.engine.trackers import (
     DisplayGeometry,
+    UnknownGazeFormat,
     detect_format,
+    gaze_file_observer,
     read_bids_geometry,
     read_gaze_file,
 )
@@ -143,6 +145,25 @@ def _check_start(*, observer, sequence: Sequence, source: str, repeat, playback_
         raise ValidationError(f"repeat must be a whole number in 1..{MAX_REPEAT}, got {repeat!r}")
 
 
+def _check_repeats_left(*, observer, sequence: Sequence) -> None:
+    """Refuse a recording beyond the study's "repeats per observer".
+
+    Finished and open recordings count, aborted ones do not (an aborted viewing is retried).
+    The assignment row is locked so that two starts racing cannot both take the last repeat.
+    """
+    Assignment.objects.select_for_update().filter(sequence=sequence, observer=observer).first()
+    wanted = sequence.study.repeats_per_observer
+    made = (Recording.objects.filter(sequence=sequence, observer=observer)
+            .exclude(status=Recording.Status.ABORTED).count())
+    if made >= wanted:
+        times = {1: "once", 2: "twice"}.get(wanted, f"{wanted} times")
+        raise ValidationError(
+            f"{observer} has already recorded {sequence.name!r} {times}, as many times as the study "
+            f"asks (repeats per observer: {wanted}); a coordinator can raise it in the study's "
+            "settings (aborted recordings do not count)"
+        )
+
+
 def recording_start(
     *,
     observer,
@@ -156,7 +177,8 @@ def recording_start(
 
     ``repeat`` None takes the next repeat number. Given, it makes the call idempotent: a retried
     start returns the open recording with that number (``created`` False). ``fields`` are any of
-    :data:`RECORDING_FIELDS`. Returns ``(recording, created)``.
+    :data:`RECORDING_FIELDS`. A new recording beyond the study's ``repeats_per_observer``
+    (finished and open ones count) raises ValidationError. Returns ``(recording, created)``.
     """
     _check_start(observer=observer, sequence=sequence, source=source, repeat=repeat,
                  playback_fps=playback_fps, fields=fields)
@@ -177,6 +199,7 @@ def recording_start(
             )
         try:
             with transaction.atomic():
+                _check_repeats_left(observer=observer, sequence=sequence)
                 recording = Recording.objects.create(
                     observer=observer,
                     sequence=sequence,
@@ -442,8 +465,7 @@ def recording_import_file(
             playback_start_ms=playback_start_ms,
         )
     except (InputError, UnicodeDecodeError) as exc:
-        message = crowd_services.scrub_paths(str(exc).replace(str(path), path.name))
-        raise ValidationError(message if message.startswith(source_name) else f"{source_name}: {message}") from exc
+        raise ValidationError(import_error_text(exc, path=path, source_name=source_name)) from exc
     if len(gaze) == 0:
         raise ValidationError(f"{source_name}: no gaze samples")
     if raw is not None:
@@ -488,13 +510,57 @@ def _take_stated_fields(raw, fields: dict, *, source_name: str, geometry_given: 
         fields.setdefault(key, max(1, round(value)) if key.endswith("_px") else float(value))
 
 
-def tracker_format_detect(path) -> str:
+#: The gaze formats as the upload form and the docs name them (the engine's keys are the
+#: command line's and the API's values).
+FORMAT_NAMES = {
+    "csv": "GazeCrowd CSV (observer,t_ms,frame,x,y)",
+    "tobii": "Tobii Pro Lab TSV",
+    "eyelink": "EyeLink ASC",
+    "pupil": "Pupil Labs surface CSV",
+    "eyetribe": "The Eye Tribe JSON",
+    "bids": "BIDS eye tracking (a zip of the _physio.tsv.gz and its .json)",
+}
+
+
+def import_error_text(exc: Exception, *, path, source_name: str) -> str:
+    """An engine error about an imported file, as the web pages and the API say it.
+
+    The file is named once, by the name the user gave it (the engine names the server's copy,
+    sometimes with its folder, and some messages already start with it); an unknown format
+    says how to choose one, not which command-line flag to pass.
+    """
+    path = Path(path)
+    if isinstance(exc, UnknownGazeFormat):
+        known = "; ".join(f"{key}: {FORMAT_NAMES.get(key, key)}" for key in exc.formats)
+        return (f"{source_name}: the gaze format cannot be told from the file name; choose the "
+                f"format of the file ({known})")
+    message = crowd_services.scrub_paths(str(exc).replace(str(path), path.name))
+    # Readers start with "name: " or "name, line 3: "; the caller may have added one too.
+    prefixes = [f"{name}{sep}" for name in dict.fromkeys((source_name, path.name)) for sep in (": ", ", ")]
+    while (found := next((p for p in prefixes if message.startswith(p)), None)) is not None:
+        message = message[len(found):]
+    return f"{source_name}: {message}"
+
+
+def tracker_format_detect(path, *, source_name: str | None = None) -> str:
     """The tracker format of the file at ``path`` from its name and header; ValidationError
     when no reader recognises it."""
     try:
         return detect_format(Path(path))
     except InputError as exc:
-        raise ValidationError(str(exc)) from exc
+        raise ValidationError(import_error_text(exc, path=path, source_name=source_name or Path(path).name)) from exc
+
+
+def tracker_file_observer(path, *, fmt: str | None = None, source_name: str | None = None) -> str | None:
+    """The observer a gaze file names (a CSV's ``observer`` column), or None; ValidationError
+    when the file is unreadable or names several."""
+    name = source_name or Path(path).name
+    # Budgeted before the file is read, as recording_import_file does.
+    crowd_services.check_upload_size(Path(path).stat().st_size, name, setting="GAZECROWD_MAX_GAZE_UPLOAD_MB")
+    try:
+        return gaze_file_observer(Path(path), fmt)
+    except (InputError, UnicodeDecodeError) as exc:
+        raise ValidationError(import_error_text(exc, path=path, source_name=source_name or Path(path).name)) from exc
 
 
 # --- manual labels on image collections (docs/image_labelling.md) -----------------------------

@@ -35,6 +35,7 @@ from .serializers import (
     InvitationCreateSerializer,
     InvitationSerializer,
     MasksUploadSerializer,
+    MemberEventSerializer,
     MembershipCreateSerializer,
     MembershipSerializer,
     MembershipUpdateSerializer,
@@ -292,7 +293,9 @@ class MemberListApi(PlatformListView, PlatformApiView):
     def post(self, request, study_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
         data = validated(MembershipCreateSerializer, request.data)
-        membership = services.membership_set(study=study, user=selectors.user_get_by_username(username=data["username"]), role=data["role"])
+        membership = services.membership_set(
+            study=study, user=selectors.user_get_by_username(username=data["username"]),
+            role=data["role"], actor=request.user)
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -305,13 +308,25 @@ class MemberDetailApi(PlatformApiView):
     def patch(self, request, study_id: int, member_id: int):
         membership = self._membership(request, study_id, member_id)
         data = validated(MembershipUpdateSerializer, request.data)
-        membership = services.membership_set(study=membership.study, user=membership.user, role=data["role"])
+        membership = services.membership_set(study=membership.study, user=membership.user,
+                                             role=data["role"], actor=request.user)
         return Response(MembershipSerializer(membership).data)
 
     @extend_schema(responses={204: None}, summary="Remove a member (their recordings stay)")
     def delete(self, request, study_id: int, member_id: int):
-        services.membership_remove(membership=self._membership(request, study_id, member_id))
+        services.membership_remove(membership=self._membership(request, study_id, member_id),
+                                   actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberEventListApi(PlatformListView, PlatformApiView):
+    """GET: the study's members audit trail, newest first (coordinators only)."""
+
+    serializer_class = MemberEventSerializer
+
+    def get_queryset(self):
+        study, _ = study_for(self.request, self.kwargs["study_id"], COORDINATOR)
+        return selectors.member_events_for_study(study=study)
 
 
 class InvitationListApi(PlatformListView, PlatformApiView):
@@ -338,7 +353,7 @@ class InvitationDetailApi(PlatformApiView):
     def delete(self, request, study_id: int, invitation_id: int):
         study, _ = study_for(request, study_id, COORDINATOR)
         invitation = selectors.invitation_of_study(study=study, invitation_id=invitation_id)
-        services.invitation_revoke(invitation=invitation)
+        services.invitation_revoke(invitation=invitation, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

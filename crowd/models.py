@@ -234,6 +234,57 @@ class Invitation(models.Model):
         return "open"
 
 
+class MemberEvent(models.Model):
+    """One line of a study's audit trail: who did what to whose membership, and when.
+
+    Written by the member and invitation services (never by views), so the API, the pages and
+    the commands leave the same trail. Names are copied as text as well as linked: the trail
+    still says who it was after an account is deleted.
+    """
+
+    class Action(models.TextChoices):
+        MEMBER_ADDED = "member_added", "added as member"
+        ROLE_CHANGED = "role_changed", "role changed"
+        MEMBER_REMOVED = "member_removed", "removed"
+        INVITATION_CREATED = "invitation_created", "invitation created"
+        INVITATION_ACCEPTED = "invitation_accepted", "invitation accepted"
+        INVITATION_REVOKED = "invitation_revoked", "invitation revoked"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="member_events")
+    action = models.CharField(max_length=24, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: The member's username, or the invitation's e-mail address ("" for a link for anyone).
+    subject_name = models.CharField(max_length=254, blank=True)
+    role = models.CharField(max_length=16, choices=StudyMembership.Role.choices, blank=True)
+    previous_role = models.CharField(max_length=16, choices=StudyMembership.Role.choices, blank=True)
+    invitation = models.ForeignKey(
+        Invitation, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["study", "-created_at"], name="member_event_study_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=[
+                    "member_added", "role_changed", "member_removed",
+                    "invitation_created", "invitation_accepted", "invitation_revoked",
+                ]),
+                name="member_event_action_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or 'system'}: {self.get_action_display()} {self.subject_name}"
+
+
 class Assignment(models.Model):
     """An observer is asked to record a sequence (``study.repeats_per_observer`` times)."""
 

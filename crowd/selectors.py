@@ -16,7 +16,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from . import storage
-from .models import Assignment, Invitation, Sequence, Study, StudyMembership
+from .models import Assignment, Invitation, MemberEvent, Sequence, Study, StudyMembership
 
 Role = StudyMembership.Role
 ALL_ROLES = tuple(Role.values)
@@ -45,6 +45,29 @@ def user_get_by_username(*, username: str):
     if user is None:
         raise ValidationError({"detail": f"no user {username!r}"})
     return user
+
+
+def user_get_by_username_or_email(*, identifier: str):
+    """The user whose username (exactly) or e-mail address (any case) is ``identifier``.
+
+    ValidationError when none matches, or when an address belongs to several accounts (the
+    coordinator then gives the username).
+    """
+    identifier = identifier.strip()
+    if not identifier:
+        raise ValidationError("give a username or an e-mail address")
+    users = get_user_model().objects
+    user = users.filter(username=identifier).first()
+    if user is not None:
+        return user
+    if "@" in identifier:
+        matches = list(users.filter(email__iexact=identifier)[:2])
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise ValidationError(f"several accounts use {identifier}; give the username instead")
+    raise ValidationError(f"no account with the username or e-mail address {identifier!r}; "
+                          "invite them with a link instead")
 
 
 def role_of(*, user, study: Study | int) -> str | None:
@@ -132,6 +155,11 @@ def members_by_role(*, study: Study) -> dict[str, list[str]]:
     for role, username in rows.values_list("role", "user__username"):
         out[role].append(username)
     return out
+
+
+def member_events_for_study(*, study: Study) -> QuerySet[MemberEvent]:
+    """The study's members audit trail, newest first (coordinators only: the caller checks)."""
+    return MemberEvent.objects.filter(study=study).order_by("-created_at", "-id")
 
 
 def invitations_for_study(*, study: Study) -> QuerySet[Invitation]:

@@ -12,6 +12,7 @@ from .models import (
     MAX_REPEATS,
     Assignment,
     Invitation,
+    MemberEvent,
     Sequence,
     Study,
     StudyMembership,
@@ -140,6 +141,21 @@ class MembershipSerializer(serializers.ModelSerializer):
     class Meta:
         model = StudyMembership
         fields = ["id", "user", "username", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberEventSerializer(serializers.ModelSerializer):
+    """One line of the members audit trail (coordinators only)."""
+
+    # Plain strings: two fields over the same role choices would give the schema two enum
+    # names for one set ("" when the line has no role).
+    role = serializers.CharField(read_only=True, help_text="the role given (empty: none)")
+    previous_role = serializers.CharField(read_only=True, help_text="the role before (empty: none)")
+
+    class Meta:
+        model = MemberEvent
+        fields = ["id", "created_at", "action", "actor", "actor_name", "subject", "subject_name",
+                  "role", "previous_role", "invitation"]
         read_only_fields = fields
 
 

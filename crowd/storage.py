@@ -110,3 +110,31 @@ def _memmap(handle) -> np.memmap | None:
         return None
     return np.memmap(raw, dtype=dtype, mode="r", offset=raw.tell(), shape=shape,
                      order="F" if fortran_order else "C")
+
+
+def load_npz_row(name: str, key: str, index: int) -> np.ndarray | None:
+    """``array[index]`` of array ``key`` in npz file ``name``, reading and decompressing the
+    member only up to that row (a zip member is one deflate stream: row 0 costs a header,
+    the last row the whole member). None when the member is not a C-ordered array or has no
+    such row. For one frame of a large stored map before (or instead of) decoding all of it."""
+    import zipfile
+
+    with default_storage.open(name, "rb") as handle, zipfile.ZipFile(handle) as archive:
+        try:
+            member = archive.open(f"{key}.npy")
+        except KeyError:
+            return None
+        with member:
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(np.lib.format.read_magic(member))
+            if read_header is None:
+                return None
+            shape, fortran_order, dtype = read_header(member)
+            if fortran_order or dtype.hasobject or not shape or not 0 <= index < shape[0]:
+                return None
+            row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+            member.seek(index * row, 1)  # forward: decompressed and dropped, never held
+            data = member.read(row)
+    if len(data) != row:
+        return None
+    return np.frombuffer(data, dtype=dtype).reshape(shape[1:])

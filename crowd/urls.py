@@ -23,6 +23,7 @@ api_patterns = [
     path("studies/<int:study_id>/members/", api.MemberListApi.as_view(), name="member-list"),
     path("studies/<int:study_id>/members/<int:member_id>/", api.MemberDetailApi.as_view(), name="member-detail"),
     path("studies/<int:study_id>/invitations/", api.InvitationListApi.as_view(), name="invitation-list"),
+    path("studies/<int:study_id>/audit/", api.MemberEventListApi.as_view(), name="member-event-list"),
     path("studies/<int:study_id>/invitations/<int:invitation_id>/", api.InvitationDetailApi.as_view(),
          name="invitation-detail"),
     path("studies/<int:study_id>/dicomweb/", dicomweb_api.DicomWebServerApi.as_view(), name="dicomweb-server"),

@@ -210,6 +210,26 @@ class InvitationForm(forms.Form):
     email = forms.EmailField(required=False, help_text="Optional: whom the link is for (not sent).")
 
 
+class MemberAddForm(forms.Form):
+    identifier = forms.CharField(max_length=254, label="Username or e-mail address",
+                                 help_text="Someone who already has an account here.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.OBSERVER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class BulkInvitationForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.OBSERVER)
+    emails = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}), label="E-mail addresses",
+        max_length=services.invitations.MAX_BULK_TEXT,
+        help_text=f"One per line, at most {services.MAX_BULK_INVITATIONS}. Each gets its own link "
+                  "(not sent: copy them from the table below).",
+    )
+
+
 @login_required
 def study_members(request: HttpRequest, study_id: int) -> HttpResponse:
     """Members, open invitation links, and which observer records which sequence."""
@@ -223,10 +243,109 @@ def study_members(request: HttpRequest, study_id: int) -> HttpResponse:
         }
         for inv in selectors.invitations_for_study(study=study)[:50]
     ] if role == Role.COORDINATOR else []
+    can_edit = role == Role.COORDINATOR
+    members = selectors.members_for_user(user=request.user, study=study, role=role)
     return render(request, "crowd/members.html", {
         "study": study, "role": role, **matrix, "invitations": invitations, "invitation_form": InvitationForm(),
-        "can_edit": role == Role.COORDINATOR,
+        "can_edit": can_edit,
+        "member_rows": [{"membership": m, "role_form": MemberRoleForm(initial={"role": m.role},
+                                                                      auto_id=f"id_m{m.pk}_%s")}
+                        for m in members],
+        "add_form": MemberAddForm(), "bulk_form": BulkInvitationForm(auto_id="id_bulk_%s"),
+        "events": selectors.member_events_for_study(study=study)[:100] if can_edit else [],
     })
+
+
+@login_required
+@require_POST
+def member_add(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Add someone who has an account, by username or e-mail address."""
+    study, _ = study_for(request, study_id, COORDINATOR)
+    form = MemberAddForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+        return redirect("web:members", study_id=study.pk)
+    try:
+        user = selectors.user_get_by_username_or_email(identifier=form.cleaned_data["identifier"])
+        membership = services.membership_add(study=study, user=user, role=form.cleaned_data["role"],
+                                             actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, f"{user.username} added as {membership.role}.")
+    return redirect("web:members", study_id=study.pk)
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, study_id: int, member_id: int) -> HttpResponse:
+    study, _ = study_for(request, study_id, COORDINATOR)
+    membership = selectors.membership_of_study(study=study, member_id=member_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+        return redirect("web:members", study_id=study.pk)
+    try:
+        membership = services.membership_set(study=study, user=membership.user,
+                                             role=form.cleaned_data["role"], actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        return redirect("web:members", study_id=study.pk)
+    messages.success(request, f"{membership.user.username} is now {membership.role}.")
+    if membership.user == request.user and membership.role != Role.COORDINATOR:
+        return redirect("web:study", study_id=study.pk)  # the members page is no longer theirs
+    return redirect("web:members", study_id=study.pk)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, study_id: int, member_id: int) -> HttpResponse:
+    """Remove a member (the page asks for confirmation first); their recordings stay."""
+    study, _ = study_for(request, study_id, COORDINATOR)
+    membership = selectors.membership_of_study(study=study, member_id=member_id)
+    username, self_removed = membership.user.username, membership.user == request.user
+    try:
+        services.membership_remove(membership=membership, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        return redirect("web:members", study_id=study.pk)
+    messages.success(request, f"{username} removed from the study; their recordings stay.")
+    return redirect("web:home" if self_removed else "web:members",
+                    **({} if self_removed else {"study_id": study.pk}))
+
+
+def _bulk_report(result: services.BulkInvitations) -> list[str]:
+    """What the members page says of each line that made no invitation, in line order."""
+    rows = [(n, f"“{text}” is not an e-mail address") for n, text, _ in result.invalid]
+    rows += [(n, f"{email} is already on line {first}") for n, email, first in result.duplicates]
+    rows += [(n, f"{email} is already a member ({username})") for n, email, username in result.members]
+    rows += [(n, f"{email} already has an open invitation") for n, email in result.already_invited]
+    return [f"line {n}: {text}" for n, text in sorted(rows)]
+
+
+@login_required
+@require_POST
+def invitations_bulk(request: HttpRequest, study_id: int) -> HttpResponse:
+    """One invitation link per pasted e-mail address; every line not invited is reported."""
+    study, _ = study_for(request, study_id, COORDINATOR)
+    form = BulkInvitationForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+        return redirect("web:members", study_id=study.pk)
+    try:
+        result = services.invitations_create_bulk(
+            study=study, role=form.cleaned_data["role"], text=form.cleaned_data["emails"],
+            created_by=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        return redirect("web:members", study_id=study.pk)
+    created = len(result.created)
+    messages.success(request, f"{created} invitation link{'s' if created != 1 else ''} created.")
+    skipped = _bulk_report(result)
+    if skipped:
+        messages.warning(request, f"{len(skipped)} line{'s' if len(skipped) != 1 else ''} not invited: "
+                         + "; ".join(skipped) + ".")
+    return redirect("web:members", study_id=study.pk)
 
 
 @login_required
@@ -248,7 +367,7 @@ def invitation_create(request: HttpRequest, study_id: int) -> HttpResponse:
 def invitation_revoke(request: HttpRequest, study_id: int, invitation_id: int) -> HttpResponse:
     study, _ = study_for(request, study_id, COORDINATOR)
     invitation = selectors.invitation_of_study(study=study, invitation_id=invitation_id)
-    services.invitation_revoke(invitation=invitation)
+    services.invitation_revoke(invitation=invitation, actor=request.user)
     messages.success(request, "Invitation revoked.")
     return redirect("web:members", study_id=study.pk)
 

@@ -18,16 +18,25 @@ from rest_framework.views import APIView
 
 from crowd import selectors as crowd_selectors
 from crowd import storage
-from crowd.api import validated
-from crowd.models import StudyMembership
+from crowd.api import PlatformApiView, validated
+from crowd.models import MAX_ID, StudyMembership
 from crowd.permissions import study_for
 from crowd.rest import attachment
+from crowd.services import UploadTooLarge
 
 from . import export_formats, selectors, services
-from .export_service import parse_threshold, run_export
+from .export_service import parse_threshold, run_export, version_export
 from .models import Run
 from .parameters import ParameterError
-from .serializers import RunCreateSerializer, RunSerializer
+from .serializers import (
+    GroundTruthVersionCreateSerializer,
+    GroundTruthVersionSerializer,
+    RunCreateSerializer,
+    RunSerializer,
+    ThresholdReviewSerializer,
+    ThresholdStateSerializer,
+)
+from .services import review
 
 Role = StudyMembership.Role
 READERS = (Role.COORDINATOR, Role.RESEARCHER)
@@ -136,23 +145,141 @@ class RunReportFileApi(APIView):
         return response
 
 
+VERSION_PARAMETER = OpenApiParameter(
+    "version", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, OpenApiParameter.QUERY, required=False,
+    description="A hand-corrected version (1, 2...; see .../ground-truth/versions/). Without it: "
+                "the current ground truth, the newest of the newest successful run and the newest "
+                "version. The file name and metadata name the version.")
+
+
+def _sequence(request, study_id: int, sequence_id: int, roles=READERS):
+    study = _study(request, study_id, roles)
+    sequence = crowd_selectors.sequence_of_study(study=study, sequence_id=sequence_id)
+    if sequence is None:
+        raise NotFound(f"no sequence {sequence_id} in study {study_id}")
+    return sequence
+
+
+def _positive_int(request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
+        raise ValidationError({name: f"{name} must be a whole number from 1; got {value[:40]!r}"})
+    return int(value)
+
+
 class SequenceGroundTruthApi(APIView):
-    @extend_schema(parameters=[THRESHOLD_PARAMETER],
+    @extend_schema(parameters=[THRESHOLD_PARAMETER, VERSION_PARAMETER],
                    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              400: OpenApiResponse(description="bad threshold")},
-                   summary="The sequence's current ground truth (its newest successful run)")
+                              400: OpenApiResponse(description="bad threshold or version")},
+                   summary="The sequence's current ground truth, or a hand-corrected version")
     def get(self, request, study_id: int, sequence_id: int, fmt: str):
-        study = _study(request, study_id, READERS)
-        sequence = crowd_selectors.sequence_of_study(study=study, sequence_id=sequence_id)
-        if sequence is None:
-            raise NotFound(f"no sequence {sequence_id} in study {study_id}")
+        sequence = _sequence(request, study_id, sequence_id)
         if fmt not in export_formats.FORMATS:
             raise NotFound(f"unknown format {fmt!r}; choose one of {', '.join(export_formats.FORMATS)}")
-        threshold = _threshold(request)
-        run = selectors.run_latest_succeeded(sequence=sequence)
-        if run is None:
-            raise NotFound(f"sequence {sequence.name!r} has no ground truth yet")
+        threshold, number = _threshold(request), _positive_int(request, "version")
+        if number is not None and threshold is not None:
+            raise ValidationError({"threshold": "a corrected version has no score map to cut: "
+                                                "ask for a threshold or a version, not both"})
+        if number is not None:
+            version = selectors.ground_truth_version(sequence=sequence, number=number)
+        else:
+            run, version = selectors.ground_truth_current(sequence=sequence)
+            if version is not None and threshold is not None:
+                run, version = selectors.run_latest_succeeded(sequence=sequence), None
+            if run is None and version is None:
+                raise NotFound(f"sequence {sequence.name!r} has no ground truth yet")
         try:
+            if version is not None:
+                return _download(*version_export(version=version, fmt=fmt))
             return _download(*run_export(run=run, fmt=fmt, threshold=threshold))
-        except ValueError as exc:  # e.g. a DICOM SEG of a sequence not read from DICOM
+        except ValueError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
+
+
+# --- review: the reviewed threshold, versions, comparisons --------------------------------------
+
+
+class RunThresholdApi(PlatformApiView):
+    @extend_schema(request=ThresholdReviewSerializer, responses=ThresholdStateSerializer,
+                   summary="Save the threshold every export of the run cuts at (coordinators)")
+    def put(self, request, study_id: int, run_id: int):
+        run = _run(request, study_id, run_id, roles=(Role.COORDINATOR,))
+        data = validated(ThresholdReviewSerializer, request.data)
+        ground_truth = getattr(run, "ground_truth", None)
+        if ground_truth is None:
+            raise NotFound(f"run {run_id} has no ground truth ({run.status})")
+        ground_truth = services.threshold_review(ground_truth=ground_truth, threshold=data["threshold"],
+                                                 user=request.user)
+        return Response(_threshold_state(ground_truth))
+
+    @extend_schema(responses=ThresholdStateSerializer, summary="The run's thresholds: rule's, reviewed")
+    def get(self, request, study_id: int, run_id: int):
+        run = _run(request, study_id, run_id)
+        ground_truth = getattr(run, "ground_truth", None)
+        if ground_truth is None:
+            raise NotFound(f"run {run_id} has no ground truth ({run.status})")
+        return Response(_threshold_state(ground_truth))
+
+
+def _threshold_state(ground_truth) -> dict:
+    return {"threshold": ground_truth.export_threshold,
+            "rule_threshold": ground_truth.threshold, "rule": ground_truth.threshold_rule,
+            "reviewed_threshold": ground_truth.reviewed_threshold,
+            "reviewed_by": getattr(ground_truth.reviewed_by, "username", None),
+            "reviewed_at": ground_truth.reviewed_at}
+
+
+class GroundTruthVersionListApi(PlatformApiView):
+    @extend_schema(responses=GroundTruthVersionSerializer(many=True),
+                   summary="Hand-corrected ground-truth versions of a sequence, oldest first")
+    def get(self, request, study_id: int, sequence_id: int):
+        sequence = _sequence(request, study_id, sequence_id)
+        return Response(GroundTruthVersionSerializer(
+            selectors.ground_truth_versions(sequence=sequence), many=True).data)
+
+    @extend_schema(request=GroundTruthVersionCreateSerializer, responses={201: GroundTruthVersionSerializer},
+                   summary="Save corrected masks as the sequence's next version (coordinators)")
+    def post(self, request, study_id: int, sequence_id: int):
+        sequence = _sequence(request, study_id, sequence_id, roles=(Role.COORDINATOR,))
+        # Budget from the header, before the body is read or any mask decoded.
+        declared = str(request.META.get("CONTENT_LENGTH") or "0")
+        size = int(declared) if declared.isascii() and declared.isdigit() else 0
+        budget = review.request_budget(sequence, sequence.n_frames)
+        if size > budget:
+            raise UploadTooLarge(f"the correction is {size / 2**20:.1f} MB; masks of this sequence's "
+                                 f"{sequence.n_frames} frames take at most {budget / 2**20:.1f} MB")
+        data = validated(GroundTruthVersionCreateSerializer, request.data)
+        run = base = None
+        if data.get("run"):
+            run = selectors.run_of_study(study=sequence.study, run_id=data["run"])
+            if run is None:
+                raise ValidationError({"run": f"no run {data['run']} in study {study_id}"})
+        if data.get("base_version"):
+            base = selectors.ground_truth_version(sequence=sequence, number=data["base_version"])
+        elif run is None:  # neither: the sequence's newest successful run
+            run = selectors.run_latest_succeeded(sequence=sequence)
+        version = services.ground_truth_version_create(
+            sequence=sequence, editor=request.user, frames=data["frames"], run=run,
+            threshold=data.get("threshold"), base=base, note=data.get("note", ""))
+        return Response(GroundTruthVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+def _version_number(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, {"type": "integer", "minimum": 1, "maximum": MAX_ID}, OpenApiParameter.QUERY,
+                            required=False, description=description)
+
+
+class RunCompareApi(APIView):
+    @extend_schema(parameters=[
+        THRESHOLD_PARAMETER,
+        _version_number("version", "compare this corrected version instead of the run's masks"),
+        _version_number("against", "compare with this version instead of the reference masks")],
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="no reference masks or version")},
+        summary="Per-frame TP/FP/FN and Dice of the run's masks (or a version) against the reference")
+    def get(self, request, study_id: int, run_id: int):
+        run = _run(request, study_id, run_id)
+        return Response(selectors.masks_compare(
+            run=run, threshold=_threshold(request), version=_positive_int(request, "version"),
+            against=_positive_int(request, "against")))

@@ -47,6 +47,9 @@ def nifti_description(metadata: dict | None) -> bytes:
     """The NIfTI ``descrip`` field (80 bytes): what the mask is and where it was cut."""
     if not metadata:
         return b"GazeCrowd ground truth"
+    if metadata.get("version"):  # a hand-corrected version (segmentation.services.review)
+        text = f"GazeCrowd ground truth v{metadata['version']} hand-corrected run={metadata.get('run', '')}"
+        return text.encode("ascii", "replace")[:79]
     text = (f"GazeCrowd {metadata.get('method', '')} thr={metadata.get('threshold', 0):.4f} "
             f"{metadata.get('threshold_rule', '')} run={metadata.get('run', '')}")
     return text.encode("ascii", "replace")[:79]

@@ -17,7 +17,7 @@ from crowd import storage
 from segmentation.engine import LEVELS  # engine.defaults: no numerics imported
 
 from . import dicom_seg, export_formats
-from .models import GroundTruth, Run
+from .models import GroundTruth, GroundTruthVersion, Run
 
 CONTENT_TYPES = {
     "nifti": "application/gzip",
@@ -69,7 +69,8 @@ def stored_scores(gt_arrays: dict) -> np.ndarray:
 def ground_truth_masks(*, ground_truth: GroundTruth, threshold: float | None = None):
     """Scores, masks and the threshold metadata of a run's ground truth.
 
-    ``threshold`` None: the run's own masks (cut at the threshold it chose and recorded).
+    ``threshold`` None: the run's own masks (cut at the threshold it chose and recorded), or
+    the map cut at the reviewed threshold when a reviewer saved one on the results page.
     Returns ``(scores, masks, metadata)``.
     """
     arrays = storage.load_npz(ground_truth.file.name)
@@ -84,8 +85,14 @@ def ground_truth_masks(*, ground_truth: GroundTruth, threshold: float | None = N
         "run_threshold": float(ground_truth.threshold),
         "run_threshold_rule": ground_truth.threshold_rule,
         "code_version": run.code_version,
+        "ground_truth": f"computed by run {run.pk}",
     }
-    if threshold is None:
+    if threshold is None and ground_truth.reviewed_threshold is not None:
+        masks = (scores >= np.float32(ground_truth.reviewed_threshold)).astype(np.uint8)
+        metadata.update(threshold=float(ground_truth.reviewed_threshold), threshold_rule="reviewed",
+                        reviewed_by=getattr(ground_truth.reviewed_by, "username", None),
+                        reviewed_at=ground_truth.reviewed_at.isoformat() if ground_truth.reviewed_at else None)
+    elif threshold is None:
         masks = arrays["masks"]
     else:
         masks = (scores >= np.float32(threshold)).astype(np.uint8)
@@ -117,8 +124,17 @@ def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[b
     if fmt in dicom_seg.DICOM_SEG_FORMATS:
         dicom_seg.sequence_source_headers(sequence)  # a sequence not from DICOM: say so first
     scores, masks, metadata = ground_truth_masks(ground_truth=run.ground_truth, threshold=threshold)
+    return encode(fmt=fmt, sequence=sequence, name=name, scores=scores, masks=masks, metadata=metadata,
+                  ground_truth=run.ground_truth)
+
+
+def encode(*, fmt: str, sequence, name: str, scores, masks, metadata: dict, ground_truth: GroundTruth,
+           suffix: str = "") -> tuple[bytes, str, str]:
+    """Masks (and scores) of ``sequence`` as ``fmt``: ``(data, file_name, content_type)``;
+    ``ground_truth`` is the run's (a DICOM SEG names it); ``suffix`` ends the file name before
+    its extension (a version's ``_gt-v2``)."""
     if fmt in dicom_seg.DICOM_SEG_FORMATS:
-        data = dicom_seg.ground_truth_dicom_seg(ground_truth=run.ground_truth, fmt=fmt, scores=scores,
+        data = dicom_seg.ground_truth_dicom_seg(ground_truth=ground_truth, fmt=fmt, scores=scores,
                                                 masks=masks, metadata=metadata)
     elif fmt == "nifti":
         affine = np.asarray(sequence.affine, float) if sequence.affine else None
@@ -131,4 +147,48 @@ def run_export(*, run: Run, fmt: str, threshold: float | None = None) -> tuple[b
                                        category=sequence.study.target_structure or "object")
     else:
         data = export_formats.npz_bytes(scores, masks, metadata=metadata)
-    return data, f"{name}{export_formats.FORMATS[fmt]}", CONTENT_TYPES[fmt]
+    return data, f"{name}{suffix}{export_formats.FORMATS[fmt]}", CONTENT_TYPES[fmt]
+
+
+def version_export(*, version: GroundTruthVersion, fmt: str) -> tuple[bytes, str, str]:
+    """Export hand-corrected ground-truth ``version`` as ``fmt``; the file name and metadata
+    name the version and its provenance. ``csv`` (per-superpixel scores) belongs to runs: it
+    is the version's run's. The npz holds the run's scores when the run still exists."""
+    if fmt not in export_formats.FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(export_formats.FORMATS)}")
+    sequence = version.sequence
+    name = safe_name(sequence.name)
+    run = version.run
+    ground_truth = getattr(run, "ground_truth", None) if run is not None else None
+    if fmt == "csv":
+        if ground_truth is None:
+            raise ValueError(f"version {version.number}'s run is gone: no superpixel scores to export")
+        return run_export(run=run, fmt=fmt)
+    if fmt in dicom_seg.DICOM_SEG_FORMATS:
+        dicom_seg.sequence_source_headers(sequence)  # a sequence not from DICOM: say so first
+        if dicom_seg.DICOM_SEG_FORMATS[fmt] == "FRACTIONAL":
+            raise ValueError(f"version {version.number} is corrected masks, not a score map: "
+                             "ask for dicom-seg (binary), or the run's dicom-seg-fractional")
+        if ground_truth is None:
+            raise ValueError(f"version {version.number}'s run is gone: a DICOM SEG names the run it came from")
+        ground_truth.version = version.number  # dicom_seg records it as ground_truth_version
+    masks = storage.load_npz(version.file.name)["masks"]
+    scores = (stored_scores(storage.load_npz(ground_truth.file.name)) if ground_truth is not None
+              else masks.astype(np.float32))
+    metadata = {
+        "sequence": sequence.name,
+        "ground_truth": f"version {version.number} (corrected by hand)",
+        "version": version.number,
+        "run": version.run_number,
+        "method": run.parameters.get("method", "eel") if run is not None else "",
+        "threshold": (version.threshold if version.threshold is not None
+                      else ground_truth.export_threshold if ground_truth is not None else None),
+        "threshold_rule": "hand-corrected",
+        "base_version": version.base.number if version.base else None,
+        "editor": version.editor_name,
+        "created_at": version.created_at.isoformat(),
+        "frames_edited": list(version.frames_edited),
+        "predicted_fraction": float(np.count_nonzero(masks)) / max(masks.size, 1),
+    }
+    return encode(fmt=fmt, sequence=sequence, name=name, scores=scores, masks=masks, metadata=metadata,
+                  ground_truth=ground_truth, suffix=f"_gt-v{version.number}")

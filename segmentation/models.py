@@ -132,16 +132,73 @@ class GroundTruth(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     threshold_rule = models.CharField(max_length=32, default="fixed")
     threshold_details = models.JSONField(default=dict, blank=True)
+    # A threshold a reviewer chose on the results page: exports cut the map there instead of at
+    # ``threshold`` (which stays the rule's choice, marked on the page's slider). Null: none.
+    reviewed_threshold = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(threshold__gte=0.0, threshold__lte=1.0),
                                    name="ground_truth_threshold_0_1"),
+            models.CheckConstraint(
+                condition=models.Q(reviewed_threshold__isnull=True)
+                | models.Q(reviewed_threshold__gte=0.0, reviewed_threshold__lte=1.0),
+                name="ground_truth_reviewed_threshold_0_1"),
         ]
 
     def __str__(self) -> str:
         return f"ground truth of run {self.run_id}"
+
+    @property
+    def export_threshold(self) -> float:
+        """The threshold exports cut at: the reviewed one when saved, else the rule's."""
+        return self.threshold if self.reviewed_threshold is None else self.reviewed_threshold
+
+
+class GroundTruthVersion(models.Model):
+    """A hand-corrected ground truth of a sequence: every frame's mask, numbered 1, 2... per
+    sequence. Versions are never changed or deleted by the platform (earlier ones stay
+    downloadable); each records where it came from.
+
+    ``file`` holds ``masks`` (frames, rows, columns) uint8 {0, 1}. ``run``/``threshold``: the
+    run whose map, cut at ``threshold``, was the starting point (or ``base`` when the editor
+    started from an earlier version); ``frames_edited``: the frames whose masks differ by hand.
+    """
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="ground_truth_versions")
+    number = models.PositiveIntegerField()
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run_number = models.PositiveIntegerField(null=True, blank=True)  # kept if the run is deleted
+    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    threshold = models.FloatField(null=True, blank=True,
+                                  validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    editor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    editor_name = models.CharField(max_length=150)  # kept if the user is deleted
+    frames_edited = models.JSONField(default=list)
+    note = models.CharField(max_length=500, blank=True)
+    file = models.FileField(upload_to="ground_truth/", max_length=255)  # npz: masks
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sequence", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "number"], name="gt_version_unique_number"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="gt_version_number_positive"),
+            models.CheckConstraint(
+                condition=models.Q(threshold__isnull=True) | models.Q(threshold__gte=0.0, threshold__lte=1.0),
+                name="gt_version_threshold_0_1"),
+            models.CheckConstraint(condition=models.Q(run_number__isnull=True) | models.Q(run_number__gte=1),
+                                   name="gt_version_run_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ground truth v{self.number} of {self.sequence}"
 
 
 class Report(models.Model):

@@ -7,13 +7,16 @@ import numpy as np
 import pandas as pd
 
 from annotation import selectors as annotation_selectors
+from crowd import selectors as crowd_selectors
 from crowd import storage
 from crowd.models import Sequence, Study, StudyMembership
 from crowd.selectors import NotFound, study_get_for_user
-from segmentation.engine import DEFAULT_PX_PER_DEGREE
+from segmentation.engine import DEFAULT_PX_PER_DEGREE, observer_flags
 
+from .compare import frame_agreement, worst_frames
+from .export_service import ground_truth_masks
 from .fixations import DISPERSION_DEG, MIN_FIXATION_MS, idt_fixations
-from .models import GazeBoxesJob, Run
+from .models import GazeBoxesJob, GroundTruthVersion, Run
 
 READERS = (StudyMembership.Role.COORDINATOR, StudyMembership.Role.RESEARCHER)
 
@@ -71,15 +74,14 @@ def run_summary(*, run: Run) -> dict:
     figures = [f for f in _FIGURE_ORDER if f in files]
     figures += sorted(f for f in files if f.endswith(".png") and f not in figures)
     observers = run.observers or {}
-    flagged = set(observers.get("flagged") or [])
-    reasons = observers.get("flag_reasons") or {}
-    notes = observers.get("notes") or {}
+    # The same statement of flags as the report's (segmentation.engine.observer_flags).
+    said = observer_flags(observers)
     weights = sorted((observers.get("weights") or {}).items(), key=lambda kv: -kv[1])
     parameters = run.parameters or {}
     return {
         "figures": figures,
         "report_files": [f for f in files if not f.endswith(".png")],
-        "weights": [(name, w, name in flagged, reasons.get(name, ""), notes.get(name, ""))
+        "weights": [(name, w, said[name]["flagged"], said[name]["reason"], said[name]["note"])
                     for name, w in weights],
         "scale_guessed": str(parameters.get("px_per_degree_source", "")).startswith("guessed"),
         "metrics": run.metrics or {},
@@ -88,6 +90,71 @@ def run_summary(*, run: Run) -> dict:
         "parameters": sorted(parameters.items()),
         "other_runs": Run.objects.filter(sequence=run.sequence).exclude(pk=run.pk).order_by("-id")[:10],
     }
+
+
+# --- ground-truth versions and comparisons (the review tools) ---------------------------------
+
+
+def ground_truth_versions(*, sequence: Sequence):
+    """The hand-corrected versions of ``sequence``, oldest first."""
+    return (GroundTruthVersion.objects.filter(sequence=sequence)
+            .select_related("run", "base", "editor").order_by("number"))
+
+
+def ground_truth_version(*, sequence: Sequence, number: int) -> GroundTruthVersion:
+    """Version ``number`` of ``sequence``; NotFound (404) naming the versions there are."""
+    version = ground_truth_versions(sequence=sequence).filter(number=number).first()
+    if version is None:
+        count = GroundTruthVersion.objects.filter(sequence=sequence).count()
+        raise NotFound(f"sequence {sequence.name!r} has no ground-truth version {number} "
+                       f"({'versions 1..' + str(count) if count else 'no corrected version yet'})")
+    return version
+
+
+def ground_truth_current(*, sequence: Sequence) -> tuple[Run | None, GroundTruthVersion | None]:
+    """The sequence's current ground truth: the newest of its newest successful run and its
+    newest corrected version, as ``(run, None)`` or ``(None, version)``; ``(None, None)``."""
+    run = run_latest_succeeded(sequence=sequence)
+    version = ground_truth_versions(sequence=sequence).order_by("-number").first()
+    if version is not None and (run is None or run.finished_at is None
+                                or version.created_at >= run.finished_at):
+        return None, version
+    return run, None
+
+
+def masks_compare(*, run: Run, threshold: float | None = None, version: int | None = None,
+                  against: int | None = None) -> dict:
+    """Per-frame agreement of the run's masks at ``threshold`` (None: its export threshold) or
+    of version ``version``, with the reference masks (``against`` None) or version ``against``.
+
+    ``{"left", "right", "frames": [{"frame", "tp", "fp", "fn", "dice"}], "worst", "mean_dice"}``;
+    only frames the right side has a mask for (every frame for a version). NotFound when the
+    right side has no masks.
+    """
+    sequence = run.sequence
+    if version is not None:
+        left_version = ground_truth_version(sequence=sequence, number=version)
+        predicted, left = storage.load_npz(left_version.file.name)["masks"], f"version {version}"
+    else:
+        ground_truth = getattr(run, "ground_truth", None)
+        if ground_truth is None:
+            raise NotFound(f"run {run.pk} has no ground truth")
+        t = ground_truth.export_threshold if threshold is None else threshold
+        predicted = ground_truth_masks(ground_truth=ground_truth, threshold=t)[1]
+        left = f"run {run.pk} at {t:.4f}"
+    if against is not None:
+        right_version = ground_truth_version(sequence=sequence, number=against)
+        truth = storage.load_npz(right_version.file.name)["masks"]
+        frames, right = list(range(truth.shape[0])), f"version {against}"
+    else:
+        found = crowd_selectors.sequence_masks(sequence)
+        if found is None:
+            raise NotFound(f"sequence {sequence.name!r} has no reference masks to compare with")
+        frames, truth = [int(f) for f in found[0]], found[1]
+        right = "reference masks"
+    rows = frame_agreement(predicted, truth, frames)
+    return {"left": left, "right": right, "frames": rows, "worst": worst_frames(rows),
+            "mean_dice": float(np.mean([r["dice"] for r in rows])) if rows else None}
 
 
 # --- image collections: fixations, gaze boxes, labelling times ----------------------------------

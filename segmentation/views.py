@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -164,6 +164,7 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
         "gazeUrl": reverse("web:gaze-paths", args=[study.pk, sequence.pk]),
         "runUrl": reverse("run-detail", args=[study.pk, run.pk]),
         "finished": run.is_finished,
+        **_review_config(run, role=crowd_selectors.role_of(user=request.user, study=study)),
     }
     return render(request, "segmentation/run.html", {
         "study": study, "sequence": sequence, "run": run, "config": config,
@@ -177,6 +178,56 @@ def run_results(request: HttpRequest, study_id: int, run_id: int) -> HttpRespons
         "ground_truth": getattr(run, "ground_truth", None),
         "defaults": DEFAULTS,
     })
+
+
+def _review_config(run: Run, *, role: str | None) -> dict:
+    """What the review tools (threshold, brush, compare) of the results page need."""
+    ground_truth = getattr(run, "ground_truth", None)
+    if run.status != Run.Status.SUCCEEDED or ground_truth is None:
+        return {"review": None}
+    study, sequence = run.study, run.sequence
+    layer = reverse("web:run-review-layer", args=[study.pk, run.pk, "scores", 0])
+    return {"review": {
+        "layerUrlPrefix": layer[: -len("scores/0.bin")],
+        "ruleThreshold": ground_truth.threshold, "rule": ground_truth.threshold_rule,
+        "threshold": ground_truth.export_threshold,
+        "reviewedBy": getattr(ground_truth.reviewed_by, "username", None),
+        "reviewedAt": ground_truth.reviewed_at.isoformat() if ground_truth.reviewed_at else None,
+        "thresholdUrl": reverse("run-threshold", args=[study.pk, run.pk]),
+        "compareUrl": reverse("run-compare", args=[study.pk, run.pk]),
+        "versionsUrl": reverse("ground-truth-versions", args=[study.pk, sequence.pk]),
+        "runId": run.pk,
+        "referenceFrames": list(sequence.mask_frames) if sequence.masks_file else [],
+        "canEdit": role == Role.COORDINATOR,
+    }}
+
+
+@login_required
+def run_review_layer(request: HttpRequest, study_id: int, run_id: int, layer: str, index: int) -> HttpResponse:
+    """Frame ``index`` of a review layer as raw little-endian values, gzip on the wire:
+    ``scores`` (uint16 levels), ``reference`` (uint8 reference mask), ``v<N>`` (uint8 mask of
+    corrected version N). See :mod:`segmentation.overlays` for why raw values."""
+    run = _run_or_404(request, study_id, run_id)
+    sequence = run.sequence
+    if not 0 <= index < sequence.n_frames:
+        raise Http404(f"frame {index} does not exist (0..{sequence.n_frames - 1})")
+    if layer == "scores":
+        values = overlays.run_score_levels(run=run, index=index)
+    elif layer == "reference":
+        values = overlays.reference_mask(masks_name=sequence.masks_file.name, mask_frames=list(sequence.mask_frames),
+                                         index=index) if sequence.masks_file else None
+        if values is None:
+            raise Http404(f"frame {index + 1} has no reference mask")
+    elif layer.startswith("v") and layer[1:].isdigit() and len(layer) < 12:
+        version = selectors.ground_truth_version(sequence=sequence, number=int(layer[1:]))
+        values = overlays.version_mask(name=version.file.name, index=index)
+    else:
+        raise Http404(f"unknown layer {layer[:20]!r}; use scores, reference or v<version>")
+    response = HttpResponse(overlays.gzip_bytes(values), content_type="application/octet-stream")
+    response["Content-Encoding"] = "gzip"
+    # A run's scores and a saved version never change; reference masks may be attached again.
+    response["Cache-Control"] = "private, no-cache" if layer == "reference" else "private, max-age=3600"
+    return response
 
 
 @login_required

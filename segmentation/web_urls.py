@@ -13,6 +13,8 @@ urlpatterns = [
     path("studies/<int:study_id>/runs/<int:run_id>/retry/", views.run_retry, name="run-retry"),
     path("studies/<int:study_id>/runs/<int:run_id>/overlay/<int:index>.png", views.run_overlay,
          name="run-overlay"),
+    path("studies/<int:study_id>/runs/<int:run_id>/review/<str:layer>/<int:index>.bin", views.run_review_layer,
+         name="run-review-layer"),
     # review pages: volume viewer, gaze replay with the observer panel, sequence preview
     path("studies/<int:study_id>/sequences/<int:sequence_id>/volume/", review_views.volume_viewer,
          name="sequence-volume"),

@@ -10,7 +10,8 @@ module             what it writes
 ``studies``        studies (create, change, delete)
 ``sequences``      sequences and their reference masks, imported through the engine
 ``members``        memberships and assignments (the observer x sequence matrix)
-``invitations``    invitation tokens (create, accept, revoke)
+``invitations``    invitation tokens (create, create in bulk from a pasted list, accept, revoke)
+``audit``          the members audit trail (written by ``members`` and ``invitations`` only)
 ``users``          accounts, worker heartbeats
 ``uploads``        upload limits, an upload as a local path, zip archives unpacked safely
 ``dicomweb``       a study's DICOMweb server; QIDO-RS browse, WADO-RS import, STOW-RS store
@@ -28,14 +29,18 @@ from .dicomweb import (
     sequence_import_dicomweb,
 )
 from .invitations import (
+    MAX_BULK_INVITATIONS,
+    BulkInvitations,
     invitation_accept,
     invitation_create,
     invitation_revoke,
+    invitations_create_bulk,
 )
 from .members import (
     assignment_create,
     assignment_delete,
     assignments_set,
+    membership_add,
     membership_ensure,
     membership_remove,
     membership_set,
@@ -52,7 +57,9 @@ from .uploads import (
 from .users import user_get_or_create, worker_heartbeat_record
 
 __all__ = [
+    "MAX_BULK_INVITATIONS",
     "STUDY_EDITABLE",
+    "BulkInvitations",
     "DicomWebConnection",
     "UploadTooLarge",
     "assignment_create",
@@ -69,7 +76,9 @@ __all__ = [
     "invitation_accept",
     "invitation_create",
     "invitation_revoke",
+    "invitations_create_bulk",
     "max_upload_bytes",
+    "membership_add",
     "membership_ensure",
     "membership_remove",
     "membership_set",

@@ -7,20 +7,23 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from ..models import Assignment, Sequence, Study, StudyMembership
+from ..models import Assignment, Invitation, MemberEvent, Sequence, Study, StudyMembership
 from ..selectors import NotFound
+from .audit import member_event_record
 
 __all__ = [
     "assignment_create",
     "assignment_delete",
     "assignments_set",
     "lock_study",
+    "membership_add",
     "membership_ensure",
     "membership_remove",
     "membership_set",
 ]
 
 Role = StudyMembership.Role
+Action = MemberEvent.Action
 
 
 def lock_study(study_id: int) -> None:
@@ -34,33 +37,81 @@ def lock_study(study_id: int) -> None:
         raise NotFound(f"no study {study_id}")
 
 
-@transaction.atomic
-def membership_set(*, study: Study, user, role: str) -> StudyMembership:
-    """Make ``user`` a member of ``study`` with ``role`` (changing the role of a member)."""
+def _check_role(role: str) -> None:
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}, got {role!r}")
+
+
+@transaction.atomic
+def membership_set(*, study: Study, user, role: str, actor=None,
+                   invitation: Invitation | None = None) -> StudyMembership:
+    """Make ``user`` a member of ``study`` with ``role`` (changing the role of a member).
+
+    ``actor`` is who asks (recorded in the audit trail, :mod:`crowd.services.audit`);
+    ``invitation``, when the user joins by one, is recorded as accepted rather than "added".
+    Demoting the last coordinator raises ValidationError.
+    """
+    _check_role(role)
     lock_study(study.pk)
     membership = StudyMembership.objects.select_for_update().filter(study=study, user=user).first()
     if membership is None:
-        return StudyMembership.objects.create(study=study, user=user, role=role)
-    if membership.role == Role.COORDINATOR and role != Role.COORDINATOR:
+        membership = StudyMembership.objects.create(study=study, user=user, role=role)
+        member_event_record(
+            study=study, actor=actor, subject=user, role=role, invitation=invitation,
+            action=Action.INVITATION_ACCEPTED if invitation else Action.MEMBER_ADDED,
+        )
+        return membership
+    if membership.role == role:
+        return membership
+    if membership.role == Role.COORDINATOR:
         _keep_a_coordinator(study, leaving=membership)
-    membership.role = role
+    previous, membership.role = membership.role, role
     membership.save(update_fields=["role"])
+    member_event_record(study=study, action=Action.ROLE_CHANGED, actor=actor, subject=user,
+                        role=role, previous_role=previous)
     return membership
 
 
-def membership_ensure(*, study: Study, user, role: str) -> StudyMembership:
+@transaction.atomic
+def membership_add(*, study: Study, user, role: str, actor=None) -> StudyMembership:
+    """Add ``user`` (not yet a member) to ``study`` with ``role``.
+
+    Unlike :func:`membership_set` this refuses an existing member (the members page's "add"
+    must not silently change someone's role: that is the role control's job).
+    """
+    _check_role(role)
+    lock_study(study.pk)
+    existing = StudyMembership.objects.filter(study=study, user=user).first()
+    if existing is not None:
+        raise ValidationError(f"{user.username} is already a member of this study, as {existing.role}; "
+                              "change the role in the members table")
+    return membership_set(study=study, user=user, role=role, actor=actor)
+
+
+def membership_ensure(*, study: Study, user, role: str, actor=None,
+                      invitation: Invitation | None = None) -> StudyMembership:
     """The user's membership, created with ``role`` when missing (an existing role is kept)."""
     existing = StudyMembership.objects.filter(study=study, user=user).first()
-    return existing or membership_set(study=study, user=user, role=role)
+    if existing is None:
+        return membership_set(study=study, user=user, role=role, actor=actor, invitation=invitation)
+    if invitation is not None:  # the link is used up even though nothing changes: say so
+        member_event_record(study=study, action=Action.INVITATION_ACCEPTED, actor=actor,
+                            subject=user, role=existing.role, invitation=invitation)
+    return existing
 
 
 @transaction.atomic
-def membership_remove(*, membership: StudyMembership) -> None:
-    """Remove a member (not the last coordinator); their recordings stay."""
+def membership_remove(*, membership: StudyMembership, actor=None) -> None:
+    """Remove a member (not the last coordinator); their recordings stay.
+
+    The member's next request is refused: every page and API view reads the membership afresh
+    (:func:`crowd.selectors.study_get_for_user`), nothing caches it.
+    """
+    lock_study(membership.study_id)
     if membership.role == Role.COORDINATOR:
         _keep_a_coordinator(membership.study, leaving=membership)
+    member_event_record(study=membership.study, action=Action.MEMBER_REMOVED, actor=actor,
+                        subject=membership.user, previous_role=membership.role)
     membership.delete()
 
 

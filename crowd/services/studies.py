@@ -10,10 +10,12 @@ from ..models import (
     MAX_FRAME_RATE,
     MAX_QUORUM,
     MAX_REPEATS,
+    MemberEvent,
     Study,
     StudyMembership,
     validate_name,
 )
+from .audit import member_event_record
 
 __all__ = ["STUDY_EDITABLE", "study_create", "study_delete", "study_update"]
 
@@ -85,6 +87,8 @@ def study_create(
     )
     if created_by is not None:
         StudyMembership.objects.create(study=study, user=created_by, role=Role.COORDINATOR)
+        member_event_record(study=study, action=MemberEvent.Action.MEMBER_ADDED, actor=created_by,
+                            subject=created_by, role=Role.COORDINATOR)
     return study
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["RULES", "Compliance", "recording_compliance"]
+__all__ = ["RULES", "Compliance", "observer_flags", "recording_compliance"]
 
 #: Own-data rules: statistic, limit, direction ("low": below the limit is non-compliant) and the
 #: reason shown. Absolute limits, not relative to the crowd: one observer's quality must not
@@ -134,3 +134,38 @@ def recording_compliance(gaze: pd.DataFrame, *, n_frames: int, image_shape: tupl
     if samples == 0 or not finite.any():
         reasons.append("no valid gaze sample")
     return Compliance(stats=stats, reasons=reasons)
+
+
+def observer_flags(source) -> dict[str, dict]:
+    """What a run says of each observer: the one statement the report, the run's summary (API)
+    and the results page all show.
+
+    A pool applies :data:`RULES` when it is fitted (a recording that breaks one is cut, its
+    observer flagged with the reason); this reads its verdict back, from the fitted pool or
+    from a run's stored summary of it, so that no caller re-derives flags its own way (a
+    report that marked observers who differ from the crowd while the page did not was the
+    bug this replaced).
+
+    Parameters
+    ----------
+    source : fitted pool or mapping
+        A pool (``weights_``, ``flagged_``, ``flag_reasons_``, ``notes_``) or a run's observer
+        summary (``weights``, ``flagged``, ``flag_reasons``, ``notes``).
+
+    Returns
+    -------
+    dict
+        ``{observer: {"flagged": bool, "reason": str, "note": str}}`` for every observer with
+        a weight or a flag, in the pool's order. ``reason`` is empty unless flagged; ``note``
+        is what is said but not acted on (disagreement with the crowd, poor accuracy).
+    """
+    if isinstance(source, dict):
+        weights, flagged = source.get("weights") or {}, source.get("flagged") or []
+        reasons, notes = source.get("flag_reasons") or {}, source.get("notes") or {}
+    else:
+        weights, flagged = getattr(source, "weights_", {}) or {}, getattr(source, "flagged_", []) or []
+        reasons, notes = getattr(source, "flag_reasons_", {}) or {}, getattr(source, "notes_", {}) or {}
+    names = list(dict.fromkeys([*weights, *flagged]))
+    return {str(o): {"flagged": o in flagged, "reason": str(reasons.get(o, "")) if o in flagged else "",
+                     "note": str(notes.get(o, ""))}
+            for o in names}

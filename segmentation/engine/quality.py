@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .agreement import agreement
+from .compliance import observer_flags
 
 __all__ = ["FLAG_RULES", "PX_FLOOR", "gaze_quality", "observer_quality"]
 
@@ -259,12 +260,15 @@ def observer_quality(
         for o, w in pool.weights_.items():
             if o in table.index:
                 table.loc[o, "weight"] = w
-        notes = getattr(pool, "notes_", {})
-        table["flagged"] = [o in pool.flagged_ for o in table.index]
-        table["flag_reason"] = [pool.flag_reasons_.get(o, "") for o in table.index]
-        table["note"] = ["; ".join([*(f"differs from the crowd: {r}" for r in reasons.get(o, [])),
-                                    *([notes[o]] if o in notes else [])])
-                         for o in table.index]
+        # The flags, reasons and notes are the pool's (compliance.observer_flags, shared with
+        # the run's summary and the results page); differences from the crowd are measured
+        # here, shown in a column of their own and never as a flag.
+        said = observer_flags(pool)
+        blank = {"flagged": False, "reason": "", "note": ""}
+        table["flagged"] = [said.get(str(o), blank)["flagged"] for o in table.index]
+        table["flag_reason"] = [said.get(str(o), blank)["reason"] for o in table.index]
+        table["note"] = [said.get(str(o), blank)["note"] for o in table.index]
+        table["differs_from_crowd"] = ["; ".join(reasons.get(o, [])) for o in table.index]
         return table
     table["flagged"] = [bool(reasons.get(o)) for o in table.index]
     table["flag_reason"] = ["; ".join(reasons.get(o, [])) for o in table.index]

@@ -7,6 +7,7 @@ module             what it writes
 ``runs``           per-recording estimates (cached), runs and their ground truth and reports
 ``chunked_runs``   a long sequence's run as many chunk tasks (fan-out, gather, finalize)
 ``gaze_boxes``     gaze boxes of image collections (computed, stored, queued as a job)
+``review``         a run's reviewed threshold, hand-corrected ground-truth versions
 =================  =====================================================================
 
 The service that runs a job does all its I/O; Celery tasks (:mod:`segmentation.tasks`) and
@@ -23,6 +24,7 @@ from .gaze_boxes import (
     gaze_boxes_store,
     gaze_boxes_write,
 )
+from .review import ground_truth_version_create, threshold_review
 from .runs import (
     estimate_get_or_compute,
     prepared_get_or_compute,
@@ -45,6 +47,7 @@ __all__ = [
     "gaze_boxes_request",
     "gaze_boxes_store",
     "gaze_boxes_write",
+    "ground_truth_version_create",
     "prepared_get_or_compute",
     "recording_estimate",
     "run_create",
@@ -53,4 +56,5 @@ __all__ = [
     "sequence_parameters",
     "sequence_start_run_at_quorum",
     "study_run_create",
+    "threshold_review",
 ]

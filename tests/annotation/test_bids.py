@@ -55,6 +55,9 @@ def _tobii(sequence, observer, tmp_path):
 
 @pytest.fixture
 def recorded(sequence, bob, tmp_path):
+    # Bob records it live, imports a Tobii file, and the tests import the exports back.
+    sequence.study.repeats_per_observer = 10
+    sequence.study.save(update_fields=["repeats_per_observer"])
     dave = crowd_services.user_get_or_create(username="dave.o'brien")
     crowd_services.membership_set(study=sequence.study, user=dave, role=StudyMembership.Role.OBSERVER)
     crowd_services.assignment_create(sequence=sequence, observer=dave)

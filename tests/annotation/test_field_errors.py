@@ -11,7 +11,10 @@ def _import(client, sequence, **extra):
 
 
 def test_a_coordinator_names_the_observer(sequence, alice, client_for):
-    response = _import(client_for(alice), sequence)
+    # A file without an observer column: the request must name the observer.
+    url = f"/api/studies/{sequence.study_id}/sequences/{sequence.pk}/recordings/import/"
+    response = client_for(alice).post(url, {"file": SimpleUploadedFile("g.csv", b"t_ms,frame,x,y\n0,0,1,2\n")},
+                                      format="multipart")
     assert response.status_code == 400
     assert response.json() == {"observer": "name the observer whose recording this is"}
     response = _import(client_for(alice), sequence, observer="carol")

@@ -40,17 +40,17 @@ def test_each_tracker_format_becomes_one_finished_recording(sequence, bob, clien
 
 def test_shared_csv_format(sequence, bob, client_for, tmp_path):
     t = np.arange(0, 500, 1000 / 60)
-    path = write_csv(tmp_path / "g.csv", t, np.full(len(t), 5.0), np.full(len(t), 6.0), fps=10.0)
+    path = write_csv(tmp_path / "g.csv", t, np.full(len(t), 5.0), np.full(len(t), 6.0), fps=10.0, observer="bob")
     response = _upload(client_for(bob), sequence, "g.csv", path.read_bytes())
     assert response.status_code == 201, response.content
     assert response.json()["n_samples"] == len(t)
 
 
 def test_coordinator_imports_for_an_observer(sequence, alice, client_for, tmp_path):
-    path = write_csv(tmp_path / "g.csv", [0.0, 20.0], [1.0, 2.0], [3.0, 4.0])
+    path = write_csv(tmp_path / "g.csv", [0.0, 20.0], [1.0, 2.0], [3.0, 4.0], observer="bob")
     response = _upload(client_for(alice), sequence, "g.csv", path.read_bytes(), observer="bob")
     assert response.status_code == 201 and response.json()["observer"] == "bob"
-    no_one = _upload(client_for(alice), sequence, "g.csv", path.read_bytes())
+    no_one = _upload(client_for(alice), sequence, "g.csv", b"t_ms,frame,x,y\n0,0,1,2\n")
     assert no_one.status_code == 400 and "name the observer" in str(no_one.json())
 
 
@@ -62,7 +62,8 @@ def test_observers_cannot_import_for_someone_else(sequence, bob, client_for, tmp
 
 BROKEN = {
     "csv missing column": ("g.csv", b"observer,t_ms,x,y\nb,0,1,2\n", "missing column(s) frame"),
-    "csv frame past the end": ("g.csv", b"observer,t_ms,frame,x,y\nb,0,0,1,2\nb,10,99,1,2\n", "on frame 99, but the sequence has 6 frames"),
+    "csv frame past the end": ("g.csv", b"observer,t_ms,frame,x,y\nbob,0,0,1,2\nbob,10,99,1,2\n",
+                               "g.csv: line 3 is on frame 99, but the sequence has 6 frames"),
     "csv bad number": ("g.csv", b"observer,t_ms,frame,x,y\nb,zero,0,1,2\n", "line 2: t_ms 'zero' is not a number"),
     "tobii missing column": ("g.tsv", b"Recording timestamp\tFoo\n1\t2\n", "missing column(s) Gaze point X"),
     "eyelink garbage": ("g.asc", b"MSG 1 hello\n1000\tabc\t2\t3\n", "line 2"),
@@ -70,7 +71,8 @@ BROKEN = {
     "pupil bad number": ("gaze_positions_on_surface_S.csv", b"gaze_timestamp,x_norm,y_norm\n1.0,abc,0.5\n", "line 2: column x_norm"),
     "eyetribe bad json": ("g.json", b'{"values": {"frame": \n', "line 1: invalid JSON"),
     "eyetribe no frames": ("g.json", b'{"category": "heartbeat"}\n', "no Eye Tribe gaze frames"),
-    "unknown extension": ("g.xyz", b"1,2,3", "cannot tell the gaze format"),
+    "unknown extension": ("g.xyz", b"1,2,3", "g.xyz: the gaze format cannot be told from the file name; "
+                                             "choose the format of the file (csv: GazeCrowd CSV"),
     "no sample during playback": ("g.json", None, "no sample falls within playback"),
 }
 

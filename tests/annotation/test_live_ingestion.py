@@ -117,6 +117,8 @@ def test_bad_batches_get_400_naming_the_problem(recording, bob, client_for, body
 
 
 def test_retried_start_with_a_repeat_number_is_idempotent(sequence, bob, client_for):
+    sequence.study.repeats_per_observer = 2
+    sequence.study.save(update_fields=["repeats_per_observer"])
     url = f"/api/studies/{sequence.study_id}/sequences/{sequence.pk}/recordings/"
     first = client_for(bob).post(url, {"repeat": 1}, format="json")
     again = client_for(bob).post(url, {"repeat": 1}, format="json")

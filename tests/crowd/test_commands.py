@@ -42,7 +42,8 @@ def test_whole_study_through_commands(tmp_path):
     seq = Sequence.objects.get(pk=seq_id)
     assert (seq.name, seq.n_frames, seq.mask_frames) == ("clip", 6, [0, 3])
 
-    csv = write_csv(tmp_path / "bob.csv", np.arange(0, 550, 1000 / 60), np.full(33, 3.0), np.full(33, 4.0))
+    csv = write_csv(tmp_path / "bob.csv", np.arange(0, 550, 1000 / 60), np.full(33, 3.0), np.full(33, 4.0),
+                    observer="bob")
     rec_id = last_id(run("import_gaze", str(study_id), str(seq_id), "bob", str(csv)))
     t, x, y = screen_samples(n=30)
     asc = WRITERS["eyelink"][0](tmp_path / "carl.asc", t, x, y, sync_ms=5100)
@@ -73,6 +74,9 @@ def test_whole_study_through_commands(tmp_path):
         (("import_gaze", "{study}", "999", "bob", "{notes}"), "no sequence 999 in study"),
         (("import_gaze", "{study}", "{seq}", "bob", "/nonexistent.csv"), "no such file"),
         (("import_gaze", "{study}", "{seq}", "bob", "{badcsv}"), "missing column(s) frame"),
+        # The web and the API say "choose the format"; the command line names its flag.
+        (("import_gaze", "{study}", "{seq}", "bob", "{xyz}"),
+         "gaze.xyz: the gaze format cannot be told from the file name; pass --format (one of csv, "),
         (("study_status", "999"), "no study 999"),
     ],
 )
@@ -83,7 +87,9 @@ def test_bad_input_exits_with_a_clear_message(tmp_path, args, message):
     notes.write_text("hello")
     badcsv = tmp_path / "bad.csv"
     badcsv.write_text("observer,t_ms,x,y\nb,0,1,2\n")
-    filled = [a.format(study=study_id, seq=seq_id, notes=notes, badcsv=badcsv) for a in args]
+    xyz = tmp_path / "gaze.xyz"
+    xyz.write_text("1,2,3")
+    filled = [a.format(study=study_id, seq=seq_id, notes=notes, badcsv=badcsv, xyz=xyz) for a in args]
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run(*filled)
     assert not Recording.objects.exists()

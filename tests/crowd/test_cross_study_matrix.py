@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import nibabel as nib
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -33,7 +34,7 @@ from annotation.models import GazeBatch, ImageLabel, ImageVisit, Recording
 from crowd import services, storage
 from crowd.models import Assignment, DicomWebServer, Invitation, Sequence, Study, StudyMembership
 from segmentation import parameters
-from segmentation.models import GazeBoxesJob, GroundTruth, Report, Run
+from segmentation.models import GazeBoxesJob, GroundTruth, GroundTruthVersion, Report, Run
 
 from .fixtures import frames_array, images_zip
 
@@ -53,6 +54,16 @@ def _gaze_file():
     return {"file": SimpleUploadedFile("g.csv", b"observer,t_ms,frame,x,y\no,0,0,1,2\no,20,0,2,3\n")}
 
 
+def _mask_png_b64(rows=24, cols=32) -> str:
+    import base64
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((rows, cols), 255, np.uint8)).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 # route name -> [(method, URL template, body, who in B may do it)]; bodies are what a member with
 # the right role would send, so that a missing check would show as a write.
 C, OBS = "dave", "erin"  # B's coordinator and observer
@@ -65,6 +76,8 @@ API = {
                         ("delete", "/api/studies/{s}/sequences/{q}/", None, C)],
     "sequence-frames": [("get", "/api/studies/{s}/sequences/{q}/frames/", None, OBS)],
     "sequence-frame-image": [("get", "/api/studies/{s}/sequences/{q}/frames/0.png", None, OBS)],
+    # Before sequence-masks: its PUT replaces the masks file (a rollback restores the row, not the file).
+    "run-compare": [("get", "/api/studies/{s}/runs/{run}/compare/", None, C)],
     "sequence-masks": [("get", "/api/studies/{s}/sequences/{q}/masks/", None, C),
                        ("put", "/api/studies/{s}/sequences/{q}/masks/", _masks, C)],
     "member-list": [("get", "/api/studies/{s}/members/", None, C),
@@ -74,6 +87,7 @@ API = {
     "invitation-list": [("get", "/api/studies/{s}/invitations/", None, C),
                         ("post", "/api/studies/{s}/invitations/", {"role": "observer"}, C)],
     "invitation-detail": [("delete", "/api/studies/{s}/invitations/{invitation}/", None, C)],
+    "member-event-list": [("get", "/api/studies/{s}/audit/", None, C)],
     "assignment-list": [("get", "/api/studies/{s}/assignments/", None, C),
                         ("post", "/api/studies/{s}/assignments/", {"observer": "erin"}, C)],
     "assignment-detail": [("delete", "/api/studies/{s}/assignments/{assignment}/", None, C)],
@@ -100,6 +114,11 @@ API = {
     "run-export": [("get", "/api/studies/{s}/runs/{run}/export/npz/", None, C)],
     "run-report-file": [("get", "/api/studies/{s}/runs/{run}/report/observers.csv", None, C)],
     "sequence-ground-truth": [("get", "/api/studies/{s}/sequences/{q}/ground-truth/npz/", None, C)],
+    "run-threshold": [("get", "/api/studies/{s}/runs/{run}/threshold/", None, C),
+                      ("put", "/api/studies/{s}/runs/{run}/threshold/", {"threshold": 0.3}, C)],
+    "ground-truth-versions": [("get", "/api/studies/{s}/sequences/{q}/ground-truth/versions/", None, C),
+                              ("post", "/api/studies/{s}/sequences/{q}/ground-truth/versions/",
+                               {"frames": [{"index": 0, "png": _mask_png_b64()}]}, C)],
     "gaze-boxes": [("get", "/api/studies/{s}/gaze-boxes/", None, C), ("post", "/api/studies/{s}/gaze-boxes/", {}, C)],
     "gaze-boxes-file": [("get", "/api/studies/{s}/gaze-boxes/coco/", None, C)],
     "labelling-times": [("get", "/api/studies/{s}/labelling-times/", None, C)],
@@ -121,6 +140,11 @@ WEB = {
     "web:sequence-delete": [("post", "/studies/{s}/sequences/{q}/delete/", {}, C)],
     "web:members": [("get", "/studies/{s}/members/", None, C)],
     "web:invitation-create": [("post", "/studies/{s}/invitations/new/", {"role": "observer"}, C)],
+    "web:invitations-bulk": [("post", "/studies/{s}/invitations/bulk/",
+                              {"role": "observer", "emails": "new@example.org"}, C)],
+    "web:member-add": [("post", "/studies/{s}/members/add/", {"identifier": "charlie", "role": "researcher"}, C)],
+    "web:member-role": [("post", "/studies/{s}/members/{member}/role/", {"role": "coordinator"}, C)],
+    "web:member-remove": [("post", "/studies/{s}/members/{member}/remove/", {}, C)],
     "web:invitation-revoke": [("post", "/studies/{s}/invitations/{invitation}/revoke/", {}, C)],
     "web:assignments-save": [("post", "/studies/{s}/assignments/", {"assign_all": "1"}, C)],
     "web:record": [("get", "/studies/{s}/sequences/{q}/record/", None, OBS)],
@@ -135,6 +159,17 @@ WEB = {
     "web:run": [("get", "/studies/{s}/runs/{run}/", None, C)],
     "web:run-retry": [("post", "/studies/{s}/runs/{run}/retry/", {}, C)],
     "web:run-overlay": [("get", "/studies/{s}/runs/{run}/overlay/0.png", None, C)],
+    "web:run-review-layer": [("get", "/studies/{s}/runs/{run}/review/scores/0.bin", None, C)],
+    # the review pages (volume viewer on B's volume and its run, replay, preview)
+    "web:sequence-volume": [("get", "/studies/{s}/sequences/{vq}/volume/", None, C)],
+    "web:run-volume": [("get", "/studies/{s}/runs/{vrun}/volume/", None, C)],
+    "web:sequence-volume-nifti": [("get", "/studies/{s}/sequences/{vq}/volume.nii.gz", None, C)],
+    "web:sequence-reference-nifti": [("get", "/studies/{s}/sequences/{vq}/reference.nii.gz", None, C)],
+    "web:run-mask-nifti": [("get", "/studies/{s}/runs/{vrun}/mask.nii.gz", None, C)],
+    "web:sequence-replay": [("get", "/studies/{s}/sequences/{q}/replay/", None, C)],
+    "web:run-replay": [("get", "/studies/{s}/runs/{run}/replay/", None, C)],
+    "web:sequence-replay-json": [("get", "/studies/{s}/sequences/{q}/replay.json", None, C)],
+    "web:sequence-preview": [("get", "/studies/{s}/sequences/{q}/preview/", None, C)],
 }
 # Routes that name no object of a study by its id (each has its own test).
 NOT_BY_ID = {
@@ -211,10 +246,25 @@ def world(study, sequence, tmp_path):
     zipfile.ZipFile(buf, "w").close()
     storage.save_bytes(f"gaze_boxes/{b.pk}/masks.zip", buf.getvalue())
     GazeBoxesJob.objects.create(study=b, status=GazeBoxesJob.Status.SUCCEEDED, progress=1.0)
+    # A volume of B (NIfTI, with reference masks) and a run on it, for the volume viewer's routes.
+    volume = (frames_array(seed=5).astype(np.float32)).transpose(1, 2, 0)  # (rows, cols, slices)
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), tmp_path / "vol.nii.gz")
+    nib.save(nib.Nifti1Image((volume > 128).astype(np.uint8), np.eye(4)), tmp_path / "vol-masks.nii.gz")
+    vq = services.sequence_import(study=b, path=tmp_path / "vol.nii.gz", name=f"{SECRET}-volume",
+                                  truth=tmp_path / "vol-masks.nii.gz")
+    vrun = Run.objects.create(study=b, sequence=vq, code_version="test", status=Run.Status.SUCCEEDED,
+                              parameters=parameters.resolve(), progress=1.0)
+    vshape = (vq.n_frames, vq.height, vq.width)
+    storage.save_npz(f"ground_truth/run{vrun.pk}.npz", scores=np.full(vshape, 0.5, np.float32),
+                     masks=np.ones(vshape, np.uint8))
+    storage.save_npz(f"ground_truth/run{vrun.pk}-superpixels.npz", labels=np.zeros(vshape, np.int32),
+                     sp_scores=np.array([0.5]))
+    GroundTruth.objects.create(run=vrun, file=f"ground_truth/run{vrun.pk}.npz",
+                               superpixel_file=f"ground_truth/run{vrun.pk}-superpixels.npz", threshold=0.5)
     services.dicomweb_server_set(study=b, url="http://127.0.0.1:9/dicom-web", username="dave", password="pw")
     for name in ("gina", "hank"):
         services.membership_remove(membership=StudyMembership.objects.get(study=b, user=people[name]))
-    ids = {"s": b.pk, "q": q.pk, "r": recording.pk, "run": run.pk, "invitation": invitation.pk,
+    ids = {"s": b.pk, "q": q.pk, "r": recording.pk, "run": run.pk, "vq": vq.pk, "vrun": vrun.pk, "invitation": invitation.pk,
            "assignment": assignment.pk, "member": StudyMembership.objects.get(study=b, user=people["frank"]).pk}
     return {"people": people, "ids": ids, "a": study.pk, "gina_recording": ginas.pk, "b": b}
 
@@ -233,6 +283,8 @@ def _snapshot(b: Study):
         ImageVisit.objects.filter(sequence__study=b).count(),
         tuple(Run.objects.filter(study=b).values_list("pk", "status").order_by("pk")),
         GazeBoxesJob.objects.filter(study=b).count(),
+        tuple(GroundTruth.objects.filter(run__study=b).values_list("pk", "reviewed_threshold")),
+        GroundTruthVersion.objects.filter(sequence__study=b).count(),
         tuple(DicomWebServer.objects.filter(study=b).values_list("url", "username", "password_encrypted")),
     )
 

@@ -17,6 +17,8 @@ from .fixtures import frames_array, images_zip
 
 @pytest.fixture
 def world(study, sequence, bob, tmp_path):
+    study.repeats_per_observer = 2  # Bob's open recording, and the one the matrix starts
+    study.save(update_fields=["repeats_per_observer"])
     masks = tmp_path / "masks.zip"
     masks.write_bytes(images_zip((frames_array() > 128).astype(np.uint8) * 255))
     services.sequence_masks_attach(sequence=sequence, path=masks)
@@ -49,6 +51,7 @@ CASES = [
     ("post", "/api/studies/{s}/members/", {"username": "charlie", "role": "researcher"}, "json", (201, 403, 403, 404)),
     ("get", "/api/studies/{s}/invitations/", None, None, (200, 403, 403, 404)),
     ("post", "/api/studies/{s}/invitations/", {"role": "observer"}, "json", (201, 403, 403, 404)),
+    ("get", "/api/studies/{s}/audit/", None, None, (200, 403, 403, 404)),
     ("get", "/api/studies/{s}/assignments/", None, None, (200, 200, 200, 404)),
     ("post", "/api/studies/{s}/assignments/", {"observer": "bob"}, "json", (201, 403, 403, 404)),
     ("get", "/api/studies/{s}/sequences/{q}/recordings/", None, None, (200, 200, 200, 404)),

@@ -176,6 +176,8 @@ def test_webcam_records_with_real_face_detection(observed_sequence, login, live_
 
 def test_webcam_accuracy_and_drift_with_moving_irises(observed_sequence, login, live_server, shot):
     study, sequence = observed_sequence
+    study.repeats_per_observer = 2  # Olga records the sequence twice (the second after a drift check)
+    study.save(update_fields=["repeats_per_observer"])
     page = _open(login, study, sequence, FAST + MOVE_IRISES)
     foreign = _offline(page, live_server)
     _ready(page, study, sequence)

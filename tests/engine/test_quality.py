@@ -40,7 +40,9 @@ def test_agreement_and_flags_pick_out_a_random_observer():
     # ... the default keeps it at its floor weight and only notes the disagreement.
     table = observer_quality(estimates=est, observers=names, pool=WeightedPool().fit(est, names))
     assert not table["flagged"].any()
-    assert "differs from the crowd" in table.loc["random", "note"]
+    assert "far below the crowd's median" in table.loc["random", "differs_from_crowd"]
+    assert table.loc["random", "flag_reason"] == ""
+    assert table.loc["random", "note"].startswith("disagrees with the others")  # the pool's note
 
 
 def _gaze(observer, n_frames, centre, *, lost_every=0, offset=(0.0, 0.0), rng=None):

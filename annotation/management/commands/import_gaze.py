@@ -14,7 +14,7 @@ from annotation import bids, services
 from crowd import services as crowd_services
 from crowd.batch import queued_note
 from crowd.models import Sequence
-from segmentation.engine.trackers import FORMATS
+from segmentation.engine.trackers import FORMATS, UnknownGazeFormat, detect_format
 
 
 def _pair(text: str, what: str) -> tuple[float, float]:
@@ -62,6 +62,12 @@ class Command(BaseCommand):
             return self._import_bids_folder(sequence, observer, Path(file), options)
         if not Path(file).is_file():
             raise CommandError(f"{file}: no such file")
+        if options["format"] is None:
+            try:
+                detect_format(Path(file))
+            except UnknownGazeFormat as exc:  # the command line names its flag
+                raise CommandError(f"{exc.name}: the gaze format cannot be told from the file name; "
+                                   f"pass --format (one of {', '.join(exc.formats)})") from exc
         self._import_one(sequence, observer, file, options)
 
     def _import_bids_folder(self, sequence, observer, root: Path, options):

@@ -22,6 +22,7 @@ from .gaze_csv import (
     MAX_ABS_T_MS,
     MAX_FRAME,
     check_gaze_frames,
+    gaze_csv_observers,
     read_gaze_csv,
     validate_gaze,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "write_npz_blocks",
     "check_gaze_frames",
     "load_prepared",
+    "gaze_csv_observers",
     "read_gaze_csv",
     "read_masks",
     "read_panel",

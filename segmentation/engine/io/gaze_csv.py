@@ -182,7 +182,10 @@ def read_gaze_csv(path, *, observer: str | None = None) -> pd.DataFrame:
         raise InputError(f"{path}: {where}malformed CSV ({exc})") from exc
     df = pd.DataFrame(
         {
-            "observer": pd.Series(rows["observer"], dtype=object),
+            # An array, not a Series: a Series would be aligned on the line-number index below
+            # (its 0..n-1 labels against lines 2..n+1), shifting every name and leaving the
+            # last rows' NaN.
+            "observer": np.array(rows["observer"], dtype=object),
             "t_ms": np.frombuffer(rows["t_ms"], dtype=float),
             "frame": np.frombuffer(rows["frame"], dtype=np.int64),
             "x": np.frombuffer(rows["x"], dtype=float),
@@ -191,9 +194,30 @@ def read_gaze_csv(path, *, observer: str | None = None) -> pd.DataFrame:
         index=pd.Index(np.frombuffer(lines, dtype=np.int64), name="line"),
     )
     df.attrs["source"] = str(path)
+    df.attrs["observer_column"] = "observer" in idx  # names from the file, not the default
     if df.empty:
         raise InputError(f"{path}: no gaze samples after the header")
     return df
+
+
+def gaze_csv_observers(gaze: pd.DataFrame) -> dict[str, int]:
+    """The names of a gaze CSV's ``observer`` column, each with the first line it is on.
+
+    Parameters
+    ----------
+    gaze : pandas.DataFrame
+        A table from :func:`read_gaze_csv` (index: line numbers).
+
+    Returns
+    -------
+    dict
+        ``{name: first line}`` in the order met; empty when the file had no ``observer``
+        column (the names are then the default, not the file's).
+    """
+    if not gaze.attrs.get("observer_column"):
+        return {}
+    first = gaze["observer"].reset_index().drop_duplicates("observer")
+    return {str(name): int(line) for line, name in zip(first["line"], first["observer"], strict=True)}
 
 
 def validate_gaze(gaze: pd.DataFrame, *, source: str = "gaze") -> pd.DataFrame:

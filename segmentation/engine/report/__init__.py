@@ -95,6 +95,7 @@ def write_run_report(
         px_per_degree=px_per_degree or getattr(prepared, "px_per_degree", None),
         title=f"Crowd report: {name}" if name else "Crowd report",
         delivered=delivered,
+        delivered_masks=getattr(result, "masks", None),
     )
     return write_report(report, out_dir, svg=svg)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..agreement import observer_means, variance_components
-from ..compliance import recording_compliance
+from ..compliance import observer_flags, recording_compliance
 from ..metrics import mean_roc, mean_se, roc_metrics, truth_counts
 from ..pooling import DEFAULT_POOL, BasePool, make_pool
 from ..quality import observer_quality
@@ -58,6 +58,9 @@ class ReportData:
         Reference masks painted on the frames that have one (False elsewhere).
     subsets : pandas.DataFrame or None
         :func:`~segmentation.engine.agreement.subset_curve` output, if computed.
+    masks : (T, H, W) bool ndarray or None
+        The delivered masks (what the user downloads), for the figure that outlines them on
+        the frames.
     notes : list of str
         Sentences shown under the summary (what was and was not computed).
     """
@@ -73,6 +76,7 @@ class ReportData:
     truth: np.ndarray | None = None
     subsets: pd.DataFrame | None = None
     notes: list = field(default_factory=list)
+    masks: np.ndarray | None = None
 
 
 def _scorer(labels, truth, mask_frames, n):
@@ -225,6 +229,7 @@ def build_report(
     px_per_degree: float | None = None,
     title: str = "Crowd report",
     delivered: Mapping | None = None,
+    delivered_masks=None,
 ) -> ReportData:
     """Assemble the crowd report of one sequence.
 
@@ -263,6 +268,9 @@ def build_report(
         What the user downloads (see :func:`..pipeline.evaluate`): ``method``, ``threshold``,
         ``threshold_rule``, ``predicted_fraction`` and, with reference masks, ``dice``,
         ``iou``, ``auc``, ``f1``, ``dice_at``, ``calibration_error``. Shown first.
+    delivered_masks : (T, H, W) array_like of bool, optional
+        The delivered masks, outlined on frames in the report (with the reference where there
+        is one).
 
     Returns
     -------
@@ -303,7 +311,9 @@ def build_report(
             "weights": {o: float(w) for o, w in pool.weights_.items()},
             "flagged": list(pool.flagged_),
         },
-        "flagged": [o for o in obs_names if bool(table.loc[o, "flagged"])],
+        # The run's statement of its flags (compliance.observer_flags): the same list as the
+        # run's summary and the results page.
+        "flagged": [o for o, said in observer_flags(pool).items() if said["flagged"]],
         "variance": {k: var[k] for k in ("within", "between", "within_share", "n_repeated")},
         "uncertainty_mean": float(np.average(uncertainty, weights=sizes)),
     }
@@ -346,6 +356,7 @@ def build_report(
         uncertainty=uncertainty, pooled=pooled, labels=labels,
         frames=None if frames is None else np.asarray(frames), truth=truth_full,
         subsets=subsets, notes=notes,
+        masks=None if delivered_masks is None else np.asarray(delivered_masks).astype(bool),
     )
 
 
@@ -361,7 +372,7 @@ def _order_columns(table: pd.DataFrame) -> pd.DataFrame:
     """Name, weight, flag and scores first; gaze statistics after; the reason last."""
     first = ["observer", "recordings", "weight", "flagged", "agreement"]
     scores = [c for c in table.columns if c.startswith(("auc_", "f1_"))]
-    last = ["flag_reason", "note"]
+    last = ["flag_reason", "note", "differs_from_crowd"]
     middle = [c for c in table.columns if c not in first + scores + last]
     return table[[c for c in first + scores + middle + last if c in table.columns]]
 

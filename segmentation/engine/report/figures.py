@@ -147,8 +147,59 @@ def maps_figure(report: ReportData, *, n_frames: int = 3) -> Figure | None:
                 ax.contour(report.truth[t], levels=[0.5], colors="cyan", linewidths=0.7)
             ax.set_title(f"frame {t}: {name}", fontsize=8)
             ax.axis("off")
-            if col == len(panels) - 1:
-                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+            if name in _SCALES:  # every map gets its colour scale; the image needs none
+                bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+                bar.set_label(_SCALES[name], fontsize=7)
+                bar.ax.tick_params(labelsize=7)
+    return fig
+
+
+#: The colour bar label of each map panel of :func:`maps_figure`.
+_SCALES = {"pooled estimate": "probability of the object (0-1)",
+           "uncertainty (variance)": "variance between observers"}
+
+
+def _mask_frames(report: ReportData, k: int) -> list[int]:
+    """``k`` frames spread over the sequence, taken among those with a reference when any."""
+    T = report.masks.shape[0]
+    pool = np.arange(T)
+    if report.truth is not None:
+        with_truth = np.flatnonzero(report.truth[:T].any(axis=(1, 2)))
+        if with_truth.size:
+            pool = with_truth
+    picks = np.unique(np.linspace(0, pool.size - 1, min(k, pool.size)).round().astype(int))
+    return [int(pool[i]) for i in picks]
+
+
+def delivered_masks_figure(report: ReportData, *, n_frames: int = 4) -> Figure | None:
+    """The delivered masks (what the user downloads) outlined on frames, yellow, with the
+    reference in cyan on the frames that have one."""
+    if report.masks is None or report.masks.ndim != 3 or not report.masks.shape[0]:
+        return None
+    frames = _mask_frames(report, n_frames)
+    fig = Figure(figsize=(3.0 * len(frames), 3.2))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1, top=0.88, wspace=0.05)
+    axes = fig.subplots(1, len(frames), squeeze=False)[0]
+    for ax, t in zip(axes, frames):
+        if report.frames is not None and t < len(report.frames):
+            ax.imshow(_displayable(report.frames[t]), cmap="gray", interpolation="nearest")
+        else:
+            ax.imshow(np.zeros(report.masks.shape[1:]), cmap="gray", vmin=0, vmax=1)
+        mask = report.masks[t]
+        if mask.any():
+            ax.contour(mask, levels=[0.5], colors="yellow", linewidths=1.0)
+        has_truth = (report.truth is not None and t < report.truth.shape[0]
+                     and report.truth[t].any())
+        if has_truth:
+            ax.contour(report.truth[t], levels=[0.5], colors="cyan", linewidths=0.8,
+                       linestyles="dashed")
+        ax.set_title(f"frame {t}: {100 * mask.mean():.1f}% of pixels"
+                     + ("" if mask.any() else " (empty mask)"), fontsize=8)
+        ax.axis("off")
+    legend = "yellow: delivered mask"
+    if report.truth is not None:
+        legend += "; dashed cyan: reference"
+    fig.text(0.5, 0.02, legend, ha="center", fontsize=8)
     return fig
 
 
@@ -175,6 +226,7 @@ FIGURES = {
     "roc": roc_figure,
     "auc_vs_observers": subsets_figure,
     "observers": observers_figure,
+    "delivered_masks": delivered_masks_figure,
     "maps": maps_figure,
     "variance": variance_figure,
 }

@@ -24,7 +24,27 @@ th { background: #f3f3f3; } td.text { text-align: left; }
 tr.flagged td { background: #fde8e8; }
 figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #555; }
 img { max-width: 100%; } .note { color: #555; font-size: 0.9em; }
+.scroll { max-width: 100%; overflow-x: auto; margin: 0.5em 0; }
+.scroll th { position: sticky; top: 0; }
+.scroll td:first-child, .scroll th:first-child { position: sticky; left: 0; background: #fff; }
+.scroll th:first-child { background: #f3f3f3; }
+tr.flagged td:first-child { background: #fde8e8; }
 """
+
+#: Section headings of the figures (a file name capitalised said "Roc").
+TITLES = {
+    "roc": "ROC curves",
+    "auc_vs_observers": "AUC against the number of observers",
+    "observers": "Observers: pool weight and agreement",
+    "delivered_masks": "Delivered masks on frames",
+    "maps": "Maps: pooled estimate and uncertainty",
+    "variance": "Variance within and between observers",
+}
+
+#: The columns of the first observers table (who, how much they count, why flagged); the
+#: measurements follow in a second table, so that neither is 18 columns wide.
+MAIN_COLUMNS = ("observer", "recordings", "weight", "flagged", "agreement", "flag_reason", "note",
+                "differs_from_crowd")
 
 CAPTIONS = {
     "roc": "ROC curves. Solid: mean over observers of the method run on one observer alone, "
@@ -36,7 +56,11 @@ CAPTIONS = {
                  "and agreement with the others (dots: AUC of the observer's estimate against "
                  "the pooled estimate of everyone else; no ground truth needed).",
     "maps": "Pooled estimate and uncertainty (per-pixel variance of the observers' "
-            "estimates) on the frames where the observers disagree most; cyan: reference.",
+            "estimates) on the frames where the observers disagree most, each with its colour "
+            "scale; cyan: reference.",
+    "delivered_masks": "The delivered masks (the files a user downloads, cut without the "
+                       "reference) outlined in yellow on frames spread over the sequence; "
+                       "the reference, where a frame has one, dashed cyan.",
     "variance": "Variance of the estimates within an observer (between their repeated "
                 "recordings) and between observers, averaged over pixels.",
 }
@@ -52,11 +76,28 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _table(df, *, flag_col: str | None = None) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+def _observer_tables(df) -> str:
+    """The observers table in two boxes that scroll sideways on their own: who and why
+    first, then the measurements (the observer column repeated, and kept in view)."""
+    main = [c for c in MAIN_COLUMNS if c in df.columns]
+    rest = [c for c in df.columns if c not in main]
+    flags = df["flagged"] if "flagged" in df.columns else None
+    parts = [f'<div class="scroll">{_table(df[main], flags=flags)}</div>']
+    if rest:
+        second = df[["observer", *rest]] if "observer" in df.columns else df[rest]
+        parts += ["<h3>Gaze statistics and scores per observer</h3>",
+                  f'<div class="scroll">{_table(second, flags=flags)}</div>']
+    return "\n".join(parts)
+
+
+def _table(df, *, flag_col: str | None = None, flags=None) -> str:
+    text = {c for c in df.columns if df[c].dtype == object}  # headed on the side they are read from
+    head = "".join(f'<th class="text">{html.escape(str(c))}</th>' if c in text and c != df.columns[0]
+                   else f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
-    for _, r in df.iterrows():
-        cls = ' class="flagged"' if flag_col and bool(r.get(flag_col)) else ""
+    for key, r in df.iterrows():
+        flagged = bool(flags.loc[key]) if flags is not None else bool(flag_col and r.get(flag_col))
+        cls = ' class="flagged"' if flagged else ""
         cells = "".join(
             f'<td class="text">{html.escape(_fmt(v))}</td>' if isinstance(v, str)
             else f"<td>{html.escape(_fmt(v))}</td>" for v in r.to_numpy()
@@ -135,12 +176,12 @@ def render_html(report: ReportData, pngs: dict[str, bytes]) -> str:
         "</tbody></table>",
         *(f'<p class="note">{html.escape(n)}</p>' for n in report.notes),
         "<h2>Observers</h2>",
-        _table(report.observers, flag_col="flagged"),
+        _observer_tables(report.observers),
     ]
     for name, data in pngs.items():
         b64 = base64.b64encode(data).decode("ascii")
         parts.append(
-            f'<h2>{html.escape(name.replace("_", " ").capitalize())}</h2><figure>'
+            f'<h2>{html.escape(TITLES.get(name, name.replace("_", " ").capitalize()))}</h2><figure>'
             f'<img alt="{html.escape(name)}" src="data:image/png;base64,{b64}">'
             f"<figcaption>{html.escape(CAPTIONS.get(name, ''))}</figcaption></figure>"
         )

@@ -45,6 +45,20 @@ READERS = {
 FORMATS = ("csv", *READERS)
 
 
+class UnknownGazeFormat(InputError):
+    """The format of a gaze file cannot be told from its name.
+
+    ``name`` is the file's name and ``formats`` the formats there are, so that each caller says
+    how to choose one in its own words (a ``--format`` flag, a form's select, an API field);
+    the message itself names no flag.
+    """
+
+    def __init__(self, name: str, formats=FORMATS):
+        self.name, self.formats = name, tuple(formats)
+        super().__init__(f"{name}: the gaze format cannot be told from the file name "
+                         f"(known formats: {', '.join(self.formats)})")
+
+
 def detect_format(path) -> str:
     """Guess the format of a gaze file from its name and first line.
 
@@ -66,9 +80,48 @@ def detect_format(path) -> str:
         with path.open(encoding="utf-8-sig", errors="replace") as fh:
             header = fh.readline(64 * 1024)  # a header line, not a whole file without newlines
         return "pupil" if "x_norm" in header else "csv"
-    raise InputError(
-        f"{path.name}: cannot tell the gaze format from the name; pass one of {', '.join(FORMATS)}"
-    )
+    raise UnknownGazeFormat(path.name)
+
+
+def gaze_file_observer(path, fmt: str | None = None) -> str | None:
+    """The one observer a gaze file names, or None when the file names none.
+
+    Only the shared CSV format has an ``observer`` column (tracker exports name no observer).
+
+    Raises
+    ------
+    InputError
+        The column names several observers (a recording is one observer's): the message names
+        them and the line where the second one starts.
+    """
+    if (fmt or detect_format(path)) != "csv":
+        return None
+    from ..io import gaze_csv_observers, read_gaze_csv
+
+    # Blank cells get a name no one can have, then are left out: they are nobody's claim.
+    blank = "\x00blank"
+    names = gaze_csv_observers(read_gaze_csv(path, observer=blank))
+    names.pop(blank, None)
+    if len(names) > 1:
+        (first, _), (second, line) = list(names.items())[:2]
+        raise InputError(
+            f"{Path(path).name}: line {line}: the observer column changes from {first!r} to "
+            f"{second!r}; one file holds one observer's gaze (split it, one file per observer)"
+        )
+    return next(iter(names), None)
+
+
+def _check_csv_observer(gaze: pd.DataFrame, observer: str, name: str) -> None:
+    """A CSV whose ``observer`` column names someone else is refused, not relabelled: gaze
+    attributed to the wrong person would weigh in their name."""
+    from ..io import gaze_csv_observers
+
+    for other, line in gaze_csv_observers(gaze).items():
+        if other != observer:
+            raise InputError(
+                f"{name}: line {line}: the observer column says {other!r}, but this recording "
+                f"is {observer!r}'s (leave the column out, or import the file as {other!r})"
+            )
 
 
 def read_gaze_file(
@@ -87,7 +140,9 @@ def read_gaze_file(
     Parameters
     ----------
     fmt : one of :data:`FORMATS`, or None to :func:`detect_format`.
-    observer : name written in the ``observer`` column (the file's own names are replaced).
+    observer : whose gaze this is, written in the ``observer`` column. A CSV's own
+        ``observer`` column must name the same observer (InputError otherwise; see
+        :func:`gaze_file_observer` to read the name first).
     image_hw : (rows, columns) of the sequence; fps : playback rate; n_frames : its frames.
     geometry : the display (required for tracker formats; the screen size may come from the
         file when ``geometry`` is None and the file states it).
@@ -103,15 +158,18 @@ def read_gaze_file(
     if fmt == "csv":
         from ..io import read_gaze_csv
 
-        gaze = read_gaze_csv(path).reset_index(drop=True)
-        gaze["observer"] = observer
+        gaze = read_gaze_csv(path, observer=observer)  # a blank cell: this observer
+        _check_csv_observer(gaze, observer, Path(path).name)
         too_far = gaze["frame"] >= n_frames
         if too_far.any():
             k = int(np.flatnonzero(too_far.to_numpy())[0])
             raise InputError(
-                f"{Path(path).name}: row {k + 2} is on frame {int(gaze['frame'].iloc[k])}, but "
-                f"the sequence has {n_frames} frames (0..{n_frames - 1})"
+                f"{Path(path).name}: line {int(gaze.index[k])} is on frame "
+                f"{int(gaze['frame'].iloc[k])}, but the sequence has {n_frames} frames "
+                f"(0..{n_frames - 1})"
             )
+        gaze = gaze.reset_index(drop=True)
+        gaze["observer"] = observer
         return gaze[GAZE_COLUMNS], None
     if fmt not in READERS:
         raise InputError(f"unknown gaze format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -146,7 +204,9 @@ __all__ = [
     "DisplayGeometry",
     "TrackerSamples",
     "align_to_playback",
+    "UnknownGazeFormat",
     "detect_format",
+    "gaze_file_observer",
     "find_bids_physio",
     "fit_image_rect",
     "gaze_from_pymovements",

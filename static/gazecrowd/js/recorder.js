@@ -486,7 +486,8 @@
     if (api.driftDeg !== null) body.drift_error_deg = Math.round(api.driftDeg * 1000) / 1000;
     return post(cfg.startUrl, body).then(function (res) {
       if (res.status !== 201 && res.status !== 200) {
-        throw new Error("the recording could not start (" + res.status + "): " + JSON.stringify(res.body));
+        var why = res.body && res.body.detail ? res.body.detail : JSON.stringify(res.body);
+        throw new Error("the recording could not start: " + why);
       }
       api.recordingId = res.body.id;
       api.state = "recording";

@@ -1,6 +1,7 @@
-// The results viewer: frames with the run's pooled score heat map or mask over them (RGBA PNG
-// per frame from the server), opacity and frame sliders, play/pause, and the observers' gaze
-// paths (mean gaze point per frame, image pixels) drawn as trails.
+// The results viewer: frames with the run's pooled score heat map over them (RGBA PNG per frame
+// from the server), opacity and frame sliders, play/pause, and the observers' gaze paths (mean
+// gaze point per frame, image pixels) drawn as trails. The masks (computed at the threshold
+// slider, reference, corrected, compare colours) are drawn by review.js through setOverlay.
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("viewer-config").textContent);
@@ -10,6 +11,7 @@
   var COLOURS = ["#00e5ff", "#76ff03", "#ff4081", "#ffea00", "#b388ff", "#ff9100", "#18ffff", "#f50057"];
   var cache = {}; // url -> Image
   var gaze = null, playing = false, timer = null;
+  var drawReview = null, afterRender = null, firstDrawn = false; // review.js's overlay and strip chart
 
   function clock(seconds) {
     var s = Math.max(0, Math.round(seconds)), m = Math.floor(s / 60), r = s % 60;
@@ -43,16 +45,22 @@
   function frameUrl(k) { return cfg.frameUrlPrefix + k + ".png"; }
   function overlayUrl(k) {
     var kind = overlaySel.value;
-    return kind === "none" || !cfg.overlayUrlPrefix ? null : cfg.overlayUrlPrefix + k + ".png?kind=" + kind;
+    if (kind === "none" || !cfg.overlayUrlPrefix || (drawReview && kind !== "scores")) return null;
+    return cfg.overlayUrlPrefix + k + ".png?kind=" + kind;
   }
   function render() {
     var k = Number(slider.value);
     var base = image(frameUrl(k));
+    $("frame-label").textContent = "frame " + (k + 1) + " of " + cfg.nFrames;
+    if (afterRender) afterRender(k);
     if (!base.complete || !base.naturalWidth) return;
     ctx.globalAlpha = 1;
     ctx.drawImage(base, 0, 0, cfg.width, cfg.height);
+    if (!firstDrawn) { firstDrawn = true; performance.mark("gazecrowd:first-frame"); } // bench/review_page.py
     var o = overlayUrl(k);
-    if (o) {
+    if (drawReview && drawReview(ctx, k, Number(opacity.value) / 100)) {
+      // drawn by review.js from the raw scores / masks
+    } else if (o) {
       var over = image(o);
       if (over.complete && over.naturalWidth) {
         ctx.globalAlpha = Number(opacity.value) / 100;
@@ -61,7 +69,6 @@
       }
     }
     if (gazeBox.checked && gaze) drawGaze(k);
-    $("frame-label").textContent = "frame " + (k + 1) + " of " + cfg.nFrames;
     // Warm the cache a few frames ahead so that playback does not stall.
     for (var j = 1; j <= 3 && k + j < cfg.nFrames; j++) {
       image(frameUrl(k + j)); if (overlayUrl(k + j)) image(overlayUrl(k + j));
@@ -123,6 +130,10 @@
       render();
     }
   });
-  window.gazecrowdViewer = { render: render, frame: function () { return Number(slider.value); } };
+  window.gazecrowdViewer = {
+    render: render, frame: function () { return Number(slider.value); },
+    goTo: function (k) { setPlaying(false); slider.value = k; render(); },
+    setOverlay: function (draw, after) { drawReview = draw; afterRender = after; render(); }
+  };
   render();
 })();

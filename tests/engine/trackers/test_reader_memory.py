@@ -25,7 +25,7 @@ def test_a_reader_holds_a_small_multiple_of_its_file(tmp_path, fmt):
     rng = np.random.default_rng(0)
     x, y = np.round(rng.uniform(200, 1700, N)), np.round(rng.uniform(100, 1000, N))
     if fmt == "csv":
-        path = write_csv(tmp_path / "g.csv", t - t[0], x / 80, y / 80)
+        path = write_csv(tmp_path / "g.csv", t - t[0], x / 80, y / 80, observer="o")
     else:
         write, name = WRITERS[fmt]
         path = write(tmp_path / name, t, x, y, sync_ms=5100)

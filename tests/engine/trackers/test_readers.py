@@ -86,7 +86,8 @@ def test_binocular_eyelink_averages_the_eyes(tmp_path):
 
 def test_csv_is_read_in_image_pixels(tmp_path):
     t, x, y = screen_samples()
-    path = write_csv(tmp_path / "g.csv", t[t >= SYNC], x[t >= SYNC] / 8, y[t >= SYNC] / 8, sync_ms=SYNC, fps=FPS)
+    path = write_csv(tmp_path / "g.csv", t[t >= SYNC], x[t >= SYNC] / 8, y[t >= SYNC] / 8, sync_ms=SYNC, fps=FPS,
+                     observer="bob")
     assert detect_format(path) == "csv"
     gaze, raw = read_gaze_file(path, observer="bob", image_hw=IMAGE_HW, fps=FPS, n_frames=N_FRAMES)
     assert raw is None and (gaze["observer"] == "bob").all() and len(gaze) == (t >= SYNC).sum()

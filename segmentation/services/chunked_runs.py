@@ -66,12 +66,17 @@ def chunk_frames(parameters: dict) -> int:
     return int(parameters.get("chunk_frames") or params_mod.DEFAULTS["chunk_frames"])
 
 
-def chunkable(parameters: dict, n_frames: int) -> bool:
-    """Whether a run goes the chunked way: two chunks or more, and parameters that the
-    chunked engine path computes (hand features, per-frame superpixels, the default estimate,
-    eel/el/probability). Other runs keep the whole-sequence path."""
+def chunkable(parameters: dict, n_frames: int, frame_pixels: int) -> bool:
+    """Whether a run goes the chunked way: a sequence of two chunks or more and of at least
+    ``settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS`` pixels, and parameters that the chunked engine
+    path computes (hand features, per-frame superpixels, the default estimate,
+    eel/el/probability). Other runs keep the whole-sequence path, which also writes the
+    per-annotator and ROC report and scores the baselines (a chunked run does neither yet), so
+    sequences that fit one worker's memory keep them."""
     from segmentation.engine import CHUNKED_METHODS
 
+    if n_frames * frame_pixels < settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS:
+        return False
     return (n_frames >= 2 * chunk_frames(parameters) and parameters.get("features", "hand") == "hand"
             and not parameters.get("temporal") and parameters.get("estimate") == "default"
             and parameters.get("method", "eel") in CHUNKED_METHODS)

@@ -320,7 +320,7 @@ def run_execute(*, run_id: int) -> Run:
     if run is None:
         return Run.objects.get(pk=run_id)
     p = run.parameters
-    if chunked_runs.chunkable(p, run.sequence.n_frames):
+    if chunked_runs.chunkable(p, run.sequence.n_frames, run.sequence.height * run.sequence.width):
         chunked_runs._guarded(run.pk, lambda: chunked_runs.run_start_chunked(run))
         run.refresh_from_db()
         return run

@@ -24,6 +24,13 @@ from .conftest import OBSERVERS
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def chunk_small_sequences(settings):
+    """These tests chunk the 16-slice sample; by default only sequences past 48 million pixels
+    are chunked (``test_small_sequences_keep_the_whole_sequence_path_and_its_report``)."""
+    settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS = 0
+
+
 @pytest.fixture(scope="session")
 def sixteen_slices(tmp_path_factory):
     sample = load_sample("brats-pat0001")
@@ -134,11 +141,36 @@ def test_chunk_size_bounds_agree_with_the_engine():
 
 def test_runs_the_chunked_path_cannot_compute_keep_the_whole_sequence_path():
     p = parameters.resolve({"chunk_frames": 4})
-    assert chunked_runs.chunkable(p, 8)
-    assert not chunked_runs.chunkable(p, 7)  # under two chunks
-    assert not chunked_runs.chunkable({**p, "method": "vilarino"}, 100)
-    assert not chunked_runs.chunkable({**p, "features": "autoencoder"}, 100)
-    assert not chunked_runs.chunkable({**p, "temporal": True}, 100)
+    assert chunked_runs.chunkable(p, 8, 64 * 64)
+    assert not chunked_runs.chunkable(p, 7, 64 * 64)  # under two chunks
+    assert not chunked_runs.chunkable({**p, "method": "vilarino"}, 100, 64 * 64)
+    assert not chunked_runs.chunkable({**p, "features": "autoencoder"}, 100, 64 * 64)
+    assert not chunked_runs.chunkable({**p, "temporal": True}, 100, 64 * 64)
+
+
+def test_only_sequences_past_the_pixel_budget_are_chunked_by_default(settings):
+    settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS = 48_000_000  # the default (crowd/settings.py)
+    p = parameters.resolve()
+    davis = 854 * 480
+    assert not chunked_runs.chunkable(p, 100, davis)  # 41 million pixels: whole, with its report
+    assert chunked_runs.chunkable(p, 118, davis)
+    assert not chunked_runs.chunkable(p, 183, 512 * 512)
+    assert chunked_runs.chunkable(p, 184, 512 * 512)
+
+
+def test_small_sequences_keep_the_whole_sequence_path_and_its_report(study, long_sequence, settings):
+    """A run the chunked path would take with a budget of 0 goes the whole-sequence way under
+    the default budget, and so gets its per-annotator report and the baselines scored."""
+    from segmentation.models import Report
+
+    settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS = 48_000_000
+    (run,) = services.study_run_create(study=study, sequence=long_sequence,
+                                       parameters={"compare": True, "chunk_frames": 4})
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert "chunked" not in run.timings
+    assert Report.objects.filter(run=run).exists()
+    assert "compare_skipped" not in run.metrics
 
 
 RUN_STATE = """
@@ -162,7 +194,7 @@ def test_the_embedded_default_runs_a_chunked_run_on_its_one_worker(tmp_path):
 
     from tests.segmentation.test_serve import ROOT, _env, _python, _worker
 
-    env = _env(tmp_path)
+    env = {**_env(tmp_path), "GAZECROWD_CHUNKED_RUN_MIN_PIXELS": "0"}  # chunk the small sequence
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     made = subprocess.run(
         [sys.executable, "tests/faults/make_study.py", "--workdir", str(tmp_path), "--name",

@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=48)
     parser.add_argument("--quorum", type=int, default=99)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="recordings each observer may make of each sequence (1-100)")
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--gaze", action="store_true",
                         help="import a finished recording per observer, looking at the disc")
@@ -87,7 +89,7 @@ def main() -> None:
         coordinator = services.user_get_or_create(username=f"{args.name}-coordinator")
         study = services.study_create(
             name=args.name, created_by=coordinator, target_structure="disc",
-            quorum=args.quorum, status=Study.Status.ACTIVE,
+            quorum=args.quorum, repeats_per_observer=args.repeats, status=Study.Status.ACTIVE,
         )
         sequence = services.sequence_import(
             study=study, path=_frames(args.workdir / f"{args.name}-frames", args.frames, args.size),

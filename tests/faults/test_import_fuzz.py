@@ -31,6 +31,7 @@ from .harness import Stack, multipart
 pytestmark = pytest.mark.faults
 
 EXAMPLES = int(os.environ.get("GAZECROWD_FUZZ_EXAMPLES", "20"))
+TRACKER_FORMATS = ["csv", "tobii", "eyelink", "pupil", "eyetribe"]
 SYNC = 5100.0
 GEOMETRY = {"screen_width_px": "1920", "screen_height_px": "1080", "screen_width_cm": "53.1",
             "screen_height_cm": "29.9", "viewing_distance_cm": "60"}
@@ -43,11 +44,12 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database
                                        HealthCheck.data_too_large])
 
 
-def _tracker_file(fmt: str, tmp_path) -> tuple[str, bytes, dict]:
+def _tracker_file(fmt: str, tmp_path, observer: str) -> tuple[str, bytes, dict]:
     t, x, y = screen_samples(n=90, t0=SYNC - 100)
     if fmt == "csv":
-        # 1.5 s of gaze at 5 frames per second: frames 0..7, the study sequence's 8.
-        path = write_csv(tmp_path / "gaze.csv", t - t[0], x / 60, y / 60, fps=5.0)
+        # 1.5 s of gaze at 5 frames per second: frames 0..7, the study sequence's 8. The file
+        # names the uploading observer (a CSV's observer column must name its uploader).
+        path = write_csv(tmp_path / "gaze.csv", t - t[0], x / 60, y / 60, fps=5.0, observer=observer)
         return "gaze.csv", path.read_bytes(), {}
     write, name = WRITERS[fmt]
     path = write(tmp_path / name, t, x, y, sync_ms=SYNC)
@@ -190,18 +192,22 @@ def _check(reply, before, ledger, outcomes: Counter, what: str) -> None:
 def fuzz_stack(faults_services, tmp_path_factory):
     """One web server and one study for every importer (uploads do not interfere)."""
     stack = Stack(faults_services, tmp_path_factory.mktemp("fuzz-logs"))
-    study = faults_services.make_study(name="fuzz", observers=1)
+    # One observer per tracker format, each allowed the most recordings a study allows (every
+    # accepted fuzzed file is a recording; at most EXAMPLES + 1 per format).
+    study = faults_services.make_study(name="fuzz", observers=len(TRACKER_FORMATS), repeats=100)
     stack.web()
     yield stack, study
     stack.stop()
 
 
-@pytest.mark.parametrize("fmt", ["csv", "tobii", "eyelink", "pupil", "eyetribe"])
+@pytest.mark.parametrize("fmt", TRACKER_FORMATS)
 def test_tracker_file_import_refuses_broken_files_cleanly(fuzz_stack, fmt, tmp_path):
     stack, study = fuzz_stack
-    observer = stack.client(study["observers"][0]["token"])
+    assert EXAMPLES + 1 <= 100, "more fuzzed files than a study's repeats per observer allow"
+    who = study["observers"][TRACKER_FORMATS.index(fmt)]
+    observer = stack.client(who["token"])
     url = f"/api/studies/{study['study']}/sequences/{study['sequence']}/recordings/import/"
-    name, base, fields = _tracker_file(fmt, tmp_path)
+    name, base, fields = _tracker_file(fmt, tmp_path, who["username"])
     ledger = Ledger(stack.services)
 
     # The unbroken file is accepted: the fuzzing starts from something that works.

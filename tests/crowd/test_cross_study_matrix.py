@@ -203,6 +203,20 @@ def test_the_matrix_covers_every_route():
     assert _route_names() == set(API) | set(WEB) | set(NOT_BY_ID)
 
 
+def _run_with_ground_truth(study, sequence):
+    """A succeeded run of ``sequence`` with a stored ground truth (scores 0.5, masks all ones)."""
+    run = Run.objects.create(study=study, sequence=sequence, code_version="test", status=Run.Status.SUCCEEDED,
+                             parameters=parameters.resolve(), progress=1.0)
+    shape = (sequence.n_frames, sequence.height, sequence.width)
+    storage.save_npz(f"ground_truth/run{run.pk}.npz", scores=np.full(shape, 0.5, np.float32),
+                     masks=np.ones(shape, np.uint8))
+    storage.save_npz(f"ground_truth/run{run.pk}-superpixels.npz", labels=np.zeros(shape, np.int32),
+                     sp_scores=np.array([0.5]))
+    GroundTruth.objects.create(run=run, file=f"ground_truth/run{run.pk}.npz",
+                               superpixel_file=f"ground_truth/run{run.pk}-superpixels.npz", threshold=0.5)
+    return run
+
+
 @pytest.fixture
 def world(study, sequence, tmp_path):
     """Study B with one of everything; returns the users and B's ids, and A's study id."""
@@ -230,15 +244,7 @@ def world(study, sequence, tmp_path):
                                            box=[1.0, 1.0, 5.0, 5.0])
     annotation_services.image_visit_record(observer=people["erin"], sequence=q, frame=0, mode="box", seconds=3.0)
     invitation = services.invitation_create(study=b, role="observer", created_by=people["dave"])
-    run = Run.objects.create(study=b, sequence=q, code_version="test", status=Run.Status.SUCCEEDED,
-                             parameters=parameters.resolve(), progress=1.0)
-    shape = (q.n_frames, q.height, q.width)
-    storage.save_npz(f"ground_truth/run{run.pk}.npz", scores=np.full(shape, 0.5, np.float32),
-                     masks=np.ones(shape, np.uint8))
-    storage.save_npz(f"ground_truth/run{run.pk}-superpixels.npz", labels=np.zeros(shape, np.int32),
-                     sp_scores=np.array([0.5]))
-    GroundTruth.objects.create(run=run, file=f"ground_truth/run{run.pk}.npz",
-                               superpixel_file=f"ground_truth/run{run.pk}-superpixels.npz", threshold=0.5)
+    run = _run_with_ground_truth(b, q)
     storage.save_bytes(f"reports/run{run.pk}/observers.csv", b"observer,weight\nerin,1\n")
     Report.objects.create(run=run, folder=f"reports/run{run.pk}", files=["observers.csv"])
     storage.save_bytes(f"gaze_boxes/{b.pk}/boxes.json", b"{}")
@@ -252,15 +258,7 @@ def world(study, sequence, tmp_path):
     nib.save(nib.Nifti1Image((volume > 128).astype(np.uint8), np.eye(4)), tmp_path / "vol-masks.nii.gz")
     vq = services.sequence_import(study=b, path=tmp_path / "vol.nii.gz", name=f"{SECRET}-volume",
                                   truth=tmp_path / "vol-masks.nii.gz")
-    vrun = Run.objects.create(study=b, sequence=vq, code_version="test", status=Run.Status.SUCCEEDED,
-                              parameters=parameters.resolve(), progress=1.0)
-    vshape = (vq.n_frames, vq.height, vq.width)
-    storage.save_npz(f"ground_truth/run{vrun.pk}.npz", scores=np.full(vshape, 0.5, np.float32),
-                     masks=np.ones(vshape, np.uint8))
-    storage.save_npz(f"ground_truth/run{vrun.pk}-superpixels.npz", labels=np.zeros(vshape, np.int32),
-                     sp_scores=np.array([0.5]))
-    GroundTruth.objects.create(run=vrun, file=f"ground_truth/run{vrun.pk}.npz",
-                               superpixel_file=f"ground_truth/run{vrun.pk}-superpixels.npz", threshold=0.5)
+    vrun = _run_with_ground_truth(b, vq)
     services.dicomweb_server_set(study=b, url="http://127.0.0.1:9/dicom-web", username="dave", password="pw")
     for name in ("gina", "hank"):
         services.membership_remove(membership=StudyMembership.objects.get(study=b, user=people[name]))

@@ -65,7 +65,7 @@ _API: dict[str, tuple[str, ...]] = {
     "datasets": ("SAMPLES", "Sample", "load_sample"),
     "chunks": ("CHUNKED_METHODS", "DEFAULT_CHUNK_FRAMES", "MAX_CHUNK_FRAMES", "MIN_CHUNK_FRAMES",
                "ChunkLayout", "ChunkedResult", "TrainResult", "chunk_bounds", "chunk_layout",
-               "CHUNK_OUTPUTS", "chunk_masks", "chunk_offsets", "chunks_done", "chunk_scores", "estimate_chunk", "finish_chunks",
+               "CHUNK_OUTPUTS", "chunk_estimates", "chunk_masks", "chunk_offsets", "chunks_done", "chunk_scores", "estimate_chunk", "finish_chunks",
                "paint_chunk", "plan_estimates", "prepare_chunk", "read_layout", "reset_after_prepare",
                "segment_chunked",
                "train_chunks"),

@@ -93,6 +93,7 @@ __all__ = [
     "ChunkedResult",
     "TrainResult",
     "chunk_bounds",
+    "chunk_estimates",
     "chunk_layout",
     "chunk_masks",
     "chunk_offsets",
@@ -649,6 +650,38 @@ def _estimate_scores(folder, layout: ChunkLayout, plan: dict) -> tuple[np.ndarra
     return scores, gazed
 
 
+def chunk_estimates(folder) -> list:
+    """Each recording's final estimate, per superpixel, from the chunks' terms.
+
+    Needs the ``estimate`` step done on every chunk. The same values
+    :func:`estimate.observer_estimate` gives on the whole sequence (see the module's notes);
+    per-superpixel arrays only (R x N floats), no pixel array.
+
+    Parameters
+    ----------
+    folder : path-like
+
+    Returns
+    -------
+    list of EstimateResult
+        In the order of the plan's recordings.
+    """
+    layout = read_layout(folder)
+    plan = read_chunk_json(folder, "plan")
+    scores, gazed = _estimate_scores(folder, layout, plan)
+    estimates = []
+    for r, rec in enumerate(plan["recordings"]):
+        gazed_all = np.zeros(layout.n_superpixels, bool)
+        gazed_all[np.asarray(read_chunk_array(folder, "plan-gazed-all", r))] = True
+        estimates.append(EstimateResult(
+            scores=scores[r], gazed=gazed[r],
+            gaze_points=np.asarray(read_chunk_array(folder, "plan-points", r)),
+            observer=rec["observer"], gazed_all=gazed_all, params=plan["params"],
+            compliance=rec["compliance"], accuracy_deg=rec["accuracy_deg"],
+            offset_px=None if rec["offset_px"] is None else tuple(rec["offset_px"])))
+    return estimates
+
+
 @dataclass
 class TrainResult:
     """What the gather step that pools and trains found (the chunks hold the scores).
@@ -695,18 +728,7 @@ def train_chunks(folder, *, method: str = "eel", pool=None, rng=0, train_fractio
     plan = read_chunk_json(folder, "plan")
     timings = {}
     t = time.perf_counter()
-    scores, gazed = _estimate_scores(folder, layout, plan)
-    estimates = []
-    for r, rec in enumerate(plan["recordings"]):
-        gazed_all = np.zeros(layout.n_superpixels, bool)
-        gazed_all[np.asarray(read_chunk_array(folder, "plan-gazed-all", r))] = True
-        estimates.append(EstimateResult(
-            scores=scores[r], gazed=gazed[r],
-            gaze_points=np.asarray(read_chunk_array(folder, "plan-points", r)),
-            observer=rec["observer"], gazed_all=gazed_all, params=plan["params"],
-            compliance=rec["compliance"], accuracy_deg=rec["accuracy_deg"],
-            offset_px=None if rec["offset_px"] is None else tuple(rec["offset_px"])))
-    del scores
+    estimates = chunk_estimates(folder)
     timings["estimate"] = time.perf_counter() - t
     gen = np.random.default_rng(rng)
     t = time.perf_counter()

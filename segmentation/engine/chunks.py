@@ -11,9 +11,11 @@ per-superpixel vectors of the training sample and of the pool. The steps, in ord
     for i in range(layout.n_chunks): prepare_chunk(folder, i, frames)            # parallel
     plan_estimates(folder, gaze_tables, accuracies=...)                          # gather
     for i in range(layout.n_chunks): estimate_chunk(folder, i)                   # parallel
-    train = train_chunks(folder, method="eel", ...)                              # gather
+    train = train_chunks(folder, method="eel", compare=..., ...)                 # gather
+    for k in range(train.n_fits): fit_booster(folder, k)                         # parallel
     for i in range(layout.n_chunks): paint_chunk(folder, i, frames)              # parallel
     choice = finish_chunks(folder)                                               # gather
+    finish_chunks(folder, method="el")  # each baseline's own cut (compare)      # gather
     chunk_masks(folder, i)                                                       # any time
 
 :func:`segment_chunked` runs them in one process; the platform runs the parallel ones as
@@ -33,8 +35,15 @@ What makes it equal to :func:`segment` (same superpixels, same sample, same mask
   propagates its raw colour score, the gazed indicator and their product, and the gather
   step combines them once the sequence's largest colour score is known (equal up to
   floating-point rounding, about 1e-15).
-* The booster's training sample is drawn from the same superpixel numbering with the same
-  generator; prediction is per superpixel.
+* The boosters' training samples are drawn in one gather step from the same superpixel
+  numbering with the same generator, in the same order (each boosted method from a fresh
+  generator of the run's seed, as a whole-sequence run's baselines); the fits are then
+  independent tasks (one per method and bag), each scoring every superpixel; a chunk's
+  superpixel scores are its method's bags summed in bag order, as :func:`segment` sums them.
+* The baselines (``compare``: ``probability``, ``el``, ``eel`` beside the run's method) are
+  painted by the same paint tasks from the same pooled estimate, each refined and cut by
+  the same rule from its own histograms: :func:`segment` with ``pool=<the run's pool>,
+  refit_pool=False`` on the whole sequence.
 * The pixel map's edge-aware refinement is per frame, then averaged over
   ``2 REFINE_TEMPORAL + 1`` frames: each chunk paints ``REFINE_TEMPORAL`` halo frames of its
   neighbours, so the seams see the same neighbours as the whole sequence does.
@@ -96,17 +105,21 @@ __all__ = [
     "chunk_estimates",
     "chunk_layout",
     "chunk_masks",
+    "chunk_method_result",
+    "chunk_methods",
     "chunk_offsets",
     "chunks_done",
     "chunk_scores",
     "estimate_chunk",
     "finish_chunks",
+    "fit_booster",
     "paint_chunk",
     "plan_estimates",
     "prepare_chunk",
     "read_layout",
     "reset_after_prepare",
     "segment_chunked",
+    "step_size",
     "train_chunks",
 ]
 
@@ -118,8 +131,10 @@ DEFAULT_CHUNK_FRAMES = 32
 MIN_CHUNK_FRAMES, MAX_CHUNK_FRAMES = 4, 1000
 #: Methods the chunked path runs (``vilarino`` needs the whole sequence's grey frames).
 CHUNKED_METHODS = ("eel", "el", "probability")
-#: The parallel steps and the array each writes last: its presence says the chunk is done.
-CHUNK_OUTPUTS = {"prepare": "labels", "estimate": "estimate", "paint": "scores"}
+#: The parallel steps and the array each writes last: its presence says the chunk (for
+#: ``fit``: the booster) is done.
+CHUNK_OUTPUTS = {"prepare": "labels", "estimate": "estimate", "fit": "fit-decision",
+                 "paint": "scores"}
 _HIST_BINS = LEVELS + 1
 #: choose_threshold's background sample: every 4th row and column.
 _BACKGROUND_STRIDE = 4
@@ -213,20 +228,31 @@ class ChunkLayout:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-def chunks_done(folder, step: str) -> list[bool]:
-    """Whether each chunk has finished parallel step ``step`` (a key of :data:`CHUNK_OUTPUTS`)."""
-    from .io.chunkstore import has_chunk_array
-
+def step_size(folder, step: str) -> int:
+    """How many tasks parallel step ``step`` has: one per chunk, or for ``fit`` one per
+    booster (known once :func:`train_chunks` has run; 0 when no method boosts)."""
     if step not in CHUNK_OUTPUTS:
         raise InputError(f"step must be one of {', '.join(CHUNK_OUTPUTS)}; got {step!r}")
-    layout = read_layout(folder)
-    return [has_chunk_array(folder, CHUNK_OUTPUTS[step], i) for i in range(layout.n_chunks)]
+    if step == "fit":
+        return len(read_chunk_json(folder, "train")["fits"])
+    return read_layout(folder).n_chunks
+
+
+def chunks_done(folder, step: str) -> list[bool]:
+    """Whether each task of parallel step ``step`` (a key of :data:`CHUNK_OUTPUTS`) has
+    finished: each chunk, or for ``fit`` each booster."""
+    from .io.chunkstore import has_chunk_array
+
+    return [has_chunk_array(folder, CHUNK_OUTPUTS[step], i) for i in range(step_size(folder, step))]
 
 
 #: What the steps after ``prepare`` write (they depend on the recordings, not only the frames).
 _AFTER_PREPARE = ("plan", "plan-points", "plan-gazed", "plan-gazed-all", "plan-means",
-                  "plan-covs", "estimate", "estimate-max", "train", "sp_scores", "gazed",
-                  "scores", "histograms", "threshold")
+                  "plan-covs", "estimate", "estimate-max", "train", "pooled", "fit-train",
+                  "fit-target", "fit-decision", "sp_scores", "gazed", "scores", "histograms",
+                  "threshold",
+                  *(f"{what}-{m}" for m in CHUNKED_METHODS
+                    for what in ("scores", "histograms", "threshold")))
 
 
 def reset_after_prepare(folder) -> int:
@@ -684,7 +710,7 @@ def chunk_estimates(folder) -> list:
 
 @dataclass
 class TrainResult:
-    """What the gather step that pools and trains found (the chunks hold the scores).
+    """What the gather step that pools and draws the training samples found.
 
     Attributes
     ----------
@@ -694,6 +720,10 @@ class TrainResult:
         Per recording, per-superpixel (no pixel arrays).
     offsets_px : (R, 2) ndarray or None
     timings : dict
+    methods : tuple of str
+        The run's method first, then the baselines painted beside it.
+    n_fits : int
+        Boosters to fit (:func:`fit_booster` ``0 .. n_fits - 1``).
     """
 
     method: str
@@ -701,36 +731,75 @@ class TrainResult:
     estimates: list
     offsets_px: np.ndarray | None
     timings: dict = field(default_factory=dict)
+    methods: tuple = ()
+    n_fits: int = 0
+
+
+#: Methods that boost (one :func:`fit_booster` per bag); ``probability`` is the pooled estimate.
+_BOOSTED = ("eel", "el")
+
+
+def chunk_methods(method: str, compare: bool = False) -> tuple[str, ...]:
+    """The methods a chunked run paints: ``method``, then with ``compare`` the other chunked
+    methods in the order of :data:`defaults.METHODS` (as a whole-sequence run scores them)."""
+    from .defaults import METHODS
+
+    if method not in CHUNKED_METHODS:
+        raise InputError(f"method {method!r} is not chunked; chunked runs do "
+                         f"{', '.join(CHUNKED_METHODS)}")
+    if not compare:
+        return (method,)
+    return (method, *(m for m in METHODS if m != method and m in CHUNKED_METHODS))
 
 
 def train_chunks(folder, *, method: str = "eel", pool=None, rng=0, train_fraction: float = 0.1,
-                 n_rounds: int = N_ROUNDS, n_bags: int = N_BAGS,
-                 backend: str = "numpy") -> TrainResult:
-    """Pool the estimates, train on the sample, score every superpixel (gather step).
+                 n_rounds: int = N_ROUNDS, n_bags: int = N_BAGS, backend: str = "numpy",
+                 compare: bool = False, compare_frames=None) -> TrainResult:
+    """Pool the estimates and draw every booster's training sample (gather step).
 
-    Holds the (R, N) estimates, the training sample's features and the (N,) scores; writes
-    ``sp_scores`` (float32) and ``gazed`` (the union of trusted gazed superpixels) per chunk.
-    Parameters as :func:`pipeline.segment`.
+    Holds the (R, N) estimates and the (N,) pooled estimate; writes per chunk ``pooled``
+    (float64) and ``gazed`` (the union of trusted gazed superpixels), and per booster ``k``
+    (one per boosted method and bag) its sample ``fit-train`` (global superpixel numbers)
+    and targets ``fit-target``, so that the boosters are fitted in parallel
+    (:func:`fit_booster`) on exactly the samples :func:`pipeline.segment` draws.
+    Parameters as :func:`pipeline.segment`, and:
+
+    Parameters
+    ----------
+    compare : bool, default False
+        Also paint the chunked baselines (:func:`chunk_methods`), each from the same pooled
+        estimate, as a whole-sequence run scores them (``segment(..., pool=run_pool,
+        refit_pool=False)``).
+    compare_frames : sequence of int, optional
+        Frames whose baseline maps are stored (the frames a reference scores); default all.
+        Every frame is painted anyway: the baselines' cuts need the whole map's histograms.
+    rng : int or Generator
+        Each boosted method draws its bags from ``numpy.random.default_rng(rng)``: for an
+        int, a fresh generator per method (the samples of a whole-sequence run and of its
+        baselines, each ``segment`` call seeded alike); a Generator is drawn on in turn.
 
     Returns
     -------
     TrainResult
     """
-    from .eel import ExpectedExponentialLoss, ExponentialLoss, StumpBooster
     from .pipeline import _pool_estimates
 
-    if method not in CHUNKED_METHODS:
-        raise InputError(f"method {method!r} is not chunked; chunked runs do "
-                         f"{', '.join(CHUNKED_METHODS)}")
+    methods = chunk_methods(method, compare)
     if int(n_bags) < 1 or int(n_rounds) < 1:
         raise InputError(f"n_bags and n_rounds must be >= 1; got {n_bags} and {n_rounds}")
+    if backend not in ("numpy", "torch"):
+        raise InputError(f"backend must be 'numpy' or 'torch'; got {backend!r}")
     layout = read_layout(folder)
+    if compare_frames is not None:
+        compare_frames = sorted({int(f) for f in compare_frames})
+        if compare_frames and not 0 <= compare_frames[0] <= compare_frames[-1] < layout.n_frames:
+            raise InputError(f"compare_frames must lie in 0..{layout.n_frames - 1}; got "
+                             f"{compare_frames[0]}..{compare_frames[-1]}")
     plan = read_chunk_json(folder, "plan")
     timings = {}
     t = time.perf_counter()
     estimates = chunk_estimates(folder)
     timings["estimate"] = time.perf_counter() - t
-    gen = np.random.default_rng(rng)
     t = time.perf_counter()
     pool_obj, pooled = _pool_estimates(estimates, pool, True)
     timings["pool"] = time.perf_counter() - t
@@ -738,57 +807,122 @@ def train_chunks(folder, *, method: str = "eel", pool=None, rng=0, train_fractio
     for e in estimates:
         positive |= np.asarray(e.gazed, bool)
     t = time.perf_counter()
-    if method == "probability":
-        sp_scores = pooled.copy()
-        timings["train"] = 0.0
-    else:
-        # pipeline._boosted, with the features read from the chunks: the same sample for
-        # the same seed, then prediction chunk by chunk.
-        soft = method == "eel"
-        others = np.flatnonzero(~positive)
-        n_sample = int(round(train_fraction * others.size))
-        s = pooled.copy()
-        s[positive] = 1.0
-        loss = ExpectedExponentialLoss() if soft else ExponentialLoss()
-        boosters = []
-        for _ in range(int(n_bags)):
+    # pipeline._boosted's draws, bag after bag, for each boosted method: the samples only;
+    # the fits are parallel tasks.
+    others = np.flatnonzero(~positive)
+    n_sample = int(round(train_fraction * others.size))
+    s = pooled.copy()
+    s[positive] = 1.0
+    fits = []
+    for m in methods:
+        if m not in _BOOSTED:
+            continue
+        gen = np.random.default_rng(rng)
+        for bag in range(int(n_bags)):
             sampled = gen.choice(others, size=n_sample, replace=False) if n_sample else others[:0]
             train = np.concatenate([np.flatnonzero(positive), np.sort(sampled)])
-            target = s[train] if soft else (s[train] >= 0.5).astype(np.float64)
-            order = np.argsort(train, kind="stable")
-            x = np.empty((train.size, read_chunk_array(folder, "features", 0).shape[1]), np.float32)
-            x[order] = _rows(folder, "features", layout, train[order])
-            booster = StumpBooster(loss, n_rounds=int(n_rounds), backend=backend)
-            boosters.append(booster.fit(x, target))
-            del x
-        timings["train"] = time.perf_counter() - t
-        sp_scores = np.zeros(layout.n_superpixels)
-        for i in range(layout.n_chunks):
-            feats = np.asarray(read_chunk_array(folder, "features", i))
-            f = np.zeros(feats.shape[0])
-            for booster in boosters:
-                f += booster.decision_function(feats)
-            sp_scores[layout.offsets[i]:layout.offsets[i + 1]] = StumpBooster.proba_from_decision(
-                f / int(n_bags))
-    timings["predict"] = time.perf_counter() - t - timings["train"]
-    sp_scores = np.clip(np.asarray(sp_scores, np.float64), 0.0, 1.0).astype(np.float32)
+            target = s[train] if m == "eel" else (s[train] >= 0.5).astype(np.float64)
+            write_chunk_array(folder, "fit-train", len(fits), train.astype(np.int64))
+            write_chunk_array(folder, "fit-target", len(fits), np.asarray(target, np.float64))
+            fits.append({"method": m, "bag": bag})
+    timings["sample"] = time.perf_counter() - t
     for i in range(layout.n_chunks):
         a, b = layout.offsets[i], layout.offsets[i + 1]
-        write_chunk_array(folder, "sp_scores", i, sp_scores[a:b])
+        write_chunk_array(folder, "pooled", i, np.asarray(pooled[a:b], np.float64))
         write_chunk_array(folder, "gazed", i, positive[a:b])
     offsets = np.array([e.offset_px or (0.0, 0.0) for e in estimates]) if plan["aligned"] else None
-    write_chunk_json(folder, "train", {"method": method, "timings": timings})
+    # Last: its presence says the samples are written (chunks_done("fit") counts from it).
+    write_chunk_json(folder, "train", {"method": method, "methods": list(methods), "fits": fits,
+                                       "n_bags": int(n_bags), "n_rounds": int(n_rounds),
+                                       "backend": backend, "compare_frames": compare_frames,
+                                       "timings": timings})
     return TrainResult(method=method, pool=pool_obj, estimates=estimates, offsets_px=offsets,
-                       timings=timings)
+                       timings=timings, methods=methods, n_fits=len(fits))
+
+
+def fit_booster(folder, index: int) -> None:
+    """Fit booster ``index`` on its sample and score every superpixel with it (parallel step).
+
+    Writes ``fit-decision`` ``index``: the booster's raw score (N,) float64 of every
+    superpixel, computed chunk by chunk (per-superpixel vectors only: the sample's features
+    and the N scores). The paint step averages a method's bags from these, so a superpixel is
+    scored once per booster, whichever chunks paint it.
+    """
+    from .eel import ExpectedExponentialLoss, ExponentialLoss, StumpBooster
+
+    layout = read_layout(folder)
+    train_doc = read_chunk_json(folder, "train")
+    index = int(index)
+    if not 0 <= index < len(train_doc["fits"]):
+        raise InputError(f"booster {index} does not exist: the run fits "
+                         f"{len(train_doc['fits'])} (0..{len(train_doc['fits']) - 1})")
+    fit = train_doc["fits"][index]
+    train = np.asarray(read_chunk_array(folder, "fit-train", index))
+    target = np.asarray(read_chunk_array(folder, "fit-target", index))
+    order = np.argsort(train, kind="stable")
+    x = np.empty((train.size, read_chunk_array(folder, "features", 0).shape[1]), np.float32)
+    x[order] = _rows(folder, "features", layout, train[order])
+    loss = ExpectedExponentialLoss() if fit["method"] == "eel" else ExponentialLoss()
+    booster = StumpBooster(loss, n_rounds=int(train_doc["n_rounds"]), backend=train_doc["backend"])
+    booster.fit(x, target)
+    del x
+    decision = np.empty(layout.n_superpixels)
+    for i in range(layout.n_chunks):
+        decision[layout.offsets[i]:layout.offsets[i + 1]] = booster.decision_function(
+            np.asarray(read_chunk_array(folder, "features", i)))
+    write_chunk_array(folder, "fit-decision", index, decision)
+
+
+def _sp_scores(folder, layout: ChunkLayout, train_doc: dict, method: str, j: int) -> np.ndarray:
+    """``method``'s float32 superpixel scores of chunk ``j``, as :func:`pipeline.segment`
+    makes them: the pooled estimate, or the mean raw score of the method's bags through the
+    exponential loss's link (summed bag after bag, the same floating-point operations)."""
+    from .eel import StumpBooster
+
+    a, b = layout.offsets[j], layout.offsets[j + 1]
+    if method == "probability":
+        s = np.asarray(read_chunk_array(folder, "pooled", j))
+    else:
+        f = np.zeros(b - a)
+        for k, fit in enumerate(train_doc["fits"]):
+            if fit["method"] == method:
+                f += read_chunk_array(folder, "fit-decision", k)[a:b]
+        s = StumpBooster.proba_from_decision(f / int(train_doc["n_bags"]))
+    return np.clip(np.asarray(s, dtype=np.float64), 0.0, 1.0).astype(np.float32)
+
+
+def _method_names(train_doc: dict, method: str) -> tuple[str, str, str]:
+    """Names of ``method``'s stored levels, histograms and threshold (the run's method keeps
+    the plain names ``scores``, ``histograms``, ``threshold``)."""
+    if method not in train_doc.get("methods", [train_doc["method"]]):
+        raise InputError(f"method {method!r} was not painted in this run; it painted "
+                         f"{', '.join(train_doc.get('methods', [train_doc['method']]))}")
+    if method == train_doc["method"]:
+        return "scores", "histograms", "threshold"
+    return f"scores-{method}", f"histograms-{method}", f"threshold-{method}"
+
+
+def _stored_frames(train_doc: dict, layout: ChunkLayout, method: str, index: int) -> np.ndarray:
+    """Frames of chunk ``index`` whose levels ``method`` stores (global indices)."""
+    start, stop = layout.chunks[index]
+    keep = train_doc.get("compare_frames")
+    if method == train_doc["method"] or keep is None:
+        return np.arange(start, stop)
+    keep = np.asarray(keep, np.int64)
+    return keep[(keep >= start) & (keep < stop)]
 
 
 def paint_chunk(folder, index: int, frames, *, refine: bool = True) -> None:
-    """The stored (16-bit) pixel score map of chunk ``index`` and its histograms (parallel step).
+    """The stored (16-bit) pixel score maps of chunk ``index`` and their histograms (parallel step).
 
     Paints ``REFINE_TEMPORAL`` halo frames on each side from the neighbouring chunks so that
-    the temporal average at the seams equals the whole sequence's. Writes ``scores`` (uint16
-    levels, :func:`metrics.quantise`) and ``histograms`` (2, 65536): the levels of the
-    background sample (every 4th row and column) and of the gazed pixels.
+    the temporal average at the seams equals the whole sequence's. For the run's method,
+    writes ``sp_scores`` (float32), ``scores`` (uint16 levels, :func:`metrics.quantise`) and
+    ``histograms`` (2, 65536): the levels of the background sample (every 4th row and
+    column) and of the gazed pixels. Each baseline painted beside it (``compare`` of
+    :func:`train_chunks`) writes ``scores-<method>`` (the levels of its stored frames only)
+    and ``histograms-<method>`` (of every frame): the same refinement per method, on the
+    frames and labels read once.
 
     Parameters
     ----------
@@ -802,39 +936,47 @@ def paint_chunk(folder, index: int, frames, *, refine: bool = True) -> None:
     from .pipeline import REFINE_EPS, REFINE_RADIUS, REFINE_TEMPORAL
 
     layout = read_layout(folder)
+    train_doc = read_chunk_json(folder, "train")
     index = int(index)
     start, stop = layout.chunks[index]
     halo = REFINE_TEMPORAL if refine else 0
     a, b = max(0, start - halo), min(layout.n_frames, stop + halo)
     labels = np.empty((b - a, *layout.shape), np.int32)
-    sp_parts, gazed_parts, base = [], [], 0
-    for j in sorted({layout.chunk_of(a), index, layout.chunk_of(b - 1)}):
+    near, gazed_parts, base = sorted({layout.chunk_of(a), index, layout.chunk_of(b - 1)}), [], 0
+    for j in near:
         ja, jb = layout.chunks[j]
         lo, hi = max(a, ja), min(b, jb)
         labels[lo - a:hi - a] = np.asarray(read_chunk_array(folder, "labels", j)[lo - ja:hi - ja]) + base
-        sp = np.asarray(read_chunk_array(folder, "sp_scores", j))
-        sp_parts.append(sp)
         gazed_parts.append(np.asarray(read_chunk_array(folder, "gazed", j)))
-        base += sp.size
-    sp_scores = np.concatenate(sp_parts)
+        base += layout.offsets[j + 1] - layout.offsets[j]
     gazed = np.concatenate(gazed_parts)
-    if refine:
-        f01 = _normalise(_frames_of(frames, a, b), layout.value_range)
-        scores = refine_scores(f01, sp_scores, labels,
-                               radius_px=REFINE_RADIUS * layout.side_px, eps=REFINE_EPS,
-                               temporal=REFINE_TEMPORAL)
-        del f01
-    else:
-        scores = sp_scores.astype(np.float32)[labels]
     keep = slice(start - a, stop - a)
-    levels = quantise(scores[keep])
     gazed_px = gazed[labels[keep]]
-    hist = np.stack([
-        np.bincount(levels[:, ::_BACKGROUND_STRIDE, ::_BACKGROUND_STRIDE].ravel(),
-                    minlength=_HIST_BINS),
-        np.bincount(levels[gazed_px], minlength=_HIST_BINS)]).astype(np.int64)
-    write_chunk_array(folder, "histograms", index, hist)
-    write_chunk_array(folder, "scores", index, levels)
+    f01 = _normalise(_frames_of(frames, a, b), layout.value_range) if refine else None
+    main = train_doc["method"]
+    # The run's method last: its ``scores`` say the chunk is painted.
+    for method in [m for m in train_doc.get("methods", [main]) if m != main] + [main]:
+        sp_scores = np.concatenate([_sp_scores(folder, layout, train_doc, method, j) for j in near])
+        if refine:
+            scores = refine_scores(f01, sp_scores, labels,
+                                   radius_px=REFINE_RADIUS * layout.side_px, eps=REFINE_EPS,
+                                   temporal=REFINE_TEMPORAL)
+        else:
+            scores = sp_scores[labels]
+        levels = quantise(scores[keep])
+        del scores
+        hist = np.stack([
+            np.bincount(levels[:, ::_BACKGROUND_STRIDE, ::_BACKGROUND_STRIDE].ravel(),
+                        minlength=_HIST_BINS),
+            np.bincount(levels[gazed_px], minlength=_HIST_BINS)]).astype(np.int64)
+        scores_name, hist_name, _ = _method_names(train_doc, method)
+        write_chunk_array(folder, hist_name, index, hist)
+        if method == main:
+            own = slice(layout.offsets[index] - layout.offsets[near[0]],
+                        layout.offsets[index + 1] - layout.offsets[near[0]])
+            write_chunk_array(folder, "sp_scores", index, sp_scores[own])
+        stored = _stored_frames(train_doc, layout, method, index)
+        write_chunk_array(folder, scores_name, index, levels[stored - start])
 
 
 def _median_logit(hist: np.ndarray) -> float:
@@ -851,7 +993,7 @@ def _median_logit(hist: np.ndarray) -> float:
 
 
 def finish_chunks(folder, *, threshold="auto", rule: str = "gaze-contrast",
-                  k: float | None = None) -> ThresholdChoice:
+                  k: float | None = None, method: str | None = None) -> ThresholdChoice:
     """The delivered cut from the chunks' histograms (gather step); writes ``threshold.json``.
 
     :func:`masks.choose_threshold` on the whole map gives the same value: its two medians are
@@ -864,6 +1006,10 @@ def finish_chunks(folder, *, threshold="auto", rule: str = "gaze-contrast",
     rule : {"gaze-contrast", "fixed"}
     k : float in (0, 1), optional
         Default :data:`masks.GAZE_CONTRAST_K`.
+    method : str, optional
+        A baseline painted beside the run's method (``compare`` of :func:`train_chunks`):
+        its own cut, from its own histograms, written to ``threshold-<method>.json``.
+        Default: the run's method.
 
     Returns
     -------
@@ -873,6 +1019,8 @@ def finish_chunks(folder, *, threshold="auto", rule: str = "gaze-contrast",
     from .pipeline import _threshold_choice
 
     layout = read_layout(folder)
+    train_doc = read_chunk_json(folder, "train")
+    _, hist_name, threshold_name = _method_names(train_doc, method or train_doc["method"])
     if threshold is not None and threshold != "auto":
         choice = _threshold_choice(None, None, None, threshold, rule)
     elif rule not in THRESHOLD_RULES:
@@ -883,7 +1031,7 @@ def finish_chunks(folder, *, threshold="auto", rule: str = "gaze-contrast",
         k = GAZE_CONTRAST_K if k is None else float(k)
         if not 0.0 < k < 1.0:
             raise InputError(f"k must lie in (0, 1); got {k}")
-        hist = sum(np.asarray(read_chunk_array(folder, "histograms", i), np.int64)
+        hist = sum(np.asarray(read_chunk_array(folder, hist_name, i), np.int64)
                    for i in range(layout.n_chunks))
         if hist[1].sum() == 0:
             choice = ThresholdChoice(0.5, "gaze-contrast", {"fallback": "no gazed pixel"})
@@ -900,8 +1048,8 @@ def finish_chunks(folder, *, threshold="auto", rule: str = "gaze-contrast",
                 choice = ThresholdChoice(float(_sigmoid(np.array(cut))), "gaze-contrast",
                                          {"k": float(k), "background_logit": background,
                                           "gazed_logit": object_level})
-    write_chunk_json(folder, "threshold", {"threshold": choice.threshold, "rule": choice.rule,
-                                           "details": _plain(choice.details)})
+    write_chunk_json(folder, threshold_name, {"threshold": choice.threshold, "rule": choice.rule,
+                                              "details": _plain(choice.details)})
     return choice
 
 
@@ -915,6 +1063,54 @@ def chunk_masks(folder, index: int, threshold: float | None = None) -> np.ndarra
     if threshold is None:
         threshold = read_chunk_json(folder, "threshold")["threshold"]
     return masks_at(dequantise(chunk_scores(folder, index)), threshold)
+
+
+def chunk_method_result(folder, method: str | None = None, frames=None):
+    """``method``'s delivered maps of ``frames`` as a :class:`pipeline.SegmentationResult`.
+
+    What :func:`pipeline.segment` with that method (and the run's fitted pool) gives on those
+    frames: the stored map, the masks at the method's own cut (:func:`finish_chunks` with
+    ``method`` must have run), the cut and its rule; ``sp_scores`` is empty (per chunk in
+    the folder). Scores are float32, one (H, W) map per frame: mind the memory.
+
+    Parameters
+    ----------
+    folder : path-like
+    method : str, optional
+        The run's method (default) or a baseline painted beside it.
+    frames : sequence of int, optional
+        Frame indices (default all). A baseline's stored frames only (``compare_frames``).
+
+    Returns
+    -------
+    SegmentationResult
+    """
+    from .pipeline import SegmentationResult
+
+    layout = read_layout(folder)
+    train_doc = read_chunk_json(folder, "train")
+    method = method or train_doc["method"]
+    scores_name, _, threshold_name = _method_names(train_doc, method)
+    idx = np.arange(layout.n_frames) if frames is None else np.asarray(frames, np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= layout.n_frames):
+        raise InputError(f"frames must lie in 0..{layout.n_frames - 1}")
+    levels = np.empty((idx.size, *layout.shape), np.uint16)
+    stored = {}
+    for n, t in enumerate(idx):
+        i = layout.chunk_of(int(t))
+        if i not in stored:
+            stored[i] = {int(f): r for r, f in
+                         enumerate(_stored_frames(train_doc, layout, method, i))}
+        if int(t) not in stored[i]:
+            raise InputError(f"frame {int(t)} of {method!r} was not stored (only the frames "
+                             f"compare_frames names)")
+        levels[n] = read_chunk_array(folder, scores_name, i)[stored[i][int(t)]]
+    cut = read_chunk_json(folder, threshold_name)
+    scores = dequantise(levels)
+    return SegmentationResult(sp_scores=np.zeros(0, np.float32), scores=scores,
+                              masks=masks_at(scores, cut["threshold"]), threshold=cut["threshold"],
+                              method=method, threshold_rule=cut["rule"],
+                              threshold_details=cut["details"])
 
 
 @dataclass
@@ -933,6 +1129,9 @@ class ChunkedResult:
     estimates : list of EstimateResult
     offsets_px : (R, 2) ndarray or None
     timings : dict
+    baselines : dict
+        Baseline name -> its :class:`ThresholdChoice` (``compare``); :meth:`result` gives
+        its maps.
     """
 
     folder: Path
@@ -945,6 +1144,12 @@ class ChunkedResult:
     estimates: list = field(default_factory=list)
     offsets_px: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)
+
+    def result(self, method: str | None = None, frames=None):
+        """:func:`chunk_method_result`: ``method``'s maps and masks of ``frames`` (default:
+        the run's method, all frames)."""
+        return chunk_method_result(self.folder, method, frames)
 
     def scores(self, frames=None) -> np.ndarray:
         """Float32 pixel scores of ``frames`` (indices; default all: mind the memory)."""
@@ -978,7 +1183,8 @@ def segment_chunked(frames, gaze_tables: list, folder, *, px_per_degree: float =
                     train_fraction: float = 0.1, n_rounds: int = N_ROUNDS, n_bags: int = N_BAGS,
                     backend: str = "numpy", refine: bool = True, threshold="auto",
                     threshold_rule: str = "gaze-contrast", align: bool = True,
-                    estimate: str = "default", progress=None) -> ChunkedResult:
+                    estimate: str = "default", compare: bool = False, compare_frames=None,
+                    progress=None) -> ChunkedResult:
     """:func:`prepare_sequence`, :func:`observer_estimate` and :func:`segment` chunk by chunk.
 
     Memory is one chunk (plus 2 halo frames) and the per-superpixel vectors, whatever the
@@ -998,8 +1204,11 @@ def segment_chunked(frames, gaze_tables: list, folder, *, px_per_degree: float =
         Frames per chunk.
     accuracies, observers : list, optional
         Per recording (see :func:`plan_estimates`).
+    compare, compare_frames
+        Also paint the chunked baselines, each cut by the same rule from its own map (see
+        :func:`train_chunks`; ``result.baselines``, ``result.result(method)``).
     progress : callable(stage, fraction), optional
-        Stages ``prepare``, ``estimate``, ``paint``: fraction of chunks done.
+        Stages ``prepare``, ``estimate``, ``fit`` (boosters), ``paint``: fraction done.
     Other parameters
         As :func:`pipeline.segment`.
 
@@ -1025,15 +1234,21 @@ def segment_chunked(frames, gaze_tables: list, folder, *, px_per_degree: float =
     timings["estimate"] = time.perf_counter() - t
     t = time.perf_counter()
     trained = train_chunks(folder, method=method, pool=pool, rng=rng, train_fraction=train_fraction,
-                           n_rounds=n_rounds, n_bags=n_bags, backend=backend)
+                           n_rounds=n_rounds, n_bags=n_bags, backend=backend, compare=compare,
+                           compare_frames=compare_frames)
+    for k in range(trained.n_fits):
+        fit_booster(folder, k)
+        report("fit", (k + 1) / trained.n_fits)
     timings["train"] = time.perf_counter() - t
     t = time.perf_counter()
     for i in range(layout.n_chunks):
         paint_chunk(folder, i, frames, refine=refine)
         report("paint", (i + 1) / layout.n_chunks)
     choice = finish_chunks(folder, threshold=threshold, rule=threshold_rule)
+    baselines = {m: finish_chunks(folder, threshold=threshold, rule=threshold_rule, method=m)
+                 for m in trained.methods[1:]}
     timings["paint"] = time.perf_counter() - t
     return ChunkedResult(folder=Path(folder), layout=read_layout(folder), threshold=choice.threshold,
                          threshold_rule=choice.rule, threshold_details=choice.details,
                          method=method, pool=trained.pool, estimates=trained.estimates,
-                         offsets_px=trained.offsets_px, timings=timings)
+                         offsets_px=trained.offsets_px, timings=timings, baselines=baselines)

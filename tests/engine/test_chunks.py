@@ -78,6 +78,101 @@ def test_longer_davis_sequence(tmp_path, shared_data):
     assert abs(cut.threshold - whole.threshold) < 1e-3
 
 
+def _baselines_whole(prepared, frames, estimates, whole):
+    """What a whole-sequence run scores beside its method (services/runs.py ``_metrics``)."""
+    return {m: engine.segment(prepared, frames, estimates, method=m, pool=whole.pool,
+                              refit_pool=False, rng=0)
+            for m in ("el", "probability")}
+
+
+def test_chunked_baselines_equal_the_whole_paths_on_the_davis_sample(tmp_path):
+    s = engine.load_sample("davis-blackswan")
+    prepared = engine.prepare_sequence(s.frames, px_per_degree=s.px_per_degree)
+    estimates = [engine.observer_estimate(prepared, s.frames, g) for g in s.gaze]
+    whole = engine.segment(prepared, s.frames, estimates, method="eel")
+    cut = engine.segment_chunked(s.frames, s.gaze, tmp_path, px_per_degree=s.px_per_degree,
+                                 chunk_frames=4, compare=True)
+    assert list(cut.baselines) == ["el", "probability"]
+    for m, other in {"eel": whole, **_baselines_whole(prepared, s.frames, estimates, whole)}.items():
+        mine = cut.result(m)
+        assert mine.method == m and mine.threshold_rule == other.threshold_rule == "gaze-contrast"
+        np.testing.assert_array_equal(mine.scores, other.scores, err_msg=m)
+        assert mine.threshold == other.threshold, m
+        np.testing.assert_array_equal(mine.masks, other.masks, err_msg=m)
+        assert engine.evaluate(mine, s.truth) == engine.evaluate(other, s.truth)
+    # The baselines differ from the run's method (the comparison is not of one map thrice).
+    assert not np.array_equal(cut.result("el").scores, cut.result("probability").scores)
+    # The run's method is what it was without compare.
+    np.testing.assert_array_equal(cut.scores(), whole.scores)
+
+
+def test_chunked_baselines_on_the_brats_sample_within_tolerance(tmp_path):
+    s = engine.load_sample("brats-pat0001")
+    prepared = engine.prepare_sequence(s.frames, px_per_degree=s.px_per_degree)
+    estimates = [engine.observer_estimate(prepared, s.frames, g) for g in s.gaze]
+    whole = engine.segment(prepared, s.frames, estimates, method="el")
+    cut = engine.segment_chunked(s.frames, s.gaze, tmp_path, px_per_degree=s.px_per_degree,
+                                 chunk_frames=4, method="el", compare=True)
+    assert list(cut.baselines) == ["eel", "probability"]  # the run's method first, as METHODS
+    others = {m: engine.segment(prepared, s.frames, estimates, method=m, pool=whole.pool,
+                                refit_pool=False, rng=0) for m in ("eel", "probability")}
+    for m, other in {"el": whole, **others}.items():
+        mine = cut.result(m)
+        assert abs(mine.threshold - other.threshold) < 1e-3, m
+        assert _dice(mine.masks, other.masks) >= 0.999, m
+        assert np.mean(mine.masks != other.masks) < 1e-4, m
+        assert np.max(np.abs(mine.scores - other.scores)) < 0.05, m
+
+
+def test_baselines_store_only_the_scored_frames_and_fits_run_in_any_order(tmp_path):
+    s = engine.load_sample("davis-blackswan")
+    folder = tmp_path / "a"
+    full = engine.segment_chunked(s.frames, s.gaze, tmp_path / "full", px_per_degree=s.px_per_degree,
+                                  chunk_frames=4, compare=True)
+    layout = chunks.chunk_layout(folder, s.frames, px_per_degree=s.px_per_degree, chunk_frames=4)
+    for i in range(layout.n_chunks):
+        chunks.prepare_chunk(folder, i, s.frames)
+    chunks.plan_estimates(folder, s.gaze)
+    for i in range(layout.n_chunks):
+        chunks.estimate_chunk(folder, i)
+    trained = chunks.train_chunks(folder, method="eel", compare=True, compare_frames=[6, 1, 6])
+    assert trained.methods == ("eel", "el", "probability") and trained.n_fits == 2 * engine.N_BAGS
+    assert chunks.step_size(folder, "fit") == trained.n_fits
+    assert chunks.chunks_done(folder, "fit") == [False] * trained.n_fits
+    for k in reversed(range(trained.n_fits)):  # any order, any worker
+        chunks.fit_booster(folder, k)
+    first = chunkstore.chunk_file(folder, "fit-decision", 0).read_bytes()
+    chunks.fit_booster(folder, 0)  # a retried task: the same file
+    assert chunkstore.chunk_file(folder, "fit-decision", 0).read_bytes() == first
+    assert all(chunks.chunks_done(folder, "fit"))
+    with pytest.raises(engine.InputError, match="booster 6 does not exist"):
+        chunks.fit_booster(folder, 6)
+    for i in range(layout.n_chunks):
+        chunks.paint_chunk(folder, i, s.frames)
+    for m in ("eel", "el", "probability"):
+        chunks.finish_chunks(folder, method=m)
+    # Chunk 0 stores frame 1 of each baseline, chunk 1 frame 6; the run's method every frame.
+    assert chunkstore.read_chunk_array(folder, "scores-el", 0).shape[0] == 1
+    assert chunkstore.read_chunk_array(folder, "scores-probability", 1).shape[0] == 1
+    assert chunkstore.read_chunk_array(folder, "scores", 1).shape[0] == 4
+    for m in ("el", "probability"):
+        mine, other = chunks.chunk_method_result(folder, m, [1, 6]), full.result(m, [1, 6])
+        np.testing.assert_array_equal(mine.scores, other.scores)
+        assert mine.threshold == other.threshold  # the cut saw every frame's histogram
+        with pytest.raises(engine.InputError, match="frame 2 .* not stored"):
+            chunks.chunk_method_result(folder, m, [2])
+    with pytest.raises(engine.InputError, match="not painted"):
+        chunks.chunk_method_result(folder, "vilarino")
+
+
+def test_vilarino_is_not_a_chunked_baseline():
+    assert chunks.chunk_methods("eel", True) == ("eel", "el", "probability")
+    assert chunks.chunk_methods("probability", True) == ("probability", "eel", "el")
+    assert chunks.chunk_methods("el") == ("el",)
+    with pytest.raises(engine.InputError, match="not chunked"):
+        chunks.chunk_methods("vilarino", True)
+
+
 def test_chunk_bounds_are_bounded():
     assert chunks.chunk_bounds(9, 4) == [(0, 4), (4, 9)]  # a 1-frame tail joins the last chunk
     assert chunks.chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]

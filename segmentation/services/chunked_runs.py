@@ -4,11 +4,16 @@ A run whose sequence has at least two chunks of ``chunk_frames`` frames (and par
 chunked engine path computes: :func:`chunkable`) goes through the engine's chunked steps
 (:mod:`segmentation.engine.chunks`) instead of one ``run_execute``::
 
-    run_execute --> prepare x n --> plan --> estimate x n --> train --> paint x n --> finalize
-                    (parallel)      (one)    (parallel)       (one)     (parallel)    (one)
+    run_execute --> prepare x n --> plan --> estimate x n --> train --> fit x b --> paint x n --> finalize
+                    (parallel)      (one)    (parallel)       (one)     (parallel)  (parallel)    (one)
 
-Each parallel step is one ``segmentation.run_chunk`` task per chunk; each gather step one
-``segmentation.run_gather`` task. The fan-in is a barrier on the run's row rather than a Celery
+Each parallel step is one ``segmentation.run_chunk`` task per chunk (``fit``: per booster, one
+per boosted method and bag, its index in place of the chunk's); each gather step one
+``segmentation.run_gather`` task. ``train`` draws every booster's training sample (one
+generator, the whole-sequence path's order) and writes them, so the fits can run anywhere and
+still give the whole path's masks. With ``compare`` and a reference, the paint tasks also
+paint the chunked baselines (``probability``, ``el``, ``eel``) and ``finalize`` scores each
+with its own cut; ``vilarino`` needs the whole sequence's frames and is skipped, in words. The fan-in is a barrier on the run's row rather than a Celery
 chord: a chord needs a result backend, and the embedded default (``manage.py serve``) has none.
 The chunk task that finds, under the row's lock, every chunk of its step done moves the run's
 ``stage`` on and queues the gather step (on commit); a duplicate or late task of a step the run
@@ -48,13 +53,19 @@ from ..models import GroundTruth, Run
 log = logging.getLogger(__name__)
 
 #: Steps in order; the parallel ones run per chunk, the others once.
-PARALLEL = ("prepare", "estimate", "paint")
-NEXT = {"prepare": "plan", "plan": "estimate", "estimate": "train", "train": "paint",
-        "paint": "finalize"}
+PARALLEL = ("prepare", "estimate", "fit", "paint")
+NEXT = {"prepare": "plan", "plan": "estimate", "estimate": "train", "train": "fit",
+        "fit": "paint", "paint": "finalize"}
 #: Share of the run's progress bar at the start and end of each step (the superpixel pass
 #: dominates, painting the pixel maps comes next).
 SPANS = {"prepare": (0.02, 0.5), "plan": (0.5, 0.52), "estimate": (0.52, 0.62),
-         "train": (0.62, 0.7), "paint": (0.7, 0.96), "finalize": (0.96, 1.0)}
+         "train": (0.62, 0.63), "fit": (0.63, 0.7), "paint": (0.7, 0.96), "finalize": (0.96, 1.0)}
+#: What a parallel step's tasks are, for the progress text.
+UNITS = {"fit": "boosters"}
+#: Why the baselines the chunked path cannot paint are not scored (``metrics.compare_skipped``).
+NOT_CHUNKED_BASELINES = {
+    "vilarino": "not scored in a chunked run: its SVM trains and scores on the whole "
+                "sequence's grey frames at once, which the chunked path never holds in memory"}
 
 
 def chunk_folder(run_id: int) -> Path:
@@ -71,8 +82,8 @@ def chunkable(parameters: dict, n_frames: int, frame_pixels: int) -> bool:
     ``settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS`` pixels, and parameters that the chunked engine
     path computes (hand features, per-frame superpixels, the default estimate,
     eel/el/probability). Other runs keep the whole-sequence path, which also writes the
-    per-annotator and ROC report and scores the baselines (a chunked run does neither yet), so
-    sequences that fit one worker's memory keep them."""
+    per-annotator and ROC report and scores the ``vilarino`` baseline (a chunked run does
+    neither), so sequences that fit one worker's memory keep them."""
     from segmentation.engine import CHUNKED_METHODS
 
     if n_frames * frame_pixels < settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS:
@@ -122,8 +133,9 @@ def _advance(run_id: int, expected: str, next_step: str, *, stage_text: str = ""
         if run.status != Run.Status.RUNNING or _stage(run) != expected:
             return False
         lo = SPANS[next_step][0]
-        n = engine.read_layout(folder).n_chunks
-        run.stage = stage_text or (f"{next_step}: 0/{n} chunks" if next_step in PARALLEL else next_step)
+        n = engine.step_size(folder, next_step) if next_step in PARALLEL else 0
+        run.stage = stage_text or (f"{next_step}: 0/{n} {UNITS.get(next_step, 'chunks')}"
+                                   if next_step in PARALLEL else next_step)
         run.progress = max(run.progress, lo)
         run.save(update_fields=["stage", "progress"])
         if next_step in PARALLEL:
@@ -155,7 +167,8 @@ def run_start_chunked(run: Run) -> None:
 
 
 def run_chunk(*, run_id: int, step: str, index: int, worker: str | None = None) -> bool:
-    """One chunk of a parallel step; the last chunk of the step to finish queues the next.
+    """One chunk of a parallel step (for ``fit``: one booster); the last task of the step to
+    finish queues the next.
 
     Returns whether this call computed the chunk (False: already there, or the run moved on).
     """
@@ -180,6 +193,8 @@ def run_chunk(*, run_id: int, step: str, index: int, worker: str | None = None) 
             engine.prepare_chunk(folder, index, _frames(run.sequence))
         elif step == "estimate":
             engine.estimate_chunk(folder, index)
+        elif step == "fit":
+            engine.fit_booster(folder, index)
         else:
             engine.paint_chunk(folder, index, _frames(run.sequence))
         engine.write_chunk_json(folder, f"worker-{step}-{int(index):05d}", {
@@ -203,7 +218,7 @@ def _chunk_done(run_id: int, step: str) -> None:
             return
         done = engine.chunks_done(folder, step)
         lo, hi = SPANS[step]
-        run.stage = f"{step}: {sum(done)}/{len(done)} chunks"
+        run.stage = f"{step}: {sum(done)}/{len(done)} {UNITS.get(step, 'chunks')}"
         run.progress = round(max(run.progress, lo + (hi - lo) * sum(done) / len(done)), 4)
         run.save(update_fields=["stage", "progress"])
     if all(done):
@@ -250,6 +265,12 @@ def _plan(run: Run) -> None:
     _advance(run.pk, "plan", "estimate")
 
 
+def _compares(run: Run) -> bool:
+    """Whether the run scores the baselines: ``compare`` on and a reference to score them on
+    (without one the whole-sequence path computes no metrics, baselines included)."""
+    return bool(run.parameters.get("compare")) and bool(run.sequence.masks_file)
+
+
 def _train(run: Run) -> None:
     from segmentation import engine
 
@@ -258,11 +279,18 @@ def _train(run: Run) -> None:
     folder = chunk_folder(run.pk)
     p = run.parameters
     pool = None if p["pool"] == "default" else p["pool"]
+    compare = _compares(run)
+    # The baselines' maps are stored for the reference frames only (the ones they are scored
+    # on); every frame is painted all the same, as each baseline's cut needs its whole map.
     trained = engine.train_chunks(folder, method=p["method"], pool=pool, rng=p["seed"],
-                                  n_rounds=p["rounds"], n_bags=p["bags"])
+                                  n_rounds=p["rounds"], n_bags=p["bags"], compare=compare,
+                                  compare_frames=list(run.sequence.mask_frames) if compare else None)
     observers = _json_safe(_observer_summary(trained, _recordings(run, folder)))
     Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(observers=observers)
-    _advance(run.pk, "train", "paint")
+    if trained.n_fits:
+        _advance(run.pk, "train", "fit")
+    else:  # the pooled estimate alone: nothing to fit
+        _advance(run.pk, "train", "paint")
 
 
 def _worker_counts(folder: Path, layout) -> dict:
@@ -270,7 +298,7 @@ def _worker_counts(folder: Path, layout) -> dict:
 
     counts: dict[str, dict[str, int]] = {}
     for step in PARALLEL:
-        for i in range(layout.n_chunks):
+        for i in range(engine.step_size(folder, step)):
             try:
                 who = engine.read_chunk_json(folder, f"worker-{step}-{i:05d}")["worker"]
             except FileNotFoundError:
@@ -338,9 +366,10 @@ def _finalize(run: Run) -> None:
 
 
 def _chunked_metrics(folder: Path, choice, truth, p: dict, layout) -> dict:
-    """:func:`runs._metrics` for a chunked run: the delivered masks scored on the frames with a
-    reference, read from the chunks; the baselines are not compared (the ``vilarino`` baseline
-    needs the whole sequence in memory)."""
+    """:func:`runs._metrics` for a chunked run, read from the chunks: per method (the run's
+    first, then with ``compare`` the baselines ``train`` painted), the delivered masks at that
+    method's own cut (the run's rule on its own map) scored on the frames with a reference.
+    ``compare_skipped`` names the baselines a chunked run cannot paint (``vilarino``) and why."""
     from segmentation import engine
 
     from .run_inputs import _json_safe
@@ -348,21 +377,34 @@ def _chunked_metrics(folder: Path, choice, truth, p: dict, layout) -> dict:
     if truth is None:
         return {}
     masks, frame_idx = truth
-    result = engine.ChunkedResult(folder=folder, layout=layout, threshold=choice.threshold,
-                                  threshold_rule=choice.rule, threshold_details=choice.details,
-                                  method=p["method"])
-    scores = result.scores(frame_idx)
-    seg = engine.SegmentationResult(sp_scores=np.zeros(0, np.float32), scores=scores,
-                                    masks=engine.masks_at(scores, choice.threshold),
-                                    threshold=choice.threshold, method=p["method"],
-                                    threshold_rule=choice.rule)
-    out = {"methods": {p["method"]: _json_safe(engine.evaluate(seg, masks))},
-           "frames_scored": len(frame_idx), "frames_total": layout.n_frames,
+    trained = engine.read_chunk_json(folder, "train")
+    skipped = dict(NOT_CHUNKED_BASELINES)
+    stored = trained.get("compare_frames")
+    painted = list(trained["methods"])
+    if stored is not None and not set(frame_idx) <= set(stored):
+        # Reference masks uploaded while the run computed: the baselines' maps were kept for
+        # the frames that had one when it trained.
+        for method in painted[1:]:
+            skipped[method] = ("not scored: the sequence's reference frames changed while the "
+                               "run computed; retry the run to compare")
+        painted = painted[:1]
+    for method in engine.chunk_methods(p["method"], True)[1:]:
+        if method not in trained["methods"]:
+            skipped[method] = ("not scored: the sequence had no reference masks when the run "
+                               "trained; retry the run to compare")
+    methods = {}
+    for method in painted:
+        if method != p["method"]:
+            engine.finish_chunks(folder, method=method)  # its cut, as finish_chunks for the run's
+        # One method's maps of the scored frames at a time: K frames, whatever the length.
+        result = engine.chunk_method_result(folder, method, frame_idx)
+        methods[method] = _json_safe(engine.evaluate(result, masks))
+        del result
+    out = {"methods": methods, "frames_scored": len(frame_idx), "frames_total": layout.n_frames,
            "delivered": {"method": p["method"], "threshold": float(choice.threshold),
                          "threshold_rule": choice.rule}}
     if p.get("compare"):
-        out["compare_skipped"] = ("chunked run: the baselines are scored on runs of sequences "
-                                  "shorter than two chunks")
+        out["compare_skipped"] = skipped
     return out
 
 

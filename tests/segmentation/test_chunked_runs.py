@@ -69,7 +69,7 @@ def _npz(run):
 
 def test_a_chunked_run_delivers_what_the_whole_sequence_run_delivers(study, long_sequence, settings):
     (whole,) = services.study_run_create(study=study, sequence=long_sequence,
-                                         parameters={"compare": False, "chunk_frames": 16})
+                                         parameters={"compare": True, "chunk_frames": 16})
     (cut,) = services.study_run_create(study=study, sequence=long_sequence,
                                        parameters={"compare": True, "chunk_frames": 4})
     whole.refresh_from_db()
@@ -80,7 +80,19 @@ def test_a_chunked_run_delivers_what_the_whole_sequence_run_delivers(study, long
     assert sum(c["prepare"] for c in cut.timings["chunked"]["workers"].values()) == 4
     assert cut.stage == "done" and cut.progress == 1.0
     assert set(cut.observers["weights"]) == set(OBSERVERS)
-    assert "compare_skipped" in cut.metrics
+    # The baselines, scored as the whole-sequence run scores them; vilarino skipped, in words.
+    assert list(cut.metrics["methods"]) == ["eel", "el", "probability"]
+    assert list(whole.metrics["methods"]) == ["eel", "el", "probability", "vilarino"]
+    assert set(cut.metrics["compare_skipped"]) == {"vilarino"}
+    assert "whole sequence" in cut.metrics["compare_skipped"]["vilarino"]
+    for method in ("eel", "el", "probability"):
+        mine, theirs = cut.metrics["methods"][method], whole.metrics["methods"][method]
+        assert set(mine) == set(theirs), method  # the same figures: the page shows them as is
+        for key in ("dice", "iou", "auc", "f1", "threshold"):
+            assert abs(mine[key] - theirs[key]) < 1e-3, (method, key, mine[key], theirs[key])
+        assert mine["threshold_rule"] == "gaze-contrast"
+    assert cut.metrics["methods"]["el"]["dice"] != cut.metrics["methods"]["probability"]["dice"]
+    assert sum(c.get("fit", 0) for c in cut.timings["chunked"]["workers"].values()) == 6
     a, b = _npz(whole)["masks"].astype(bool), _npz(cut)["masks"].astype(bool)
     assert a.shape == b.shape == (16, 240, 240)
     dice = 2 * (a & b).sum() / (a.sum() + b.sum())
@@ -270,3 +282,59 @@ def test_a_restarted_run_resumes_from_its_prepared_chunks(study, long_sequence, 
     assert services.run_chunk(run_id=run.pk, step="prepare", index=1) is True  # then the rest
     run.refresh_from_db()
     assert run.status == Run.Status.SUCCEEDED, run.error
+
+
+def test_boosters_are_fitted_as_parallel_tasks_counted_in_the_progress(study, long_sequence,
+                                                                       monkeypatch):
+    """Steps driven by hand: train queues one fit per method and bag; the stage counts fits
+    done; a duplicate fit computes nothing; the last fit queues the paint chunks."""
+    queued = []
+    monkeypatch.setattr(chunked_runs, "enqueue_on_commit", lambda *a: queued.append(a))
+    monkeypatch.setattr("segmentation.services.runs.enqueue_on_commit", lambda *a: None)
+    (run,) = services.study_run_create(study=study, sequence=long_sequence,
+                                       parameters={"compare": True, "chunk_frames": 8})
+    services.run_execute(run_id=run.pk)
+    for step, n in (("prepare", 2), ("plan", 0), ("estimate", 2), ("train", 0)):
+        if n:
+            for i in range(n):
+                assert services.run_chunk(run_id=run.pk, step=step, index=i)
+        else:
+            assert services.run_gather(run_id=run.pk, step=step)
+    run.refresh_from_db()
+    fits = 2 * run.parameters["bags"]  # eel and el, the boosted methods of a compared run
+    assert run.stage == f"fit: 0/{fits} boosters", run.error
+    assert [q[1:] for q in queued[-fits:]] == [(run.pk, "fit", k) for k in range(fits)]
+    progress = [run.progress]
+    for k in reversed(range(1, fits)):
+        assert services.run_chunk(run_id=run.pk, step="fit", index=k, worker=f"w{k % 2}")
+        run.refresh_from_db()
+        progress.append(run.progress)
+    assert run.stage == f"fit: {fits - 1}/{fits} boosters"
+    assert progress == sorted(progress) and progress[-1] < 0.7
+    assert services.run_chunk(run_id=run.pk, step="fit", index=fits - 1) is False  # done already
+    queued.clear()
+    assert services.run_chunk(run_id=run.pk, step="fit", index=0)
+    run.refresh_from_db()
+    assert run.stage == "paint: 0/2 chunks"
+    assert [q[1:] for q in queued] == [(run.pk, "paint", i) for i in range(2)]
+    queued.clear()
+    assert services.run_chunk(run_id=run.pk, step="fit", index=0) is False  # late: run moved on
+    assert queued == []
+    for i in range(2):
+        services.run_chunk(run_id=run.pk, step="paint", index=i)
+    assert services.run_gather(run_id=run.pk, step="finalize")
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert list(run.metrics["methods"]) == ["eel", "el", "probability"]
+    workers = run.timings["chunked"]["workers"]
+    assert sum(c.get("fit", 0) for c in workers.values()) == fits
+
+
+def test_a_probability_run_without_compare_fits_nothing(study, long_sequence):
+    (run,) = services.study_run_create(study=study, sequence=long_sequence,
+                                       parameters={"compare": False, "chunk_frames": 8,
+                                                   "method": "probability"})
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert list(run.metrics["methods"]) == ["probability"] and "compare_skipped" not in run.metrics
+    assert not any("fit" in c for c in run.timings["chunked"]["workers"].values())

@@ -9,10 +9,13 @@ Inputs (from ../shared/data, never copied into memory whole):
   the source slices); observers simulated on the source slices the same way.
 
 Frames are decoded on demand (JPEG per frame; a resampled slice per request). Each run executes
-the engine's chunked steps (segmentation/engine/chunks.py) exactly as the Celery chunk tasks
-do: the parallel steps (prepare, estimate, paint) on a pool of W worker processes, the gather
-steps (plan, train, finalize) in the coordinating process, which stands for the worker that
-runs them. Every run is its own process tree, so peak RSS (``ru_maxrss``) is that run's:
+the engine's chunked steps (segmentation/engine/chunks.py) exactly as the Celery tasks of
+segmentation/services/chunked_runs.py do: the parallel steps (prepare, estimate, fit: one task
+per booster, paint) on a pool of W worker processes, the gather steps (plan, train: pooling
+and the boosters' samples, finalize: every painted method's cut) in the coordinating process,
+which stands for the worker that runs them. Baselines are painted as a run with ``compare``
+(the default of runs) paints them: probability and el beside eel, every frame stored (a run
+stores the reference frames only), unless ``--no-compare``. Every run is its own process tree, so peak RSS (``ru_maxrss``) is that run's:
 ``rss worker`` is the largest over the W pool processes, ``rss gather`` the coordinator's.
 ``sp pass`` is the superpixel pass alone (SLIC on every frame, one process) for comparison.
 The machine is shared: ``load`` is ``os.getloadavg()`` (1 min) before and after each run.
@@ -20,6 +23,8 @@ The machine is shared: ``load`` is ``os.getloadavg()`` (1 min) before and after 
     nice .venv/bin/python bench/scale.py                                  # everything
     nice .venv/bin/python bench/scale.py --davis 100 300 --brats 150 --workers 1 2
     nice .venv/bin/python bench/scale.py --davis 100 --workers 1 --no-superpixels
+    nice .venv/bin/python bench/scale.py --davis 100 300 --brats --workers 1 2 --chunk-frames 16 \
+        --no-superpixels --no-compare                                   # the run's method alone
 
 Results and the command used: docs/benchmarks.md, "Scale".
 """
@@ -166,32 +171,37 @@ def _init_worker(kind: str, length: int, folder: str) -> None:
     _WORKER.update(seq=make_sequence(kind, length), folder=folder)
 
 
-def _step(args) -> float:
+def _step(args) -> tuple[float, dict]:
+    """One task of a parallel step, as ``chunked_runs.run_chunk`` runs it: (seconds, the
+    step's own timings where it returns some)."""
     from segmentation import engine
 
     step, index = args
     t = time.perf_counter()
+    parts = None
     if step == "prepare":
         engine.prepare_chunk(_WORKER["folder"], index, _WORKER["seq"])
     elif step == "estimate":
         engine.estimate_chunk(_WORKER["folder"], index)
+    elif step == "fit":
+        parts = engine.fit_booster(_WORKER["folder"], index)
     else:
-        engine.paint_chunk(_WORKER["folder"], index, _WORKER["seq"])
-    return time.perf_counter() - t
+        parts = engine.paint_chunk(_WORKER["folder"], index, _WORKER["seq"])
+    return time.perf_counter() - t, parts or {}
 
 
 def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MB (Linux: KiB)
 
 
-def one_run(kind: str, length: int, workers: int, chunk_frames: int) -> dict:
+def one_run(kind: str, length: int, workers: int, chunk_frames: int, compare: bool = True) -> dict:
     """A chunked run with ``workers`` pool processes (this process gathers)."""
     from segmentation import engine
 
     seq = make_sequence(kind, length)
     gaze, ppd = simulated_gaze(kind, seq)
     load_before = os.getloadavg()[0]
-    timings = {}
+    timings, parts = {}, {}
     with tempfile.TemporaryDirectory(prefix="scale-") as folder:
         t0 = time.perf_counter()
         layout = engine.chunk_layout(folder, seq, px_per_degree=ppd, chunk_frames=chunk_frames)
@@ -204,8 +214,14 @@ def one_run(kind: str, length: int, workers: int, chunk_frames: int) -> dict:
 
             def parallel(step):
                 t = time.perf_counter()
-                list(pool.imap_unordered(_step, [(step, i) for i in range(layout.n_chunks)]))
+                done = list(pool.imap_unordered(_step, [(step, i) for i in
+                                                        range(engine.step_size(folder, step))]))
                 timings[step] = time.perf_counter() - t
+                # Task seconds summed over workers, and the steps' own split of them.
+                parts[step] = {"tasks": sum(s for s, _ in done)}
+                for _, split in done:
+                    for key, value in split.items():
+                        parts[step][key] = parts[step].get(key, 0.0) + value
 
             parallel("prepare")
             t = time.perf_counter()
@@ -214,11 +230,15 @@ def one_run(kind: str, length: int, workers: int, chunk_frames: int) -> dict:
             timings["plan"] = time.perf_counter() - t
             parallel("estimate")
             t = time.perf_counter()
-            engine.train_chunks(folder, method="eel")
+            trained = engine.train_chunks(folder, method="eel", compare=compare)
             timings["train"] = time.perf_counter() - t
+            if trained.n_fits:
+                parallel("fit")
             parallel("paint")
             t = time.perf_counter()
             choice = engine.finish_chunks(folder)
+            baselines = {m: engine.finish_chunks(folder, method=m).threshold
+                         for m in trained.methods[1:]}
             masks = sum(int(engine.chunk_masks(folder, i, choice.threshold).sum())
                         for i in range(layout.n_chunks))
             timings["finalize"] = time.perf_counter() - t
@@ -227,8 +247,9 @@ def one_run(kind: str, length: int, workers: int, chunk_frames: int) -> dict:
     return {"kind": kind, "frames": length, "shape": list(seq.shape[1:]), "workers": workers,
             "chunk_frames": chunk_frames, "chunks": layout.n_chunks, "seconds": seconds,
             "s_per_frame": seconds / length, "rss_worker_mb": max(rss_workers),
-            "rss_gather_mb": _rss(), "timings": timings, "mask_pixels": masks,
-            "threshold": choice.threshold, "load": [load_before, os.getloadavg()[0]]}
+            "rss_gather_mb": _rss(), "timings": timings, "task_seconds": parts,
+            "methods": list(trained.methods), "mask_pixels": masks, "threshold": choice.threshold,
+            "baseline_thresholds": baselines, "load": [load_before, os.getloadavg()[0]]}
 
 
 def _child_rss(_):
@@ -287,13 +308,15 @@ def main() -> None:
     parser.add_argument("--chunk-frames", type=int, default=32)
     parser.add_argument("--no-superpixels", action="store_true",
                         help="skip the superpixel pass alone")
+    parser.add_argument("--no-compare", action="store_true",
+                        help="paint the run's method (eel) alone, no baselines")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         what, kind, length, *rest = args.child
         if what == "run":
-            out = one_run(kind, int(length), int(rest[0]), int(rest[1]))
+            out = one_run(kind, int(length), int(rest[0]), int(rest[1]), rest[2] == "compare")
         else:
             out = superpixel_pass(kind, int(length), float(rest[0]))
         print(json.dumps(out))
@@ -303,7 +326,9 @@ def main() -> None:
     rows, passes = [], {}
     cases = [("davis", n) for n in args.davis] + [("brats", n) for n in args.brats]
     ppd = {"davis": 26.687, "brats": 12.0 * LongBrats.SIDE / 240}
-    print(f"{os.cpu_count()} CPUs; chunk {args.chunk_frames} frames", flush=True)
+    print(f"{os.cpu_count()} CPUs; chunk {args.chunk_frames} frames; "
+          f"{'eel alone' if args.no_compare else 'eel + baselines probability, el (compare)'}",
+          flush=True)
     header = (f"{'input':7} {'frames':>6} {'W':>2} {'chunks':>6} {'seconds':>8} {'s/frame':>8} "
               f"{'rss worker MB':>13} {'rss gather MB':>13} {'sp pass s/f':>11} {'load':>11}")
     print(header, flush=True)
@@ -311,7 +336,8 @@ def main() -> None:
         if not args.no_superpixels:
             passes[(kind, length)] = _in_subprocess(["sp", kind, str(length), str(ppd[kind])])
         for w in args.workers:
-            row = _in_subprocess(["run", kind, str(length), str(w), str(args.chunk_frames)])
+            row = _in_subprocess(["run", kind, str(length), str(w), str(args.chunk_frames),
+                                  "alone" if args.no_compare else "compare"])
             sp = passes.get((kind, length), {}).get("superpixel_s_per_frame")
             row["superpixel_s_per_frame"] = sp
             rows.append(row)
@@ -319,6 +345,11 @@ def main() -> None:
                   f"{row['s_per_frame']:>8.3f} {row['rss_worker_mb']:>13.0f} "
                   f"{row['rss_gather_mb']:>13.0f} {sp if sp is None else round(sp, 3)!s:>11} "
                   f"{row['load'][0]:>5.1f}-{row['load'][1]:<5.1f}", flush=True)
+            print("        steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in row["timings"].items())
+                  + "; task s: " + ", ".join(
+                      f"{k} " + "/".join(f"{n} {x:.1f}" for n, x in v.items())
+                      for k, v in row["task_seconds"].items() if k in ("fit", "paint")),
+                  flush=True)
     _summary(rows, args.workers)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

@@ -840,13 +840,18 @@ def train_chunks(folder, *, method: str = "eel", pool=None, rng=0, train_fractio
                        timings=timings, methods=methods, n_fits=len(fits))
 
 
-def fit_booster(folder, index: int) -> None:
+def fit_booster(folder, index: int) -> dict:
     """Fit booster ``index`` on its sample and score every superpixel with it (parallel step).
 
     Writes ``fit-decision`` ``index``: the booster's raw score (N,) float64 of every
     superpixel, computed chunk by chunk (per-superpixel vectors only: the sample's features
     and the N scores). The paint step averages a method's bags from these, so a superpixel is
     scored once per booster, whichever chunks paint it.
+
+    Returns
+    -------
+    dict
+        Seconds: ``fit`` (sample features read and booster fitted), ``predict``.
     """
     from .eel import ExpectedExponentialLoss, ExponentialLoss, StumpBooster
 
@@ -857,6 +862,7 @@ def fit_booster(folder, index: int) -> None:
         raise InputError(f"booster {index} does not exist: the run fits "
                          f"{len(train_doc['fits'])} (0..{len(train_doc['fits']) - 1})")
     fit = train_doc["fits"][index]
+    t = time.perf_counter()
     train = np.asarray(read_chunk_array(folder, "fit-train", index))
     target = np.asarray(read_chunk_array(folder, "fit-target", index))
     order = np.argsort(train, kind="stable")
@@ -866,11 +872,15 @@ def fit_booster(folder, index: int) -> None:
     booster = StumpBooster(loss, n_rounds=int(train_doc["n_rounds"]), backend=train_doc["backend"])
     booster.fit(x, target)
     del x
+    timings = {"fit": time.perf_counter() - t}
+    t = time.perf_counter()
     decision = np.empty(layout.n_superpixels)
     for i in range(layout.n_chunks):
         decision[layout.offsets[i]:layout.offsets[i + 1]] = booster.decision_function(
             np.asarray(read_chunk_array(folder, "features", i)))
     write_chunk_array(folder, "fit-decision", index, decision)
+    timings["predict"] = time.perf_counter() - t
+    return timings
 
 
 def _sp_scores(folder, layout: ChunkLayout, train_doc: dict, method: str, j: int) -> np.ndarray:
@@ -912,7 +922,7 @@ def _stored_frames(train_doc: dict, layout: ChunkLayout, method: str, index: int
     return keep[(keep >= start) & (keep < stop)]
 
 
-def paint_chunk(folder, index: int, frames, *, refine: bool = True) -> None:
+def paint_chunk(folder, index: int, frames, *, refine: bool = True) -> dict:
     """The stored (16-bit) pixel score maps of chunk ``index`` and their histograms (parallel step).
 
     Paints ``REFINE_TEMPORAL`` halo frames on each side from the neighbouring chunks so that
@@ -932,9 +942,15 @@ def paint_chunk(folder, index: int, frames, *, refine: bool = True) -> None:
         The whole sequence; only chunk ``index`` and its halo frames are decoded.
     refine : bool, default True
         As :func:`pipeline.segment`.
+
+    Returns
+    -------
+    dict
+        Seconds per method painted (its superpixel scores, refinement, levels, histograms).
     """
     from .pipeline import REFINE_EPS, REFINE_RADIUS, REFINE_TEMPORAL
 
+    timings = {}
     layout = read_layout(folder)
     train_doc = read_chunk_json(folder, "train")
     index = int(index)
@@ -956,6 +972,7 @@ def paint_chunk(folder, index: int, frames, *, refine: bool = True) -> None:
     main = train_doc["method"]
     # The run's method last: its ``scores`` say the chunk is painted.
     for method in [m for m in train_doc.get("methods", [main]) if m != main] + [main]:
+        t = time.perf_counter()
         sp_scores = np.concatenate([_sp_scores(folder, layout, train_doc, method, j) for j in near])
         if refine:
             scores = refine_scores(f01, sp_scores, labels,
@@ -977,6 +994,8 @@ def paint_chunk(folder, index: int, frames, *, refine: bool = True) -> None:
             write_chunk_array(folder, "sp_scores", index, sp_scores[own])
         stored = _stored_frames(train_doc, layout, method, index)
         write_chunk_array(folder, scores_name, index, levels[stored - start])
+        timings[method] = time.perf_counter() - t
+    return timings
 
 
 def _median_logit(hist: np.ndarray) -> float:

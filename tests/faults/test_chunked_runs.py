@@ -22,6 +22,8 @@ LIMITS = {"CELERY_TASK_TIME_LIMIT": "120", "CELERY_TASK_SOFT_TIME_LIMIT": "110",
           "CELERY_VISIBILITY_TIMEOUT": "130",
           # the study's sequences are small: chunk them anyway (the default chunks past 48 Mpx)
           "GAZECROWD_CHUNKED_RUN_MIN_PIXELS": "0"}
+#: Booster fits of make_study's run (eel, compare off: one per bag, parameters.DEFAULTS).
+FITS = 3
 
 
 def _two_workers(stack, prefix):
@@ -83,10 +85,11 @@ def test_a_chunked_run_spreads_over_two_workers(stack):
     assert len(per_worker) == 2, per_worker  # both workers computed chunks
     for step in ("prepare", "estimate", "paint"):
         assert sum(c.get(step, 0) for c in per_worker.values()) == 8, per_worker
+    assert sum(c.get("fit", 0) for c in per_worker.values()) == FITS, per_worker
     assert stack.services.sql("SELECT count(*) FROM segmentation_groundtruth gt JOIN "
                               "segmentation_run r ON gt.run_id = r.id WHERE r.id = %s",
                               (study["run"],)) == [(1,)]
-    assert _succeeded(workers, "segmentation.run_chunk") == 24
+    assert _succeeded(workers, "segmentation.run_chunk") == 24 + FITS
     print(f"chunked run on two workers: {per_worker}")
 
 
@@ -116,9 +119,10 @@ def test_a_worker_killed_mid_chunk_is_retried_into_one_result(stack):
     per_worker = timings["chunked"]["workers"]
     for step in ("prepare", "estimate", "paint"):
         assert sum(c.get(step, 0) for c in per_worker.values()) == 2, per_worker
+    assert sum(c.get("fit", 0) for c in per_worker.values()) == FITS, per_worker
     # One result: one ground-truth row, every chunk task succeeded exactly once.
     assert stack.services.sql("SELECT count(*) FROM segmentation_groundtruth WHERE run_id = %s",
                               (study["run"],)) == [(1,)]
-    assert _succeeded(workers, "segmentation.run_chunk") == 6
+    assert _succeeded(workers, "segmentation.run_chunk") == 6 + FITS
     assert _succeeded(workers, "segmentation.run_gather") == 3
     print(f"worker loss mid-chunk: killed on {victim}, finished: {per_worker}")

@@ -63,7 +63,7 @@ def gaze_boxes_execute(job_id: int) -> str:
     acks_late=True,
 )
 def run_chunk(self, run_id: int, step: str, index: int) -> bool:
-    """One chunk of a chunked run's parallel step (prepare, estimate, paint)."""
+    """One task of a chunked run's parallel step: a chunk (prepare, estimate, paint) or a booster (fit)."""
     return services.run_chunk(run_id=run_id, step=step, index=index, worker=self.request.hostname)
 
 

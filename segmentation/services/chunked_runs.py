@@ -13,8 +13,10 @@ per boosted method and bag, its index in place of the chunk's); each gather step
 generator, the whole-sequence path's order) and writes them, so the fits can run anywhere and
 still give the whole path's masks. With ``compare`` and a reference, the paint tasks also
 paint the chunked baselines (``probability``, ``el``, ``eel``) and ``finalize`` scores each
-with its own cut; ``vilarino`` needs the whole sequence's frames and is skipped, in words. The fan-in is a barrier on the run's row rather than a Celery
-chord: a chord needs a result backend, and the embedded default (``manage.py serve``) has none.
+with its own cut; ``vilarino`` needs the whole sequence's frames and is skipped, in words.
+
+The fan-in is a barrier on the run's row rather than a Celery chord: a chord needs a result
+backend, and the embedded default (``manage.py serve``) has none.
 The chunk task that finds, under the row's lock, every chunk of its step done moves the run's
 ``stage`` on and queues the gather step (on commit); a duplicate or late task of a step the run
 has left finds another stage and does nothing. Every step writes its arrays under fixed names

@@ -164,7 +164,8 @@ def _mask_frames(report: ReportData, k: int) -> list[int]:
     T = report.masks.shape[0]
     pool = np.arange(T)
     if report.truth is not None:
-        with_truth = np.flatnonzero(report.truth[:T].any(axis=(1, 2)))
+        with_truth = report.truth.frames_with_object()
+        with_truth = with_truth[with_truth < T]
         if with_truth.size:
             pool = with_truth
     picks = np.unique(np.linspace(0, pool.size - 1, min(k, pool.size)).round().astype(int))
@@ -185,7 +186,7 @@ def delivered_masks_figure(report: ReportData, *, n_frames: int = 4) -> Figure |
             ax.imshow(_displayable(report.frames[t]), cmap="gray", interpolation="nearest")
         else:
             ax.imshow(np.zeros(report.masks.shape[1:]), cmap="gray", vmin=0, vmax=1)
-        mask = report.masks[t]
+        mask = np.asarray(report.masks[t], bool)
         if mask.any():
             ax.contour(mask, levels=[0.5], colors="yellow", linewidths=1.0)
         has_truth = (report.truth is not None and t < report.truth.shape[0]

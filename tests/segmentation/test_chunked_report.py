@@ -44,3 +44,35 @@ def test_a_chunked_run_writes_its_report_like_a_whole_run(study, long_sequence, 
     pd.testing.assert_series_equal(tables[0]["auc_probability"], tables[1]["auc_probability"],
                                    atol=1e-3)
     assert client_for(bob).get(f"{base}/{cut.pk}/report/report.html").status_code == 403
+
+
+@pytest.fixture
+def default_chunks_of_four(monkeypatch):
+    """Runs started with the defaults (the quorum's) cut the 16 slices into 4 chunks."""
+    from segmentation import parameters
+
+    monkeypatch.setitem(parameters.DEFAULTS, "chunk_frames", 4)
+
+
+def test_a_finished_recording_of_a_chunked_sequence_prepares_nothing_whole(
+        study, default_chunks_of_four, long_sequence, settings):  # noqa: F811
+    """The estimate task of a long sequence would prepare the whole sequence in one process
+    (the memory chunked runs avoid): it leaves the estimates to the chunked run, and the quorum
+    still starts that run."""
+    from annotation.models import Recording
+    from crowd.services import study_update
+    from segmentation.models import ObserverEstimate, PreparedSequence
+
+    recordings = list(Recording.objects.filter(sequence=long_sequence))
+    assert len(recordings) == len(OBSERVERS)
+    assert not PreparedSequence.objects.exists() and not ObserverEstimate.objects.exists()
+    study_update(study=study, quorum=len(OBSERVERS))
+    assert services.recording_estimate(recording_id=recordings[0].pk) is None
+    assert not PreparedSequence.objects.exists() and not ObserverEstimate.objects.exists()
+    run = Run.objects.get(sequence=long_sequence)
+    assert run.trigger == Run.Trigger.QUORUM and run.status == Run.Status.SUCCEEDED, run.error
+    assert "chunked" in run.timings and Report.objects.filter(run=run).exists()
+    # A sequence below the pixel budget keeps its cached estimate.
+    settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS = 10**12
+    assert services.recording_estimate(recording_id=recordings[1].pk) is not None
+    assert ObserverEstimate.objects.filter(recording=recordings[1]).exists()

@@ -70,8 +70,10 @@ def report(length: int, folder: str) -> dict:
 
 
 def _child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                         text=True)
+    if out.returncode:
+        sys.exit(f"{' '.join(args[:2])} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -236,9 +236,9 @@ if GAZECROWD_MAX_UPLOAD_MB <= 0:
 # volume (1 GiB as float32), or 1,000 frames of 512x512, or 126 frames of 1920x1080.
 GAZECROWD_MAX_SEQUENCE_PIXELS = _env("int", "GAZECROWD_MAX_SEQUENCE_PIXELS", 512 * 512 * 1000)
 # Runs of sequences with at least this many pixels (frames x rows x columns) go the chunked way
-# (segmentation.services.chunked_runs: memory flat in length, one run over many workers);
-# smaller ones keep the whole-sequence path, which also writes the report and scores the
-# baselines. The whole-sequence path peaks near 13.5 MB per 854x480 frame (docs/benchmarks.md),
+# (segmentation.services.chunked_runs: memory flat in length, one run over many workers, the
+# report and the baselines but vilarino's); smaller ones keep the whole-sequence path, which
+# caches superpixels and estimates for later runs of the sequence. The whole-sequence path peaks near 13.5 MB per 854x480 frame (docs/benchmarks.md),
 # so the default, 48 million pixels (117 frames of 854x480, 183 slices of 512x512), keeps it
 # under about 1.7 GB. 0 chunks every run long enough for two chunks.
 GAZECROWD_CHUNKED_RUN_MIN_PIXELS = _env("int", "GAZECROWD_CHUNKED_RUN_MIN_PIXELS", 48_000_000)

@@ -42,6 +42,15 @@ def save_unique(prefix: str, name: str, data: bytes) -> str:
     return default_storage.save(f"{prefix}/{secrets.token_hex(8)}/{name}", ContentFile(data))
 
 
+def save_unique_file(prefix: str, name: str, path) -> str:
+    """:func:`save_unique` for the local file ``path``, streamed: a sequence's frames are
+    never whole in memory on their way to the storage."""
+    from django.core.files import File
+
+    with open(path, "rb") as handle:
+        return default_storage.save(f"{prefix}/{secrets.token_hex(8)}/{name}", File(handle, name=name))
+
+
 def exists(name: str) -> bool:
     return default_storage.exists(name)
 

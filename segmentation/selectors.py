@@ -66,7 +66,8 @@ def run_summary(*, run: Run) -> dict:
     ``figures`` and ``report_files`` (report file names, figures in display order),
     ``weights`` (per observer, highest first: ``(name, weight, flagged, reason, note)``),
     ``scale_guessed`` (the pixels per degree were guessed from the frame size),
-    ``metrics``, ``method_metrics`` (the run's own method first), ``parameters`` (sorted),
+    ``metrics``, ``method_metrics`` (the run's own method first), ``not_compared``
+    (``(method, reason)`` of baselines not scored), ``parameters`` (sorted),
     ``other_runs`` (the sequence's ten newest other runs).
     """
     report = getattr(run, "report", None)
@@ -87,9 +88,20 @@ def run_summary(*, run: Run) -> dict:
         "metrics": run.metrics or {},
         "method_metrics": sorted(((run.metrics or {}).get("methods") or {}).items(),
                                  key=lambda kv: kv[0] != parameters.get("method")),
+        "not_compared": _not_compared((run.metrics or {}).get("compare_skipped")),
         "parameters": sorted(parameters.items()),
         "other_runs": Run.objects.filter(sequence=run.sequence).exclude(pk=run.pk).order_by("-id")[:10],
     }
+
+
+def _not_compared(skipped) -> list[tuple[str, str]]:
+    """``(method, reason)`` of each baseline a run did not score (a chunked run: ``vilarino``
+    needs the whole sequence); runs before the per-method form said it in one sentence."""
+    if not skipped:
+        return []
+    if isinstance(skipped, dict):
+        return sorted((str(m), str(reason)) for m, reason in skipped.items())
+    return [("baselines", str(skipped))]
 
 
 # --- ground-truth versions and comparisons (the review tools) ---------------------------------

@@ -103,9 +103,13 @@ def sequence_import(
         raise ValidationError(f"a sequence name has at most 200 characters, got {len(name)}")
     if Sequence.objects.filter(study=study, name=name).exists():
         raise ValidationError(f"this study already has a sequence named {name!r}")
-    with materialized(path) as readable:
+    # The frames go to a local .npy file as they are decoded (never whole in memory), then to
+    # the storage in blocks; the temporary file goes when the import ends, stored or not.
+    tmp = tempfile.TemporaryDirectory(prefix="gazecrowd-import-")
+    with tmp, materialized(path) as readable:
+        local = Path(tmp.name) / "frames.npy"
         try:
-            data = read_sequence(readable, axis=axis, max_pixels=max_sequence_pixels())
+            data = read_sequence(readable, axis=axis, max_pixels=max_sequence_pixels(), out=local)
         except InputError as exc:
             if study.kind == Study.Kind.IMAGES and "has shape" in str(exc):
                 raise ValidationError(_named(source_name, _clean(str(exc), readable)) + (
@@ -113,13 +117,21 @@ def sequence_import(
                     "resize them, or upload each size as its own collection")) from exc
             raise _read_error(exc, source_name, readable) from exc
         frame_names = _image_names(readable) if data.kind == "images" else []
-    frames = np.asarray(data.frames)
+        return _create_sequence(study, name, source_name, data, local, frame_names, truth,
+                                truth_frames, axis)
+
+
+def _create_sequence(study, name, source_name, data, local, frame_names, truth, truth_frames,
+                     axis) -> Sequence:
+    """The row of a sequence read into ``local`` (a .npy file), its frames stored from there."""
+    frames = data.frames
     if frames.ndim not in (3, 4) or (frames.ndim == 4 and frames.shape[-1] != 3):
         raise ValidationError(
             f"{source_name}: frames shaped {frames.shape}; expected (T, H, W) or (T, H, W, 3)"
         )
     with _stored_files() as written:
-        stored = _save(f"sequences/{study.pk}", "frames.npy", storage.npy_bytes(frames), written)
+        stored = storage.save_unique_file(f"sequences/{study.pk}", "frames.npy", local)
+        written.append(stored)
         sequence = Sequence.objects.create(
             study=study,
             name=name,

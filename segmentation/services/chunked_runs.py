@@ -50,7 +50,7 @@ from crowd.models import Sequence
 
 from .. import parameters as params_mod
 from ..jobs import job_fail
-from ..models import GroundTruth, Run
+from ..models import GroundTruth, Report, Run
 
 log = logging.getLogger(__name__)
 
@@ -345,8 +345,12 @@ def _finalize(run: Run) -> None:
             "labels": ((t, h, w), np.int32, labels()), "sp_scores": ((n_sp,), np.float32, sp_scores())})
         gt_name = storage.save_file(f"ground_truth/run{run.pk}.npz", gt_path)
         sp_name = storage.save_file(f"ground_truth/run{run.pk}-superpixels.npz", sp_path)
-    metrics = _chunked_metrics(folder, choice, sequence_truth(run.sequence), p, layout)
+    truth = sequence_truth(run.sequence)
+    metrics = _chunked_metrics(folder, choice, truth, p, layout)
+    started = time.perf_counter()
+    report_folder, report_files = _write_report(run, folder, truth)
     timings = dict(engine.read_chunk_json(folder, "timings"))
+    timings["report"] = time.perf_counter() - started
     t0 = timings.pop("t0", None)
     if t0 is not None:
         timings["total"] = time.time() - t0
@@ -361,10 +365,34 @@ def _finalize(run: Run) -> None:
                                    threshold=float(choice.threshold),
                                    threshold_rule=choice.rule,
                                    threshold_details=_json_safe(choice.details)))
+        Report.objects.update_or_create(
+            run=run, defaults=dict(folder=report_folder, files=report_files,
+                                   scored_frames=truth[1] if truth else []))
         Run.objects.filter(pk=run.pk).update(
             status=Run.Status.SUCCEEDED, progress=1.0, stage="done", timings=_json_safe(timings),
             metrics=metrics, finished_at=timezone.now())
         transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+def _write_report(run: Run, folder: Path, truth) -> tuple[str, list[str]]:
+    """The run's per-annotator and ROC report, built from the chunks
+    (:func:`engine.write_chunked_report`), stored in media like a whole run's."""
+    from segmentation import engine
+
+    from .run_inputs import recording_gaze
+
+    p = run.parameters
+    gaze = [recording_gaze(r) for r in _recordings(run, folder)]
+    name = f"reports/run{run.pk}"
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        out = Path(tmp)
+        engine.write_chunked_report(out, folder, frames=_frames(run.sequence), truth=truth,
+                                    gaze=gaze, pool=None if p["pool"] == "default" else p["pool"],
+                                    name=run.sequence.name)
+        files = sorted(f.name for f in out.iterdir() if f.is_file())
+        for f in files:
+            storage.save_bytes(f"{name}/{f}", (out / f).read_bytes())
+    return name, files
 
 
 def _chunked_metrics(folder: Path, choice, truth, p: dict, layout) -> dict:

@@ -188,15 +188,27 @@ def estimate_get_or_compute(*, recording: Recording, parameters: dict, prepared_
 def recording_estimate(*, recording_id: int) -> ObserverEstimate | None:
     """Compute a finished recording's estimate (the task run when a recording finishes).
 
-    Then, if the sequence has reached its study's quorum and has no run yet, start one.
+    Not for a sequence whose runs are chunked (:func:`.chunked_runs.chunkable`): returns None
+    and its runs compute the estimates chunk by chunk. Then, if the sequence has reached its study's quorum and has no run yet, start one.
     """
     recording = Recording.objects.select_related("sequence__study", "observer").get(pk=recording_id)
     if recording.status != Recording.Status.FINISHED:
         log.info("recording %s is %s: no estimate", recording_id, recording.status)
         return None
-    parameters = sequence_parameters(recording.sequence)
-    row, _ = estimate_get_or_compute(recording=recording, parameters=parameters)
-    sequence_start_run_at_quorum(sequence=recording.sequence)
+    from . import chunked_runs
+
+    sequence = recording.sequence
+    parameters = sequence_parameters(sequence)
+    row = None
+    if chunked_runs.chunkable(parameters, sequence.n_frames, sequence.height * sequence.width):
+        # A sequence its runs cut into chunks: the estimate alone would prepare the whole
+        # sequence in this one process (13.5 MB a 854x480 frame, the memory chunked runs
+        # avoid); the run computes every recording's estimate chunk by chunk instead.
+        log.info("recording %s: sequence %s is chunked, its estimate comes with the run",
+                 recording_id, sequence.pk)
+    else:
+        row, _ = estimate_get_or_compute(recording=recording, parameters=parameters)
+    sequence_start_run_at_quorum(sequence=sequence)
     return row
 
 

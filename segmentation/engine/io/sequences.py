@@ -82,6 +82,91 @@ def _stack(frames: list[np.ndarray], names: list[str], source: str) -> np.ndarra
     return np.stack(frames)
 
 
+class _FrameSink:
+    """Frames gathered one at a time: kept in memory and stacked, or, with ``out``, appended
+    to a ``.npy`` file so that a long sequence is never whole in memory.
+
+    Parameters
+    ----------
+    source : str
+        Named in errors.
+    out : Path, optional
+        The ``.npy`` file to write (a raw file beside it holds the frames until
+        :meth:`finish` writes the header).
+    grey_if_all_grey : bool
+        Frames come as RGB (a video): the sequence is grey only if every frame is. A video
+        that opens on black frames is a colour video, not a grey one with colour frames.
+    """
+
+    def __init__(self, source, out=None, *, grey_if_all_grey: bool = False):
+        self.source = str(source)
+        self.out = None if out is None else Path(out)
+        self.grey_if_all_grey = grey_if_all_grey
+        self.all_grey = True
+        self.frames: list[np.ndarray] = []
+        self.n = 0
+        self.shape = self.dtype = None
+        self._raw = None
+
+    @property
+    def raw_path(self) -> Path:
+        return self.out.with_name(self.out.name + ".raw")
+
+    def append(self, frame: np.ndarray, name: str) -> None:
+        frame = np.asarray(frame)
+        if self.shape is None:
+            self.shape, self.dtype = frame.shape, frame.dtype
+        elif frame.shape != self.shape:
+            raise InputError(f"{self.source}: frame {self.n} ({name}) has shape {frame.shape}, "
+                             f"expected {self.shape} like frame 0")
+        if self.grey_if_all_grey and self.all_grey and frame.ndim == 3:
+            self.all_grey = bool(np.array_equal(frame[..., 0], frame[..., 1])
+                                 and np.array_equal(frame[..., 0], frame[..., 2]))
+        _check_finite(frame, f"{self.source}: frame {self.n} ({name})")
+        if self.out is None:
+            self.frames.append(frame)
+        else:
+            if frame.dtype != self.dtype:
+                if not np.can_cast(frame.dtype, self.dtype, "same_kind"):
+                    raise InputError(f"{self.source}: frame {self.n} ({name}) holds {frame.dtype} "
+                                     f"values where frame 0 holds {self.dtype}; give every frame "
+                                     f"one pixel type")
+                frame = frame.astype(self.dtype)
+            if self._raw is None:
+                self._raw = open(self.raw_path, "wb")  # noqa: SIM115 (closed in finish/discard)
+            self._raw.write(np.ascontiguousarray(frame).tobytes())
+        self.n += 1
+
+    def finish(self) -> np.ndarray:
+        """The (T, H, W[, 3]) frames: an array, or the written file memory-mapped."""
+        if self.n == 0:
+            raise InputError(f"{self.source}: no frames found (expected images, a volume or a video)")
+        grey = self.grey_if_all_grey and self.all_grey and len(self.shape) == 3
+        if self.out is None:
+            arr = np.stack(self.frames)
+            self.frames = []
+            return np.ascontiguousarray(arr[..., 0]) if grey else arr
+        self._raw.close()
+        shape = (self.n, *self.shape[:2]) if grey else (self.n, *self.shape)
+        raw = np.memmap(self.raw_path, dtype=self.dtype, mode="r", shape=(self.n, *self.shape))
+        out = np.lib.format.open_memmap(self.out, mode="w+", dtype=self.dtype, shape=shape)
+        step = max(1, (64 << 20) // max(1, raw[0].nbytes))  # 64 MB at a time
+        for a in range(0, self.n, step):
+            out[a:a + step] = raw[a:a + step, ..., 0] if grey else raw[a:a + step]
+        out.flush()
+        del out, raw
+        self.raw_path.unlink()
+        return np.load(self.out, mmap_mode="r", allow_pickle=False)
+
+    def discard(self) -> None:
+        """Remove what was written (a read that failed half way)."""
+        if self._raw is not None:
+            self._raw.close()
+        if self.out is not None:
+            self.raw_path.unlink(missing_ok=True)
+            self.out.unlink(missing_ok=True)
+
+
 def _squeeze_channels(frame: np.ndarray) -> np.ndarray:
     """(H, W), (H, W, 1..4) -> (H, W) grey or (H, W, 3) RGB (alpha dropped)."""
     if frame.ndim == 2:
@@ -136,7 +221,7 @@ def _image_pixels(path: Path, budget: int | None) -> int:
     return pixels
 
 
-def _read_images(folder: Path, max_pixels: int | None = None) -> SequenceData:
+def _read_images(folder: Path, max_pixels: int | None = None, out=None) -> SequenceData:
     import imageio.v3 as iio
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -150,21 +235,61 @@ def _read_images(folder: Path, max_pixels: int | None = None) -> SequenceData:
         for p in files:
             total += _image_pixels(p, max_pixels)
             _over_budget(folder, total, max_pixels, f"{len(files)} images; the headers alone declare")
-    frames = []
+    sink = _FrameSink(folder, out)
     for p in files:
         try:
             im = np.asarray(iio.imread(p))
         except Exception as exc:  # imageio raises many types; name the file
             raise InputError(f"{p}: not a readable image ({exc})") from exc
         try:
-            frames.append(_squeeze_channels(im))
+            frame = _squeeze_channels(im)
         except InputError as exc:
             raise InputError(f"{p}: {exc}") from exc
-    arr = _stack(frames, [p.name for p in files], str(folder))
-    return SequenceData(arr, "images", source=str(folder))
+        sink.append(frame, p.name)
+    return SequenceData(sink.finish(), "images", source=str(folder))
 
 
-def _read_nifti(path: Path, axis: int, max_pixels: int | None = None) -> SequenceData:
+def _nifti_frames(img, path: Path, axis: int, full: tuple, out) -> np.ndarray:
+    """The volume's frames along ``axis``: with ``out``, along the last axis in slabs."""
+    if out is not None and axis % 3 == 2 and len(img.shape) == 3:
+        # Slabs of slices through nibabel's array proxy: the last axis is the file's slowest,
+        # so each slab is one contiguous read and the volume is never whole in memory.
+        sink = _FrameSink(path, out)
+        step = max(1, (64 << 20) // max(1, 8 * full[0] * full[1]))
+        try:
+            for a in range(0, full[2], step):
+                slab = np.asarray(img.dataobj[:, :, a:a + step])
+                if slab.dtype == np.float64:
+                    slab = slab.astype(np.float32)
+                for k in range(slab.shape[2]):
+                    sink.append(slab[:, :, k], f"slice {a + k}")
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{path}: not a readable NIfTI volume ({exc})") from exc
+        frames = sink.finish()
+    else:
+        try:
+            vol = np.asarray(img.dataobj)
+        except Exception as exc:
+            raise InputError(f"{path}: not a readable NIfTI volume ({exc})") from exc
+        if vol.ndim == 2:
+            vol = vol[:, :, None]
+        frames = np.ascontiguousarray(np.moveaxis(vol, axis, 0))
+        del vol
+        if frames.dtype == np.float64:  # scaled integers come back as float64; float32 is plenty
+            frames = frames.astype(np.float32)
+        _check_finite(frames, path)
+        if out is not None:
+            sink = _FrameSink(path, out)
+            for k in range(frames.shape[0]):
+                sink.append(frames[k], f"slice {k}")
+            del frames
+            frames = sink.finish()
+    return frames
+
+
+def _read_nifti(path: Path, axis: int, max_pixels: int | None = None, out=None) -> SequenceData:
     import nibabel as nib
 
     try:
@@ -182,18 +307,10 @@ def _read_nifti(path: Path, axis: int, max_pixels: int | None = None) -> Sequenc
         raise InputError(f"{path}: unreadable NIfTI header ({exc})") from exc
     if not (np.isfinite(affine).all() and all(math.isfinite(z) for z in zooms)):
         raise InputError(f"{path}: the header's voxel sizes or affine hold NaN or infinity; fix the header")
-    try:
-        vol = np.asarray(img.dataobj)
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable NIfTI volume ({exc})") from exc
-    if vol.ndim == 2:
-        vol = vol[:, :, None]
-    if vol.shape[axis] == 0:
+    full = shape if len(shape) == 3 else (*shape, 1)
+    if full[axis] == 0:
         raise InputError(f"{path}: no slices along axis {axis}")
-    frames = np.ascontiguousarray(np.moveaxis(vol, axis, 0))
-    if frames.dtype == np.float64:  # scaled integers come back as float64; float32 is plenty
-        frames = frames.astype(np.float32)
-    _check_finite(frames, path)
+    frames = _nifti_frames(img, path, axis, full, out)
     in_plane = tuple(z for i, z in enumerate(zooms) if i != axis % 3)
     spacing = in_plane + (zooms[axis % 3],)
     return SequenceData(frames, "nifti", affine=affine, spacing=spacing, source=str(path))
@@ -335,7 +452,7 @@ def _one_json(element) -> dict:
     return single.to_json_dict()
 
 
-def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
+def _read_dicom(folder: Path, max_pixels: int | None = None, out=None) -> SequenceData:
     datasets = _dicom_headers(folder, max_pixels)
     if not datasets:
         raise InputError(f"{folder}: no DICOM files with pixel data")
@@ -348,15 +465,14 @@ def _read_dicom(folder: Path, max_pixels: int | None = None) -> SequenceData:
         return (1, float(getattr(ds, "InstanceNumber", 0) or 0))
 
     datasets.sort(key=order)
-    frames, names, headers = [], [], []
-    for p, ds in datasets:
-        frames.append(_dicom_frame(p, ds))
-        names.append(p.name)
+    spacing = _dicom_spacing(datasets[0][1])
+    sink = _FrameSink(folder, out)
+    headers = []
+    for k, (p, ds) in enumerate(datasets):
+        sink.append(_dicom_frame(p, ds), p.name)
         headers.append(dicom_header_json(ds))
-    vol = _stack(frames, names, str(folder))
-    _check_finite(vol, folder)
-    return SequenceData(vol, "dicom", spacing=_dicom_spacing(datasets[0][1]), source=str(folder),
-                        dicom_headers=headers)
+        datasets[k] = None  # the dataset now holds its decoded pixels: let them go
+    return SequenceData(sink.finish(), "dicom", spacing=spacing, source=str(folder), dicom_headers=headers)
 
 
 def _video_frames_declared(path: Path) -> tuple[int, int, int, float | None]:
@@ -386,7 +502,7 @@ def _video_frames_declared(path: Path) -> tuple[int, int, int, float | None]:
     return n, rows, cols, fps
 
 
-def _read_video(path: Path, max_pixels: int | None = None) -> SequenceData:
+def _read_video(path: Path, max_pixels: int | None = None, out=None) -> SequenceData:
     import imageio.v3 as iio
 
     try:
@@ -399,23 +515,27 @@ def _read_video(path: Path, max_pixels: int | None = None) -> SequenceData:
         raise InputError(f"{path}: the video stream declares {cols}x{rows} pixels")
     _over_budget(path, declared * rows * cols, max_pixels,
                  f"the video declares {declared:,} frames of {cols}x{rows},")
-    frames = []
+    sink = _FrameSink(path, out, grey_if_all_grey=True)
     try:
         for f in iio.imiter(path, plugin="pyav"):
-            frames.append(_squeeze_channels(np.asarray(f)))
+            frame = np.asarray(f)
+            if frame.ndim == 2:
+                frame = np.repeat(frame[:, :, None], 3, axis=2)
+            sink.append(frame[:, :, :3], f"frame {sink.n}")
             # Metadata can lie (or be missing): the decoded frames are counted too.
-            _over_budget(path, len(frames) * rows * cols, max_pixels, "decoding the video gave more than")
+            _over_budget(path, sink.n * rows * cols, max_pixels, "decoding the video gave more than")
     except InputError:
         raise
     except Exception as exc:
         raise InputError(f"{path}: not a readable video ({exc})") from exc
-    arr = _stack(frames, [f"frame {k}" for k in range(len(frames))], str(path))
+    arr = sink.finish()
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         fps = None
     return SequenceData(arr, "video", fps=fps, source=str(path))
 
 
-def read_sequence(path, *, axis: int = -1, max_pixels: int | None = None) -> SequenceData:
+def read_sequence(path, *, axis: int = -1, max_pixels: int | None = None,
+                  out=None) -> SequenceData:
     """Read frames from a folder of images, a DICOM folder, a NIfTI volume or a video file.
 
     Parameters
@@ -430,6 +550,11 @@ def read_sequence(path, *, axis: int = -1, max_pixels: int | None = None) -> Seq
     max_pixels : int, optional
         Budget of frames x rows x columns. The size the file's header declares is checked
         against it before any pixel is decoded. None: no budget (trusted local files).
+    out : str or Path, optional
+        Write the frames to this ``.npy`` file as they are decoded and give them
+        memory-mapped: a long sequence is never whole in memory (images, videos, DICOM
+        slices one by one; NIfTI volumes in slabs along the last axis, whole along another).
+        Nothing is left there when the read fails.
 
     Returns
     -------
@@ -442,16 +567,27 @@ def read_sequence(path, *, axis: int = -1, max_pixels: int | None = None) -> Seq
     InputTooLarge
         (an InputError) the file declares more pixels than ``max_pixels``.
     """
-    path = Path(path)
+    if out is None:
+        return _read_sequence(Path(path), axis, max_pixels, None)
+    out = Path(out)
+    try:
+        return _read_sequence(Path(path), axis, max_pixels, out)
+    except BaseException:
+        _FrameSink(path, out).discard()
+        raise
+
+
+def _read_sequence(path: Path, axis, max_pixels, out) -> SequenceData:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -3 <= axis <= 2:
         raise InputError(f"axis must be one of -3..2 (the three axes of a volume), got {axis!r}")
     if not path.exists():
         raise InputError(f"{path}: no such file or folder (expected images, a volume or a video)")
     if path.is_dir():
         has_images = any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
-        return _read_images(path, max_pixels) if has_images else _read_dicom(path, max_pixels)
+        return (_read_images(path, max_pixels, out) if has_images
+                else _read_dicom(path, max_pixels, out))
     if _is_nifti(path):
-        return _read_nifti(path, int(axis), max_pixels)
+        return _read_nifti(path, int(axis), max_pixels, out)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         import imageio.v3 as iio
 
@@ -461,9 +597,13 @@ def read_sequence(path, *, axis: int = -1, max_pixels: int | None = None) -> Seq
             im = _squeeze_channels(np.asarray(iio.imread(path)))
         except Exception as exc:
             raise InputError(f"{path}: not a readable image ({exc})") from exc
+        if out is not None:
+            sink = _FrameSink(path, out)
+            sink.append(im, path.name)
+            return SequenceData(sink.finish(), "images", source=str(path))
         return SequenceData(im[None], "images", source=str(path))
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return _read_video(path, max_pixels)
+        return _read_video(path, max_pixels, out)
     raise InputError(
         f"{path}: unknown format (expected a folder of images or DICOM files, .nii/.nii.gz, "
         "or a video such as .mp4)"

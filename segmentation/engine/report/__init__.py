@@ -11,7 +11,8 @@ Three layers, each usable alone:
   ``curves.csv``, ``summary.json`` and each figure as PNG and SVG.
 
 :func:`write_run_report` is the quick path for a finished run: no extra engine run, just the
-run's estimates, pool and pooled scores.
+run's estimates, pool and pooled scores; :func:`write_chunked_report` the same for a chunked
+run, read from its chunk folder with its memory flat in the sequence's length.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import crowd_analysis, estimate_matrix, recording_names
+from .chunked import write_chunked_report
 from .data import ReportData, build_report
 from .figures import build_figures
 from .render import render_html, write_report
@@ -32,6 +34,7 @@ __all__ = [
     "crowd_analysis",
     "delivered_summary",
     "render_html",
+    "write_chunked_report",
     "write_report",
     "write_run_report",
 ]

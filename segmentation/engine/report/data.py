@@ -52,13 +52,14 @@ class ReportData:
         Per-superpixel variance of the observers' mean estimates.
     pooled : (N,) ndarray
         The pooled estimate.
-    labels : (T, H, W) ndarray or None
-    frames : (T, H, W[, 3]) ndarray or None
-    truth : (T, H, W) bool ndarray or None
-        Reference masks painted on the frames that have one (False elsewhere).
+    labels : (T, H, W) ndarray, lazy stack or None
+        A lazy stack (``.shape``, ``.max()``, ``[t]``, ``[list]``) for a chunked run.
+    frames : (T, H, W[, 3]) ndarray, lazy stack or None
+    truth : SparseMasks or None
+        Reference masks as a (T, H, W) stack: ``truth[t]`` is False on frames without one.
     subsets : pandas.DataFrame or None
         :func:`~segmentation.engine.agreement.subset_curve` output, if computed.
-    masks : (T, H, W) bool ndarray or None
+    masks : (T, H, W) bool ndarray, lazy stack or None
         The delivered masks (what the user downloads), for the figure that outlines them on
         the frames.
     notes : list of str
@@ -145,13 +146,17 @@ def _checked_inputs(estimates, observers, labels, sizes):
         )
     n = est.shape[1]
     if labels is not None:
-        labels = np.asarray(labels)
+        # An array, or a lazy stack of frames (.shape, .max(), [t]: a chunked run's labels,
+        # read frame by frame from disk): never made one array here.
+        labels = labels if hasattr(labels, "shape") and hasattr(labels, "max") else np.asarray(labels)
         if int(labels.max()) + 1 != n:
             raise ValueError(
                 f"labels number {int(labels.max()) + 1} superpixels but estimates have {n} "
                 f"columns; give the labels of the prepared sequence the estimates come from"
             )
     if sizes is None:
+        if labels is not None and not isinstance(labels, np.ndarray):
+            raise ValueError("lazy labels need the superpixel areas (sizes) given")
         sizes = (np.bincount(labels.ravel(), minlength=n).astype(float) if labels is not None
                  else np.ones(n))
     return est, names, labels, np.asarray(sizes, dtype=np.float64)
@@ -323,8 +328,7 @@ def build_report(
         masks, mask_frames = _normalise_truth(truth, labels)
         summary["frames_scored"] = len(mask_frames)
         if labels is not None:
-            truth_full = np.zeros(labels.shape, dtype=bool)
-            truth_full[mask_frames] = masks
+            truth_full = SparseMasks(masks, mask_frames, labels.shape)
         score = _scorer(labels, masks, mask_frames, n)
         per_method: dict[str, dict[str, np.ndarray]] = {
             m: dict(v) for m, v in (method_scores or {}).items()
@@ -354,10 +358,53 @@ def build_report(
     return ReportData(
         title=title, observers=table, curves=curves_df, summary=_plain(summary),
         uncertainty=uncertainty, pooled=pooled, labels=labels,
-        frames=None if frames is None else np.asarray(frames), truth=truth_full,
+        frames=None if frames is None else _frame_stack(frames), truth=truth_full,
         subsets=subsets, notes=notes,
-        masks=None if delivered_masks is None else np.asarray(delivered_masks).astype(bool),
+        masks=None if delivered_masks is None else _frame_stack(delivered_masks, bool),
     )
+
+
+def _frame_stack(frames, dtype=None):
+    """An array as an array (of ``dtype``); a lazy stack (``.shape`` and ``[t]``, such as a
+    memory map or a chunked run's masks) as is: the figures read a few frames of it."""
+    if isinstance(frames, np.ndarray) or not (hasattr(frames, "shape") and hasattr(frames, "__getitem__")):
+        out = np.asarray(frames)
+        return out.astype(dtype) if dtype is not None else out
+    return frames
+
+
+class SparseMasks:
+    """Reference masks on a few frames of a long sequence, read as a (T, H, W) stack.
+
+    ``masks[t]`` is the frame's mask, all False where it has none. Holds the K masks only:
+    a (T, H, W) bool array is 410 MB for 1,000 frames of 854x480, where the reference
+    covers tens of frames.
+
+    Parameters
+    ----------
+    masks : (K, H, W) bool ndarray
+    frames : sequence of K int
+    shape : (T, H, W)
+    """
+
+    def __init__(self, masks, frames, shape):
+        self.shape = tuple(int(s) for s in shape)
+        self.ndim = 3
+        self._by_frame = {int(t): np.asarray(m, bool) for t, m in zip(frames, masks)}
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, t) -> np.ndarray:
+        t = int(t)
+        if not -self.shape[0] <= t < self.shape[0]:
+            raise IndexError(f"frame {t} outside 0..{self.shape[0] - 1}")
+        mask = self._by_frame.get(t % self.shape[0])
+        return mask if mask is not None else np.zeros(self.shape[1:], bool)
+
+    def frames_with_object(self) -> np.ndarray:
+        """Frames whose reference mask has a pixel of the object, in order."""
+        return np.array(sorted(t for t, m in self._by_frame.items() if m.any()), np.int64)
 
 
 def _resampled(curve: str, method: str, observer: str, r) -> pd.DataFrame:

@@ -102,6 +102,12 @@ def observers_figure(report: ReportData) -> Figure | None:
     return fig
 
 
+def _frame(frames, t: int) -> np.ndarray:
+    """Frame ``t`` of an array or of a lazy reader that slices along its first axis (the
+    chunked path's frames: a memory map or a reader decoding the frames asked for)."""
+    return np.asarray(frames[t:t + 1])[0]
+
+
 def _displayable(image: np.ndarray) -> np.ndarray:
     """uint8 as is; anything else (z-scored MRI, float RGB) scaled to [0, 1] by its 1st and
     99th percentiles, since imshow clips float RGB outside [0, 1]."""
@@ -135,7 +141,7 @@ def maps_figure(report: ReportData, *, n_frames: int = 3) -> Figure | None:
         lab = report.labels[t]
         panels = []
         if report.frames is not None:
-            panels.append(("image", _displayable(report.frames[t]), {"cmap": "gray"}))
+            panels.append(("image", _displayable(_frame(report.frames, t)), {"cmap": "gray"}))
         panels.append(("pooled estimate", report.pooled[lab], {"cmap": "magma", "vmin": 0,
                                                                "vmax": 1}))
         panels.append(("uncertainty (variance)", report.uncertainty[lab],
@@ -164,7 +170,8 @@ def _mask_frames(report: ReportData, k: int) -> list[int]:
     T = report.masks.shape[0]
     pool = np.arange(T)
     if report.truth is not None:
-        with_truth = np.flatnonzero(report.truth[:T].any(axis=(1, 2)))
+        with_truth = report.truth.frames_with_object()
+        with_truth = with_truth[with_truth < T]
         if with_truth.size:
             pool = with_truth
     picks = np.unique(np.linspace(0, pool.size - 1, min(k, pool.size)).round().astype(int))
@@ -182,10 +189,10 @@ def delivered_masks_figure(report: ReportData, *, n_frames: int = 4) -> Figure |
     axes = fig.subplots(1, len(frames), squeeze=False)[0]
     for ax, t in zip(axes, frames):
         if report.frames is not None and t < len(report.frames):
-            ax.imshow(_displayable(report.frames[t]), cmap="gray", interpolation="nearest")
+            ax.imshow(_displayable(_frame(report.frames, t)), cmap="gray", interpolation="nearest")
         else:
             ax.imshow(np.zeros(report.masks.shape[1:]), cmap="gray", vmin=0, vmax=1)
-        mask = report.masks[t]
+        mask = np.asarray(report.masks[t], bool)
         if mask.any():
             ax.contour(mask, levels=[0.5], colors="yellow", linewidths=1.0)
         has_truth = (report.truth is not None and t < report.truth.shape[0]

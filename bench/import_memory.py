@@ -4,7 +4,7 @@
 array, then ``np.save`` into a buffer for the storage (two copies at the peak). ``streamed`` is
 the import now: ``read_sequence(out=...)`` writes each decoded frame to a ``.npy`` file, which
 goes to the storage from disk. Each row runs in a fresh process so that its peak RSS
-(``ru_maxrss``) is its own; ``frames MB`` is the decoded sequence's size.
+(``VmHWM``) is its own; ``frames MB`` is the decoded sequence's size.
 
 Inputs are written first into a temporary folder: a float32 NIfTI volume of 512x512 slices
 (``.nii``, read in slabs along its last axis), a 854x480 H.264 video and a folder of 854x480
@@ -62,6 +62,15 @@ def make_inputs(folder: Path, n: int) -> dict:
     return {"nifti": folder / "volume.nii", "video": folder / "video.mp4", "png": pngs}
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``). Not ``ru_maxrss``: Linux carries the
+    parent's peak across fork and exec into it, and the parent wrote the inputs."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def one(path: str, mode: str, out: str) -> dict:
     from segmentation.engine import read_sequence
 
@@ -75,7 +84,7 @@ def one(path: str, mode: str, out: str) -> dict:
         data = read_sequence(path, out=out)
         size = Path(out).stat().st_size
     seconds = time.perf_counter() - t
-    return {"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"seconds": seconds, "rss_mb": _peak_rss_mb(),
             "frames_mb": data.frames.nbytes / 2**20, "file_mb": size / 2**20,
             "shape": list(data.frames.shape)}
 

@@ -148,13 +148,19 @@ class _FrameSink:
             return np.ascontiguousarray(arr[..., 0]) if grey else arr
         self._raw.close()
         shape = (self.n, *self.shape[:2]) if grey else (self.n, *self.shape)
-        raw = np.memmap(self.raw_path, dtype=self.dtype, mode="r", shape=(self.n, *self.shape))
-        out = np.lib.format.open_memmap(self.out, mode="w+", dtype=self.dtype, shape=shape)
-        step = max(1, (64 << 20) // max(1, raw[0].nbytes))  # 64 MB at a time
-        for a in range(0, self.n, step):
-            out[a:a + step] = raw[a:a + step, ..., 0] if grey else raw[a:a + step]
-        out.flush()
-        del out, raw
+        # Plain reads and writes, not memory maps: the pages of a mapped file count in the
+        # process's resident memory, which is what the import keeps flat.
+        frame_bytes = int(np.prod(self.shape)) * self.dtype.itemsize
+        step = max(1, (32 << 20) // max(1, frame_bytes))  # 32 MB at a time
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": shape}
+        with open(self.raw_path, "rb") as src, open(self.out, "wb") as dst:
+            np.lib.format.write_array_header_2_0(dst, header)
+            while block := src.read(step * frame_bytes):
+                if grey:
+                    frames = np.frombuffer(block, self.dtype).reshape(-1, *self.shape)
+                    block = np.ascontiguousarray(frames[..., 0]).tobytes()
+                dst.write(block)
         self.raw_path.unlink()
         return np.load(self.out, mmap_mode="r", allow_pickle=False)
 
@@ -293,7 +299,9 @@ def _read_nifti(path: Path, axis: int, max_pixels: int | None = None, out=None) 
     import nibabel as nib
 
     try:
-        img = nib.load(str(path))  # the header only: pixel data is read below, on demand
+        # The header only: pixel data is read below, on demand; read, not memory-mapped (the
+        # pages of a mapped file count in the resident memory an import keeps flat).
+        img = nib.load(str(path), mmap=False)
         shape = tuple(int(n) for n in img.shape)
     except Exception as exc:
         raise InputError(f"{path}: not a readable NIfTI volume ({exc})") from exc

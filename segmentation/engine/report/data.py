@@ -84,8 +84,16 @@ def _scorer(labels, truth, mask_frames, n):
     """Return ``score(values) -> RocMetrics`` for (N,) superpixel or (T, H, W) pixel values,
     scored on the frames ``mask_frames`` that have reference masks ``truth`` (K, H, W)."""
     pos = neg = None
-    if labels is not None:
+    if isinstance(labels, np.ndarray):
         pos, neg = truth_counts(labels[mask_frames], truth, n)
+    elif labels is not None:
+        # A lazy stack (a chunked run): one frame at a time, not every reference frame's
+        # labels at once.
+        pos, neg = np.zeros(n), np.zeros(n)
+        for t, mask in zip(mask_frames, truth):
+            p, q = truth_counts(labels[t][None], mask[None], n)
+            pos += p
+            neg += q
 
     def score(values):
         v = np.asarray(values, dtype=np.float64)

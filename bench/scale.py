@@ -194,7 +194,20 @@ def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MB (Linux: KiB)
 
 
-def one_run(kind: str, length: int, workers: int, chunk_frames: int, compare: bool = True) -> dict:
+def _reference(kind: str, seq):
+    """Reference masks of every 10th frame (DAVIS: the source frame's mask); None for the
+    resampled volume (its report is written without a reference)."""
+    if kind != "davis":
+        return None
+    from segmentation import engine
+
+    masks = engine.read_masks(DATA / "davis" / "blackswan" / "masks")
+    idx = list(range(0, len(seq), 10))
+    return np.stack([masks[seq.source_of(t)] for t in idx]).astype(bool), idx
+
+
+def one_run(kind: str, length: int, workers: int, chunk_frames: int, compare: bool = True,
+            report: bool = True) -> dict:
     """A chunked run with ``workers`` pool processes (this process gathers)."""
     from segmentation import engine
 
@@ -242,6 +255,13 @@ def one_run(kind: str, length: int, workers: int, chunk_frames: int, compare: bo
             masks = sum(int(engine.chunk_masks(folder, i, choice.threshold).sum())
                         for i in range(layout.n_chunks))
             timings["finalize"] = time.perf_counter() - t
+            if report:
+                # The platform's finalize task writes the crowd report too (serial).
+                t = time.perf_counter()
+                with tempfile.TemporaryDirectory(prefix="scale-report-") as out:
+                    engine.write_chunked_report(out, folder, frames=seq, gaze=gaze,
+                                                truth=_reference(kind, seq))
+                timings["report"] = time.perf_counter() - t
             seconds = time.perf_counter() - t_run
             rss_workers = pool.map(_child_rss, range(workers), chunksize=1)
     return {"kind": kind, "frames": length, "shape": list(seq.shape[1:]), "workers": workers,
@@ -310,13 +330,16 @@ def main() -> None:
                         help="skip the superpixel pass alone")
     parser.add_argument("--no-compare", action="store_true",
                         help="paint the run's method (eel) alone, no baselines")
+    parser.add_argument("--no-report", action="store_true",
+                        help="leave out the crowd report the platform's finalize writes")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         what, kind, length, *rest = args.child
         if what == "run":
-            out = one_run(kind, int(length), int(rest[0]), int(rest[1]), rest[2] == "compare")
+            out = one_run(kind, int(length), int(rest[0]), int(rest[1]), rest[2] == "compare",
+                          report=rest[3] == "report")
         else:
             out = superpixel_pass(kind, int(length), float(rest[0]))
         print(json.dumps(out))
@@ -337,7 +360,8 @@ def main() -> None:
             passes[(kind, length)] = _in_subprocess(["sp", kind, str(length), str(ppd[kind])])
         for w in args.workers:
             row = _in_subprocess(["run", kind, str(length), str(w), str(args.chunk_frames),
-                                  "alone" if args.no_compare else "compare"])
+                                  "alone" if args.no_compare else "compare",
+                                  "none" if args.no_report else "report"])
             sp = passes.get((kind, length), {}).get("superpixel_s_per_frame")
             row["superpixel_s_per_frame"] = sp
             rows.append(row)

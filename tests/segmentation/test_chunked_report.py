@@ -21,7 +21,7 @@ def test_a_chunked_run_writes_its_report_like_a_whole_run(study, long_sequence, 
     (whole,) = services.study_run_create(study=study, sequence=long_sequence,
                                          parameters={"compare": False, "chunk_frames": 16})
     (cut,) = services.study_run_create(study=study, sequence=long_sequence,
-                                       parameters={"compare": False, "chunk_frames": 4})
+                                       parameters={"compare": True, "chunk_frames": 4})
     whole.refresh_from_db()
     cut.refresh_from_db()
     assert whole.status == cut.status == Run.Status.SUCCEEDED, (whole.error, cut.error)
@@ -44,6 +44,18 @@ def test_a_chunked_run_writes_its_report_like_a_whole_run(study, long_sequence, 
     pd.testing.assert_series_equal(tables[0]["auc_probability"], tables[1]["auc_probability"],
                                    atol=1e-3)
     assert client_for(bob).get(f"{base}/{cut.pk}/report/report.html").status_code == 403
+
+    # The results page lists the baselines scored and names the one a chunked run cannot.
+    from django.test import Client
+    from django.urls import reverse
+
+    page = Client()
+    page.force_login(carol)
+    html = page.get(reverse("web:run", args=[study.pk, cut.pk])).content.decode()
+    assert set(cut.metrics["methods"]) == {"eel", "el", "probability"}
+    assert 'data-not-compared="vilarino"' in html and "whole sequence" in html
+    for method in ("el", "probability"):
+        assert f"<td>{method}</td>" in html
 
 
 @pytest.fixture

@@ -83,9 +83,9 @@ def chunkable(parameters: dict, n_frames: int, frame_pixels: int) -> bool:
     """Whether a run goes the chunked way: a sequence of two chunks or more and of at least
     ``settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS`` pixels, and parameters that the chunked engine
     path computes (hand features, per-frame superpixels, the default estimate,
-    eel/el/probability). Other runs keep the whole-sequence path, which also writes the
-    per-annotator and ROC report and scores the ``vilarino`` baseline (a chunked run does
-    neither), so sequences that fit one worker's memory keep them."""
+    eel/el/probability). Other runs keep the whole-sequence path, which also scores the
+    ``vilarino`` baseline and caches superpixels and estimates for later runs (a chunked run
+    does neither), so sequences that fit one worker's memory keep them."""
     from segmentation.engine import CHUNKED_METHODS
 
     if n_frames * frame_pixels < settings.GAZECROWD_CHUNKED_RUN_MIN_PIXELS:

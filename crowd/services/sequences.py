@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -104,8 +105,10 @@ def sequence_import(
     if Sequence.objects.filter(study=study, name=name).exists():
         raise ValidationError(f"this study already has a sequence named {name!r}")
     # The frames go to a local .npy file as they are decoded (never whole in memory), then to
-    # the storage in blocks; the temporary file goes when the import ends, stored or not.
-    tmp = tempfile.TemporaryDirectory(prefix="gazecrowd-import-")
+    # the storage in blocks; the temporary file goes when the import ends, stored or not. It
+    # sits where Django keeps large uploads (FILE_UPLOAD_TEMP_DIR: on disk, where /tmp may be
+    # a RAM file system).
+    tmp = tempfile.TemporaryDirectory(prefix="gazecrowd-import-", dir=settings.FILE_UPLOAD_TEMP_DIR)
     with tmp, materialized(path) as readable:
         local = Path(tmp.name) / "frames.npy"
         try:

@@ -69,8 +69,18 @@ def _lines(workers, *needles) -> int:
                if all(n in line for n in needles))
 
 
-def _succeeded(workers, name) -> int:
-    return _lines(workers, f"Task {name}[", "succeeded")
+def _succeeded(workers, name, *, expect: int | None = None, timeout: float = 15.0) -> int:
+    """Tasks ``name`` a worker's log says succeeded. With ``expect``, wait up to ``timeout`` s
+    for that count: the run is marked done inside its last task, whose "succeeded" line the
+    worker logs only after the task returns (after the chunk folder is removed)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        count = _lines(workers, f"Task {name}[", "succeeded")
+        if expect is None or count >= expect or time.monotonic() > deadline:
+            return count
+        time.sleep(0.2)
 
 
 def test_a_chunked_run_spreads_over_two_workers(stack):
@@ -124,5 +134,5 @@ def test_a_worker_killed_mid_chunk_is_retried_into_one_result(stack):
     assert stack.services.sql("SELECT count(*) FROM segmentation_groundtruth WHERE run_id = %s",
                               (study["run"],)) == [(1,)]
     assert _succeeded(workers, "segmentation.run_chunk") == 6 + FITS
-    assert _succeeded(workers, "segmentation.run_gather") == 3
+    assert _succeeded(workers, "segmentation.run_gather", expect=3) == 3
     print(f"worker loss mid-chunk: killed on {victim}, finished: {per_worker}")
